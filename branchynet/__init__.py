@@ -1,0 +1,23 @@
+"""BranchyNet: fast inference via early exiting (Teerapittayanon et al. 2016).
+
+The path of a sample through the package::
+
+    data (branchynet.data) -> network (branchynet.networks: stages and exits)
+    -> training (branchynet.training) -> early exit (branchynet.inference)
+"""
+from branchynet.errors import BranchyNetError
+from branchynet.experiments import EXPERIMENTS, get_experiment
+from branchynet.inference import (choose_exits, early_exit, early_exit_one,
+                                  entropy, exit_records)
+from branchynet.model import BranchyNet, JointLoss
+from branchynet.networks import NETWORKS, b_alexnet, b_lenet, b_resnet110
+from branchynet.serialization import load_model, save_model
+
+__version__ = '0.1.0'
+
+__all__ = [
+    'BranchyNet', 'BranchyNetError', 'EXPERIMENTS', 'JointLoss', 'NETWORKS',
+    'b_alexnet', 'b_lenet', 'b_resnet110', 'choose_exits', 'early_exit',
+    'early_exit_one', 'entropy', 'exit_records', 'get_experiment',
+    'load_model', 'save_model',
+]

@@ -1,0 +1,5 @@
+import sys
+
+from branchynet.cli import main
+
+sys.exit(main())

@@ -1,0 +1,42 @@
+"""Data sets: loading by name, and the validation split used to tune thresholds."""
+import numpy
+
+from branchynet.data.download import get_data_root
+from branchynet.data.mnist import get_mnist
+from branchynet.errors import BranchyNetError
+
+
+def load_dataset(name, data_dir='auto'):
+    """``(x_train, y_train, x_test, y_test)`` of data set ``name``.
+
+    Args:
+        name (str): ``mnist`` or ``pcifar10``.
+        data_dir (str): where the files are; ``'auto'`` for the data root.
+    """
+    if name == 'mnist':
+        return get_mnist(data_dir)
+    if name == 'pcifar10':
+        from branchynet.data.cifar10 import get_pcifar10
+        return get_pcifar10(data_dir)
+    raise BranchyNetError('unknown data set %r' % name)
+
+
+def split_validation(x, y, val_size, seed=0):
+    """Carve a validation split out of the training data.
+
+    The split is a fixed random subset (``seed``), so training and the
+    threshold sweep that later tunes on it agree on which samples it holds.
+
+    Returns:
+        tuple: ``(x_train, y_train, x_val, y_val)``; the validation arrays are
+        empty when ``val_size`` is 0.
+    """
+    if not 0 <= val_size < len(x):
+        raise BranchyNetError('validation size must be in [0, %d), got %d'
+                              % (len(x), val_size))
+    order = numpy.random.RandomState(seed).permutation(len(x))
+    val, train = numpy.sort(order[:val_size]), numpy.sort(order[val_size:])
+    return x[train], y[train], x[val], y[val]
+
+
+__all__ = ['get_data_root', 'get_mnist', 'load_dataset', 'split_validation']

@@ -1,0 +1,97 @@
+"""Evaluating a saved model: accuracy and where the samples leave."""
+import time
+
+import chainer
+import numpy
+
+from branchynet.errors import BranchyNetError
+from branchynet.experiments import EXPERIMENTS
+from branchynet.inference import check_thresholds, early_exit, early_exit_one
+from branchynet.serialization import load_model
+
+
+def evaluation_split(info, split='test', data_dir='auto'):
+    """The ``(x, y)`` a saved model is evaluated on, as its training split it.
+
+    ``val`` is the validation split held out of training (same seed and size
+    as training used), ``test`` the test set.
+    """
+    from branchynet.training import TrainSettings, prepare_data
+    settings = TrainSettings(**info['settings'])
+    experiment = EXPERIMENTS[settings.experiment]
+    splits = prepare_data(experiment, settings, data_dir)
+    x, y = splits[split]
+    if len(x) == 0:
+        raise BranchyNetError('the model was trained with no %s split '
+                              '(--val-size 0)' % split)
+    return x, y
+
+
+def predict(model, x, thresholds=None, batch_size=1000):
+    """Early-exit predictions and exit indices of ``x`` (host arrays).
+
+    ``thresholds=None`` runs the main network alone (every sample at the
+    final exit). ``batch_size=1`` runs the per-sample procedure.
+
+    Returns:
+        tuple of numpy arrays: prediction int32 ``(N,)``, exit_index int32
+        ``(N,)`` (0-based).
+    """
+    device = model.device
+    cpu = chainer.backend.CpuDevice()
+    predictions, exits = [], []
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        for i in range(0, len(x), batch_size):
+            xb = device.send(x[i:i + batch_size])
+            if thresholds is None:
+                p = model.forward_main(xb).array.argmax(axis=1)
+                e = numpy.full(len(xb), model.n_exits - 1, numpy.int32)
+            elif batch_size == 1:
+                p, e = early_exit_one(model, xb, thresholds)
+                p, e = numpy.array([p]), numpy.array([e])
+            else:
+                p, e = early_exit(model, xb, thresholds)
+            predictions.append(cpu.send(p).astype(numpy.int32))
+            exits.append(cpu.send(e).astype(numpy.int32))
+    return numpy.concatenate(predictions), numpy.concatenate(exits)
+
+
+def summarize(prediction, exit_index, y, n_exits):
+    """Accuracy (fraction) and the fraction of samples leaving at each exit."""
+    counts = numpy.bincount(exit_index, minlength=n_exits)
+    return {'accuracy': float((prediction == y).mean()),
+            'exit_counts': counts.tolist(),
+            'exit_fractions': (counts / len(y)).tolist()}
+
+
+def evaluate_saved(path, thresholds=None, device='@numpy', data_dir='auto',
+                   batch_size=1000, split='test'):
+    """Load a saved model and print its early-exit accuracy and exit %."""
+    model, info = load_model(path)
+    if thresholds is not None:
+        if info.get('role') == 'baseline':
+            raise BranchyNetError('%s is a baseline (main network only); it '
+                                  'takes no thresholds' % path)
+        thresholds = check_thresholds(thresholds, model.n_exits)
+    try:
+        device = chainer.get_device(device)
+    except Exception as e:
+        raise BranchyNetError('bad device %r: %s' % (device, e)) from None
+    device.use()
+    model.to_device(device)
+    x, y = evaluation_split(info, split, data_dir)
+    start = time.perf_counter()
+    prediction, exit_index = predict(model, x, thresholds, batch_size)
+    seconds = time.perf_counter() - start
+    result = summarize(prediction, exit_index, y, model.n_exits)
+    print('%s on %d %s samples, thresholds %s' % (
+        info['network'], len(y), split,
+        'none (main network)' if thresholds is None else
+        ', '.join('%g' % t for t in thresholds)))
+    print('accuracy: %.2f%%' % (100 * result['accuracy']))
+    print('exits: %s' % ', '.join(
+        'exit %d %.2f%%' % (k, 100 * f)
+        for k, f in enumerate(result['exit_fractions'], 1)))
+    print('wall time: %.2f s (%.3f ms per sample, batch size %d)'
+          % (seconds, 1000 * seconds / len(y), batch_size))
+    return result
