@@ -5,6 +5,7 @@ with one line ``branchynet: error: ...`` and exit status 2.
 """
 import argparse
 import math
+import os
 import sys
 
 from branchynet.errors import BranchyNetError
@@ -93,6 +94,36 @@ def cmd_evaluate(args):
                    split=args.split)
 
 
+def cmd_sweep(args):
+    from branchynet.measurement import measure_experiment
+    from branchynet.report import (to_markdown, validation_markdown,
+                                   write_table)
+    out = args.out or os.path.join(
+        'results', os.path.basename(os.path.normpath(args.model_dir)))
+    summary = measure_experiment(
+        args.model_dir, out, device=args.device, data_dir=args.data_dir,
+        tune_on=args.tune_on, rule=args.rule, epsilon=args.epsilon,
+        budget_ms=args.budget_ms, grid=args.grid,
+        profile_samples=args.profile_samples,
+        validate_samples=args.validate_samples, warmup=args.warmup)
+    rows = write_table([summary], out)
+    print(to_markdown(rows))
+    if summary['validation']:
+        print(validation_markdown(summary))
+    print('thresholds tuned on the %s split; results in %s'
+          % ('validation' if args.tune_on == 'val' else 'test', out))
+
+
+def cmd_report(args):
+    from branchynet.report import load_results, to_markdown, write_table
+    from branchynet.figures import make_figures
+    results = load_results(args.results)
+    rows = write_table(results, args.results)
+    print(to_markdown(rows))
+    for path in make_figures(results, args.results, args.figs):
+        print('wrote %s' % path)
+
+
 def build_parser():
     from branchynet.experiments import EXPERIMENTS
     parser = _Parser(prog='branchynet', description=__doc__.split('\n')[0])
@@ -141,12 +172,56 @@ def build_parser():
     p.add_argument('--split', choices=['test', 'val'], default='test')
     _add_common(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser('sweep', help='measure a trained experiment: latency '
+                       'profile, one-pass threshold sweep, validation')
+    p.add_argument('model_dir', help='folder written by `branchynet train` '
+                   '(holds baseline.* and branchynet.*)')
+    p.add_argument('--out', help='results folder (default results/NAME)')
+    p.add_argument('--tune-on', choices=['val', 'test'], default='val',
+                   help='split the thresholds are chosen on (default: the '
+                        'validation split held out of training; the paper '
+                        'used the test set)')
+    p.add_argument('--rule', choices=['knee', 'accuracy', 'budget'],
+                   default='knee', help='how to choose the thresholds: the '
+                   'knee of the frontier, the fastest within --epsilon of '
+                   'the baseline accuracy, or the most accurate within '
+                   '--budget-ms')
+    p.add_argument('--epsilon', type=float, default=0.0,
+                   help="accuracy allowance for --rule accuracy (fraction)")
+    p.add_argument('--budget-ms', type=float,
+                   help='latency budget for --rule budget (ms per sample)')
+    p.add_argument('--grid', type=threshold_list,
+                   help='threshold values, comma-separated (default: the '
+                        "reference's grid for this network)")
+    p.add_argument('--profile-samples', type=positive_int, default=200,
+                   help='samples timed per exit path (default 200)')
+    p.add_argument('--warmup', type=non_negative_int, default=20)
+    p.add_argument('--validate-samples', type=non_negative_int, default=1000,
+                   help='test samples run for real at batch size 1 per '
+                        'validation point (0: skip validation)')
+    p.add_argument('--quick', action='store_true',
+                   help='few profiling and validation samples')
+    _add_common(p)
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser('report', help='Table I and figures from all sweep '
+                       'results')
+    p.add_argument('--results', default='results',
+                   help='folder holding NAME/sweep.json (default results)')
+    p.add_argument('--figs', default='_figs',
+                   help='figure folder (default _figs)')
+    p.set_defaults(func=cmd_report)
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, 'quick', False):
+        args.profile_samples = min(args.profile_samples, 30)
+        args.warmup = min(args.warmup, 5)
+        args.validate_samples = min(args.validate_samples, 200)
     from branchynet.cpu import tune_malloc
     tune_malloc()
     try:

@@ -1,0 +1,160 @@
+"""The paper's figures, as PDF and PNG, from sweep results and training logs.
+
+* Fig. 3: accuracy vs ms per sample over the threshold sweep (the
+  reference's frontier), the baseline as a diamond, the chosen point
+  (knee) as a star; one figure per network and device.
+* Fig. 4: only exit 1 and the final exit active: overall accuracy and the
+  largest entropy among samples leaving at exit 1, vs the % leaving there.
+* Training curves: per-exit test accuracy and training loss per epoch.
+"""
+import json
+import os
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+import numpy  # noqa: E402
+
+from branchynet.data.download import atomic_path  # noqa: E402
+from branchynet.report import DISPLAY, device_name  # noqa: E402
+from branchynet.sweep import reference_frontier  # noqa: E402
+
+
+def save_figure(fig, prefix):
+    """Save ``fig`` as ``PREFIX.pdf`` and ``PREFIX.png``, atomically."""
+    paths = []
+    for ext in ('pdf', 'png'):
+        path = '%s.%s' % (prefix, ext)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext, dpi=150, bbox_inches='tight')
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def fig3(summary, prefix):
+    """Accuracy vs runtime of one sweep result (Fig. 3)."""
+    base_name, branchy_name = DISPLAY[summary['network']]
+    rows = summary['sweep_test']
+    ms = numpy.array([r['ms'] for r in rows])
+    acc = 100 * numpy.array([r['accuracy'] for r in rows])
+    keep = reference_frontier(ms, acc / 100)
+    chosen = rows[summary['chosen_index']]
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    ax.plot(ms[keep], acc[keep], '-o', ms=3, label=branchy_name)
+    ax.plot([summary['baseline']['ms']],
+            [100 * summary['baseline']['test_accuracy']], 'D', color='C3',
+            ms=7, label=base_name)
+    ax.plot([chosen['ms']], [100 * chosen['accuracy']], '*', color='C2',
+            ms=14, label='chosen (T=%s)' % ', '.join(
+                '%g' % t for t in chosen['thresholds']))
+    ax.set_xlabel('runtime (ms per sample, %s, end to end)'
+                  % device_name(summary['device']))
+    ax.set_ylabel('accuracy (%)')
+    ax.set_title('%s, %s' % (branchy_name, device_name(summary['device'])))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc='lower right')
+    return save_figure(fig, prefix)
+
+
+def exit1_curve(entropies, predictions, labels):
+    """Only exit 1 and the final exit active, for every possible T1.
+
+    Samples leave at exit 1 in order of increasing entropy, so the m
+    samples with the lowest exit-1 entropy are the ones exited.
+
+    Returns:
+        tuple of numpy arrays over m = 0..N: percent exited at exit 1,
+        overall accuracy (%), max entropy of exited samples (NaN at m=0).
+    """
+    order = numpy.argsort(entropies[:, 0], kind='stable')
+    correct_first = (predictions[order, 0] == labels[order]).astype(float)
+    correct_last = (predictions[order, -1] == labels[order]).astype(float)
+    n = len(labels)
+    # accuracy when the first m leave at exit 1 and the rest at the end
+    head = numpy.concatenate([[0], numpy.cumsum(correct_first)])
+    tail = numpy.concatenate([numpy.cumsum(correct_last[::-1])[::-1], [0]])
+    accuracy = 100 * (head + tail) / n
+    max_entropy = numpy.concatenate([[numpy.nan], entropies[order, 0]])
+    return 100 * numpy.arange(n + 1) / n, accuracy, max_entropy
+
+
+def fig4(records, network, prefix):
+    """Fig. 4 from a ``records.npz``: exit 1 and the final exit only."""
+    exited, accuracy, max_entropy = exit1_curve(
+        records['test_entropy'], records['test_prediction'],
+        records['test_label'])
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    ax.plot(exited, accuracy, color='C0')
+    ax.set_xlabel('samples exited at exit 1 (%)')
+    ax.set_ylabel('overall accuracy (%)', color='C0')
+    other = ax.twinx()
+    other.plot(exited, max_entropy, color='C1')
+    other.set_ylabel('max entropy of exited samples (nats)', color='C1')
+    ax.set_title('%s: exit 1 and the final exit only' % DISPLAY[network][1])
+    ax.grid(alpha=0.3)
+    return save_figure(fig, prefix)
+
+
+def read_log(path):
+    """A Chainer LogReport file (a JSON list of per-epoch dicts)."""
+    with open(path) as f:
+        return json.load(f)
+
+
+def training_curves(model_dir, network, prefix):
+    """Per-exit test accuracy and training loss of both phases, by epoch."""
+    phase1 = read_log(os.path.join(model_dir, 'phase1', 'log'))
+    phase2 = read_log(os.path.join(model_dir, 'phase2', 'log'))
+    n1 = len(phase1)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    epochs1 = [e['epoch'] for e in phase1]
+    ax_loss.plot(epochs1, [e['main/loss'] for e in phase1], 'k-',
+                 label='main network (phase 1)')
+    ax_acc.plot(epochs1, [100 * e['test/main/accuracy'] for e in phase1],
+                'k-', label='main network (phase 1)')
+    k = 1
+    epochs2 = [n1 + e['epoch'] for e in phase2]
+    while 'main/exit%d/loss' % k in phase2[0]:
+        ax_loss.plot(epochs2, [e['main/exit%d/loss' % k] for e in phase2],
+                     label='exit %d' % k)
+        ax_acc.plot(epochs2, [100 * e['test/main/exit%d/accuracy' % k]
+                              for e in phase2], label='exit %d' % k)
+        k += 1
+    ax_loss.set_ylabel('training loss')
+    ax_acc.set_ylabel('test accuracy (%)')
+    for ax in (ax_loss, ax_acc):
+        ax.set_xlabel('epoch')
+        ax.axvline(n1 + 0.5, color='gray', lw=0.5)
+        ax.grid(alpha=0.3)
+    ax_acc.legend(fontsize=8, loc='lower right')
+    fig.suptitle('%s training (phase 1 | phase 2)' % DISPLAY[network][1])
+    return save_figure(fig, prefix)
+
+
+def make_figures(results, results_dir, figs_dir):
+    """Every figure that the results allow; returns the written paths.
+
+    Fig. 3 for each result; Fig. 4 for each network with records (the paper
+    shows it for B-AlexNet); training curves where the model folder still
+    holds its phase logs.
+    """
+    written = []
+    for summary in results:
+        name = summary['experiment']
+        device = device_name(summary['device']).lower()
+        written += fig3(summary, os.path.join(
+            figs_dir, 'fig3_%s_%s' % (name, device)))
+        records_path = os.path.join(results_dir, name, 'records.npz')
+        if os.path.exists(records_path):
+            with numpy.load(records_path, allow_pickle=False) as records:
+                written += fig4(records, summary['network'], os.path.join(
+                    figs_dir, 'fig4_%s' % name))
+        model_dir = summary.get('model_dir')
+        if model_dir and os.path.exists(os.path.join(model_dir, 'phase2',
+                                                     'log')):
+            written += training_curves(model_dir, summary['network'],
+                                       os.path.join(figs_dir,
+                                                    'training_%s' % name))
+    return written

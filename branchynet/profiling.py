@@ -1,0 +1,200 @@
+"""Per-sample latency of each exit path, and multiply-adds, at batch size 1.
+
+An *exit path* k is everything a sample that leaves at exit k goes
+through: stages 1..k, exit heads 1..k, and at each of those exits the
+softmax, the entropy and the decision. It is timed by running the real
+early-exit procedure (:func:`~branchynet.inference.early_exit_one`) with
+thresholds that force the exit at k, so the code timed is the code used.
+
+Two accountings are recorded side by side:
+
+* ``exit_ms`` (ours): the whole exit path, end to end;
+* ``trunk_ms`` (the reference's): only the trunk stages 1..k, the way the
+  reference code timed its early-exit test (heads, softmax, entropy and the
+  final classifier outside the timer).
+
+On a GPU the device is synchronised before every clock read; the
+reference's GPU timings were not, which we do not reproduce (our trunk
+times are real trunk times).
+"""
+import dataclasses
+import time
+
+import chainer
+import numpy
+
+from branchynet.inference import early_exit_one
+
+
+def synchronize(device):
+    """Wait for queued work on ``device`` (a no-op on the CPU)."""
+    if device.xp is not numpy:
+        device.device.synchronize()
+
+
+def forcing_thresholds(n_exits, k):
+    """Thresholds that make every sample leave at exit ``k`` (0-based).
+
+    ``H < 0`` never holds (entropy is >= 0) and ``H < inf`` always does.
+    """
+    return tuple(float('inf') if j == k else 0.0 for j in range(n_exits - 1))
+
+
+@dataclasses.dataclass
+class PathProfile:
+    """Batch-1 latency (ms per sample) of the baseline and each exit path.
+
+    ``*_ms`` are means over the timed samples; ``*_ms_median`` and
+    ``*_ms_p10``/``*_ms_p90`` give the middle and the spread. Index ``k`` of
+    a list is exit path ``k`` (0-based).
+    """
+    device: str
+    n_samples: int
+    baseline_ms: float
+    baseline_ms_median: float
+    baseline_ms_p10: float
+    baseline_ms_p90: float
+    exit_ms: list
+    exit_ms_median: list
+    exit_ms_p10: list
+    exit_ms_p90: list
+    stage_ms: list         # each trunk stage alone
+    trunk_ms: list         # reference accounting: stages 1..k cumulated
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def run_one(model, x1, thresholds):
+    """What one sample costs at batch size 1: ``(prediction, exit_index)``.
+
+    ``thresholds=None`` runs the main network alone (the baseline); otherwise
+    the early-exit procedure. Both the profiler and the validation time this
+    function, so predicted and measured times cover the same work.
+    """
+    if thresholds is None:
+        with chainer.using_config('train', False), \
+                chainer.no_backprop_mode():
+            return int(model.forward_main(x1).array.argmax()), \
+                model.n_exits - 1
+    return early_exit_one(model, x1, thresholds)
+
+
+def _timed(fn, device):
+    synchronize(device)
+    start = time.perf_counter()
+    fn()
+    synchronize(device)
+    return 1000 * (time.perf_counter() - start)
+
+
+def _stage_times(model, x, device):
+    times = []
+    h = x
+    for stage in model.stages:
+        synchronize(device)
+        start = time.perf_counter()
+        h = stage(h)
+        synchronize(device)
+        times.append(1000 * (time.perf_counter() - start))
+    return times
+
+
+def profile_paths(model, x, n_samples=200, n_warmup=20):
+    """Time the baseline and every exit path on ``n_samples`` samples.
+
+    Samples are timed one at a time; for each sample the baseline, every
+    exit path and every stage are timed in turn, so slow drifts of the
+    machine affect all of them alike.
+
+    Args:
+        model (BranchyNet): the trained network, on its device.
+        x (numpy.ndarray): float32 ``(N, C, H, W)``; the first ``n_samples``
+            rows are used (cycled if N is smaller).
+        n_samples (int): timed samples.
+        n_warmup (int): untimed runs of each path first.
+
+    Returns:
+        PathProfile
+    """
+    device = model.device
+    k_exits = model.n_exits
+    paths = [forcing_thresholds(k_exits, k) for k in range(k_exits)]
+
+    base, per_path, per_stage = [], [[] for _ in paths], []
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        for i in range(n_warmup + n_samples):
+            x1 = device.send(x[i % len(x):i % len(x) + 1])
+            t_base = _timed(lambda: run_one(model, x1, None), device)
+            t_paths = [_timed(lambda: run_one(model, x1, t), device)
+                       for t in paths]
+            t_stages = _stage_times(model, x1, device)
+            if i >= n_warmup:
+                base.append(t_base)
+                for k, t in enumerate(t_paths):
+                    per_path[k].append(t)
+                per_stage.append(t_stages)
+    base = numpy.array(base)
+    per_path = [numpy.array(p) for p in per_path]
+    stage_ms = numpy.array(per_stage).mean(axis=0)
+    return PathProfile(
+        device=str(device), n_samples=n_samples,
+        baseline_ms=float(base.mean()),
+        baseline_ms_median=float(numpy.median(base)),
+        baseline_ms_p10=float(numpy.percentile(base, 10)),
+        baseline_ms_p90=float(numpy.percentile(base, 90)),
+        exit_ms=[float(p.mean()) for p in per_path],
+        exit_ms_median=[float(numpy.median(p)) for p in per_path],
+        exit_ms_p10=[float(numpy.percentile(p, 10)) for p in per_path],
+        exit_ms_p90=[float(numpy.percentile(p, 90)) for p in per_path],
+        stage_ms=stage_ms.tolist(),
+        trunk_ms=numpy.cumsum(stage_ms).tolist())
+
+
+class _MacCounter(chainer.LinkHook):
+    """Counts multiply-adds of convolutions and linear layers, per sample."""
+
+    name = 'MacCounter'
+
+    def __init__(self):
+        self.macs = 0
+
+    def forward_postprocess(self, args):
+        link, out = args.link, args.out
+        if isinstance(link, chainer.links.Convolution2D):
+            # each output element: in_channels/groups * kh * kw multiply-adds
+            self.macs += out.size // out.shape[0] * int(
+                numpy.prod(link.W.shape[1:]))
+        elif isinstance(link, chainer.links.Linear):
+            self.macs += link.W.shape[0] * link.W.shape[1]
+
+
+def count_macs(model, x1):
+    """Multiply-adds of each stage and each exit head for one sample.
+
+    Only convolutions and linear layers are counted (the usual convention;
+    pooling, activations and normalisation are comparatively free).
+
+    Args:
+        model (BranchyNet): the network.
+        x1 (array): one sample, ``(1, C, H, W)``, on the model's device.
+
+    Returns:
+        dict: ``stage`` and ``exit`` (lists of ints, one per stage/exit),
+        ``path`` (multiply-adds of exit path k: stages 1..k and heads 1..k)
+        and ``baseline`` (all stages and the final exit).
+    """
+    stage, head = [], []
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        h = x1
+        for s, e in zip(model.stages, model.exits):
+            with _MacCounter() as counter:
+                h = s(h)
+            stage.append(int(counter.macs))
+            with _MacCounter() as counter:
+                e(h)
+            head.append(int(counter.macs))
+    path = [int(sum(stage[:k + 1]) + sum(head[:k + 1]))
+            for k in range(len(stage))]
+    return {'stage': stage, 'exit': head, 'path': path,
+            'baseline': int(sum(stage) + head[-1])}

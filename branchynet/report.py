@@ -1,0 +1,166 @@
+"""Table I of the paper from sweep results, as Markdown, CSV and JSON.
+
+Columns are the paper's (network, accuracy, ms, gain, T, exit %) plus what
+the paper's method hid: the time and gain under the reference's own
+trunk-only accounting, the multiply-adds of each exit path, and the
+arithmetic bound on the gain (baseline multiply-adds over the expected
+multiply-adds at the chosen exit fractions).
+"""
+import csv
+import glob
+import io
+import json
+import os
+
+import numpy
+
+from branchynet.data.download import write_bytes_atomic
+from branchynet.errors import BranchyNetError
+
+#: network key -> (baseline name, branchy name), as in the paper's table
+DISPLAY = {
+    'b_lenet': ('LeNet', 'B-LeNet'),
+    'b_alexnet': ('AlexNet', 'B-AlexNet'),
+    'b_resnet110': ('ResNet-110', 'B-ResNet'),
+}
+
+COLUMNS = ['device', 'network', 'acc %', 'ms', 'gain', 'T', 'exit %',
+           'ms (ref.)', 'gain (ref.)', 'MACs per exit path', 'MAC bound']
+
+
+def device_name(spec):
+    """``@numpy`` -> ``CPU``, ``@cupy:0`` -> ``GPU``."""
+    return 'GPU' if 'cupy' in spec else 'CPU'
+
+
+def load_results(results_dir):
+    """Every ``sweep.json`` directly below ``results_dir``, by path order."""
+    paths = sorted(glob.glob(os.path.join(results_dir, '*', 'sweep.json')))
+    if not paths:
+        raise BranchyNetError('no sweep results (*/sweep.json) in %s; run '
+                              '`branchynet sweep` first' % results_dir)
+    results = []
+    for path in paths:
+        try:
+            with open(path) as f:
+                results.append(json.load(f))
+        except (OSError, ValueError) as e:
+            raise BranchyNetError('cannot read %s: %s' % (path, e)) from None
+    return results
+
+
+def table_rows(summary):
+    """The baseline row and the BranchyNet row of one sweep result."""
+    base_name, branchy_name = DISPLAY[summary['network']]
+    device = device_name(summary['device'])
+    base_ms = summary['baseline']['ms']
+    chosen = summary['sweep_test'][summary['chosen_index']]
+    macs = summary['macs']
+    expected_macs = float(numpy.dot(chosen['exit_fractions'], macs['path']))
+    baseline_row = {
+        'device': device, 'network': base_name,
+        'acc %': 100 * summary['baseline']['test_accuracy'], 'ms': base_ms,
+        'gain': None, 'T': None, 'exit %': None, 'ms (ref.)': base_ms,
+        'gain (ref.)': None, 'MACs per exit path': [macs['baseline']],
+        'MAC bound': None}
+    branchy_row = {
+        'device': device, 'network': branchy_name,
+        'acc %': 100 * chosen['accuracy'], 'ms': chosen['ms'],
+        'gain': base_ms / chosen['ms'], 'T': chosen['thresholds'],
+        'exit %': [100 * f for f in chosen['exit_fractions']],
+        'ms (ref.)': chosen['trunk_ms'],
+        'gain (ref.)': base_ms / chosen['trunk_ms'],
+        'MACs per exit path': macs['path'],
+        'MAC bound': macs['baseline'] / expected_macs}
+    return [baseline_row, branchy_row]
+
+
+def _cell(column, value):
+    if value is None:
+        return '-'
+    if column in ('gain', 'gain (ref.)', 'MAC bound'):
+        return '%.2fx' % value
+    if column == 'acc %':
+        return '%.2f' % value
+    if column in ('ms', 'ms (ref.)'):
+        return '%.3f' % value
+    if column == 'T':
+        return ', '.join('%g' % t for t in value)
+    if column == 'exit %':
+        return ', '.join('%.1f' % f for f in value)
+    if column == 'MACs per exit path':
+        return ', '.join('%.3gM' % (m / 1e6) for m in value)
+    return str(value)
+
+
+def to_markdown(rows):
+    lines = ['| ' + ' | '.join(COLUMNS) + ' |',
+             '| ' + ' | '.join('---' for _ in COLUMNS) + ' |']
+    for row in rows:
+        lines.append('| ' + ' | '.join(_cell(c, row[c]) for c in COLUMNS)
+                     + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def to_csv(rows):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator='\n')
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([_cell(c, row[c]) for c in COLUMNS])
+    return buffer.getvalue()
+
+
+def validation_markdown(summary):
+    """Predicted vs measured table of one sweep result's validation."""
+    lines = ['| point | T | acc % pred. | acc % meas. | exit counts pred. | '
+             'exit counts meas. | ms pred. | ms meas. | time error | exact |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+    for row in summary['validation']:
+        lines.append('| %s | %s | %.2f | %.2f | %s | %s | %.3f | %.3f | '
+                     '%+.1f%% | %s |' % (
+                         row['point'], _cell('T', row['thresholds']),
+                         100 * row['predicted_accuracy'],
+                         100 * row['measured_accuracy'],
+                         row['predicted_exit_counts'],
+                         row['measured_exit_counts'], row['predicted_ms'],
+                         row['measured_ms'], 100 * row['time_error'],
+                         'yes' if row['exact_match'] else 'NO'))
+    return '\n'.join(lines) + '\n'
+
+
+def write_table(results, out_dir):
+    """Write ``table1.md``, ``table1.csv``, ``table1.json`` into ``out_dir``.
+
+    Returns:
+        list of dict: the rows.
+    """
+    order = list(DISPLAY)
+    results = sorted(results, key=lambda s: (device_name(s['device']),
+                                             order.index(s['network'])))
+    rows = [row for s in results for row in table_rows(s)]
+    markdown = to_markdown(rows)
+    notes = ['', 'ms: end-to-end per-sample latency at batch size 1 '
+             '(every stage, head, softmax, entropy and decision a sample '
+             'passes through). ms (ref.): the reference\'s accounting, '
+             'trunk stages only. MAC bound: gain the multiply-adds allow at '
+             'the chosen exit fractions.', '']
+    for s in results:
+        notes.append('%s on %s: T chosen by rule %r on the %s split; '
+                     'accuracy and exit %% on %d test samples.' % (
+                         s['experiment'], device_name(s['device']),
+                         s['rule'], 'validation' if s['tuned_on'] == 'val'
+                         else 'test', s['n_test']))
+        if s['validation']:
+            notes += ['', 'Validation (%s, %s): predicted vs real batch-1 '
+                      'inference' % (s['experiment'],
+                                     device_name(s['device'])), '',
+                      validation_markdown(s)]
+    os.makedirs(out_dir, exist_ok=True)
+    write_bytes_atomic(os.path.join(out_dir, 'table1.md'),
+                       (markdown + '\n'.join(notes) + '\n').encode())
+    write_bytes_atomic(os.path.join(out_dir, 'table1.csv'),
+                       to_csv(rows).encode())
+    write_bytes_atomic(os.path.join(out_dir, 'table1.json'),
+                       (json.dumps(rows, indent=1) + '\n').encode())
+    return rows
