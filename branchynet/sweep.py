@@ -109,7 +109,8 @@ def knee(ms, accuracy, frontier):
     Both axes are scaled to [0, 1] over the frontier; the knee is the point
     with the largest ``accuracy_scaled - ms_scaled`` relative to the straight
     line from the fastest to the slowest frontier point (the "Kneedle"
-    rule). With fewer than three frontier points, the most accurate one.
+    rule). With fewer than three frontier points, or no point above the
+    chord, the most accurate one.
 
     Returns:
         int: index into ``ms``/``accuracy``.
@@ -123,7 +124,10 @@ def knee(ms, accuracy, frontier):
     ys = (y - y.min()) / (y.max() - y.min())
     # distance above the chord from (xs[0], ys[0]) to (xs[-1], ys[-1])
     chord = ys[0] + (ys[-1] - ys[0]) * (xs - xs[0]) / (xs[-1] - xs[0])
-    return int(frontier[numpy.argmax(ys - chord)])
+    above = ys - chord
+    if above.max() <= 1e-9:        # no elbow (a straight or convex curve)
+        return int(frontier[numpy.argmax(y)])
+    return int(frontier[numpy.argmax(above)])
 
 
 def fastest_with_accuracy(ms, accuracy, min_accuracy):
