@@ -75,7 +75,8 @@ def cmd_train(args):
         args.network, out, device=args.device, data_dir=args.data_dir,
         resume=args.resume, progress=not args.no_progress,
         epochs_main=args.epochs_main, epochs_joint=args.epochs_joint,
-        batch_size=args.batch_size, seed=args.seed, betas=args.betas,
+        batch_size=args.batch_size, recipe=args.recipe, lr=args.lr,
+        loaders=args.loaders, seed=args.seed, betas=args.betas,
         exit_weights=weights, val_size=args.val_size,
         train_limit=args.train_limit, test_limit=args.test_limit)
     base, branchy = results['baseline'], results['branchynet']
@@ -140,6 +141,17 @@ def build_parser():
                    help='phase-2 epochs (default: the reference schedule)')
     p.add_argument('--batch-size', type=positive_int,
                    help='training batch size (default: the reference)')
+    p.add_argument('--recipe', choices=['reference', 'modern'],
+                   default='reference',
+                   help="'reference' (Adam, the reference schedule) or "
+                        "'modern' (CIFAR only: SGD, weight decay, lr drops, "
+                        "crop and flip)")
+    p.add_argument('--lr', type=float,
+                   help="learning rate (Adam's alpha for the reference "
+                        "recipe; default: the recipe's)")
+    p.add_argument('--loaders', type=non_negative_int, default=0,
+                   help='worker processes for data augmentation '
+                        '(MultiprocessIterator; 0: in-process)')
     p.add_argument('--seed', type=non_negative_int, default=0)
     p.add_argument('--betas', choices=['code', 'paper'], default='code',
                    help="Adam betas: 'code' (0.9, 0.999, the reference "

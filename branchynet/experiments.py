@@ -1,7 +1,9 @@
-"""Experiments: a network, its data set, its training schedule, its sweep grid.
+"""Experiments: a network, its data set, training recipes, its sweep grid.
 
 The names are the ones ``get_results.sh`` and ``branchynet train`` take.
-Schedules and grids are the reference scripts' (BRANCHYNET.md).
+The ``reference`` recipe and the grids are the reference scripts'
+(BRANCHYNET.md); the ``modern`` recipe is ours (SGD with momentum, weight
+decay, step learning-rate drops, random crop and flip).
 """
 import dataclasses
 
@@ -15,33 +17,80 @@ GRID_11 = (0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 0.75, 1, 5, 10)
 
 
 @dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How to train: optimiser, schedule, augmentation.
+
+    Attributes:
+        name: ``reference`` or ``modern``.
+        optimizer: ``adam`` (``lr`` is Adam's alpha) or ``momentum_sgd``
+            (momentum 0.9).
+        batch_size: training batch size.
+        epochs_main: phase-1 epochs (main network alone, the baseline).
+        epochs_joint: phase-2 epochs (all exits jointly).
+        lr: initial learning rate (Adam's step size for ``adam``).
+        weight_decay: L2 coefficient (0: none).
+        lr_drops: fractions of a phase's epochs at which lr is multiplied
+            by 0.1.
+        augment: random crop (4-pixel zero padding) and horizontal flip.
+    """
+    name: str
+    optimizer: str
+    batch_size: int
+    epochs_main: int
+    epochs_joint: int
+    lr: float = 0.001
+    weight_decay: float = 0.0
+    lr_drops: tuple = ()
+    augment: bool = False
+
+
+def _reference(batch_size, epochs_main, epochs_joint):
+    return Recipe('reference', 'adam', batch_size, epochs_main, epochs_joint)
+
+
+def _modern(lr, weight_decay):
+    # phase 1 as in He et al. (2016) for CIFAR-10 (~164 epochs, drops at
+    # 50% and 75%); phase 2 fine-tunes all exits from the trained trunk
+    return Recipe('modern', 'momentum_sgd', 128, 160, 60, lr=lr,
+                  weight_decay=weight_decay, lr_drops=(0.5, 0.75),
+                  augment=True)
+
+
+@dataclasses.dataclass(frozen=True)
 class Experiment:
-    """What to train on what, and how, as the reference scripts do.
+    """What to train on what, and how.
 
     Attributes:
         name: experiment name (``lenet_mnist`` ...).
         network: key of :data:`branchynet.networks.NETWORKS`.
         dataset: ``mnist`` or ``pcifar10``.
-        batch_size: training batch size.
-        epochs_main: phase-1 epochs (main network alone, the baseline).
-        epochs_joint: phase-2 epochs (all exits jointly).
         grid: candidate values per threshold for the sweep.
+        recipes: recipe name -> :class:`Recipe`.
     """
     name: str
     network: str
     dataset: str
-    batch_size: int
-    epochs_main: int
-    epochs_joint: int
     grid: tuple
+    recipes: dict
+
+    def recipe(self, name='reference'):
+        """The :class:`Recipe` called ``name``; a clear error otherwise."""
+        try:
+            return self.recipes[name]
+        except KeyError:
+            raise BranchyNetError('%s has no recipe %r (choose from %s)' % (
+                self.name, name, ', '.join(self.recipes))) from None
 
 
 EXPERIMENTS = {e.name: e for e in [
-    Experiment('lenet_mnist', 'b_lenet', 'mnist', 512, 50, 100, GRID_17),
-    Experiment('alexnet_cifar10', 'b_alexnet', 'pcifar10', 512, 50, 100,
-               GRID_11),
-    Experiment('resnet_cifar10', 'b_resnet110', 'pcifar10', 64, 100, 100,
-               GRID_17),
+    Experiment('lenet_mnist', 'b_lenet', 'mnist', GRID_17,
+               {'reference': _reference(512, 50, 100)}),
+    Experiment('alexnet_cifar10', 'b_alexnet', 'pcifar10', GRID_11,
+               {'reference': _reference(512, 50, 100),
+                'modern': _modern(0.01, 5e-4)}),
+    Experiment('resnet_cifar10', 'b_resnet110', 'pcifar10', GRID_17,
+               {'reference': _reference(64, 100, 100),
+                'modern': _modern(0.1, 1e-4)}),
 ]}
 
 

@@ -18,7 +18,6 @@ import dataclasses
 import glob
 import os
 import re
-import time
 
 import chainer
 import numpy
@@ -39,14 +38,20 @@ ADAM_BETAS = {'code': (0.9, 0.999), 'paper': (0.99, 0.999)}
 
 @dataclasses.dataclass
 class TrainSettings:
-    """Everything one training run depends on (saved with the model)."""
+    """Everything one training run depends on (saved with the model).
+
+    ``recipe`` names an :class:`~branchynet.experiments.Recipe` of the
+    experiment; ``epochs_*``, ``batch_size`` and ``lr`` default to it.
+    """
     experiment: str
     epochs_main: int
     epochs_joint: int
     batch_size: int
+    recipe: str = 'reference'
+    lr: float = 0.001              # Adam's alpha for the reference recipe
     seed: int = 0
-    alpha: float = 0.001
-    betas: str = 'code'
+    betas: str = 'code'            # Adam betas (reference recipe)
+    loaders: int = 0               # worker processes for augmentation
     exit_weights: tuple = None     # None: all 1 (the reference code)
     val_size: int = 5000           # held out of training to tune thresholds
     train_limit: int = 0           # 0: all training samples
@@ -58,10 +63,15 @@ class TrainSettings:
             if not isinstance(value, int) or value <= 0:
                 raise BranchyNetError('%s must be a positive integer, got %r'
                                       % (name.replace('_', ' '), value))
+        if not self.lr > 0:
+            raise BranchyNetError('learning rate must be positive, got %r'
+                                  % (self.lr,))
+        get_experiment(self.experiment).recipe(self.recipe)
         if self.betas not in ADAM_BETAS:
             raise BranchyNetError('betas must be one of %s'
                                   % ', '.join(ADAM_BETAS))
-        if self.val_size < 0 or self.train_limit < 0 or self.test_limit < 0:
+        if min(self.val_size, self.train_limit, self.test_limit,
+               self.loaders) < 0:
             raise BranchyNetError('sizes and limits must be >= 0')
 
 
@@ -124,6 +134,66 @@ def exit_keys(n_exits, main_only):
             ['exit%d/accuracy' % k for k in range(1, n_exits + 1)])
 
 
+class RandomCropFlip:
+    """Random crop after 4-pixel zero padding, and random horizontal flip.
+
+    A transform for :class:`chainer.datasets.TransformDataset` on ``(x, t)``
+    with ``x`` float32 ``(C, H, W)``. In worker processes (a
+    MultiprocessIterator forks them with one shared random state) each
+    process reseeds itself once from the OS, so workers do not repeat each
+    other's crops.
+    """
+
+    def __init__(self, pad=4):
+        self.pad = pad
+        self._pid = None
+        self._rng = None
+
+    def __call__(self, example):
+        pid = os.getpid()
+        if self._pid != pid:
+            first = self._pid is None
+            self._pid = pid
+            # the main process follows the global seed (repeatable runs)
+            self._rng = numpy.random if first else \
+                numpy.random.RandomState()
+        x, t = example
+        c, h, w = x.shape
+        p = self.pad
+        padded = numpy.zeros((c, h + 2 * p, w + 2 * p), x.dtype)
+        padded[:, p:p + h, p:p + w] = x
+        i, j = self._rng.randint(0, 2 * p + 1, size=2)
+        x = padded[:, i:i + h, j:j + w]
+        if self._rng.randint(2):
+            x = x[:, :, ::-1]
+        return numpy.ascontiguousarray(x), t
+
+
+def make_optimizer(recipe, settings, phase_iterations):
+    """The optimizer of ``recipe`` and its learning-rate extension (or None).
+
+    Args:
+        recipe (Recipe): the experiment's recipe.
+        settings (TrainSettings): lr and Adam betas.
+        phase_iterations (int): iterations of the phase (for lr drops).
+    """
+    if recipe.optimizer == 'adam':
+        beta1, beta2 = ADAM_BETAS[settings.betas]
+        optimizer = chainer.optimizers.Adam(alpha=settings.lr, beta1=beta1,
+                                            beta2=beta2)
+        attr = 'alpha'
+    else:
+        optimizer = chainer.optimizers.MomentumSGD(lr=settings.lr,
+                                                   momentum=0.9)
+        attr = 'lr'
+    shift = None
+    if recipe.lr_drops:
+        shift = extensions.MultistepShift(
+            attr, 0.1, [int(f * phase_iterations) for f in recipe.lr_drops],
+            settings.lr)
+    return optimizer, shift
+
+
 def run_phase(loss_link, splits, settings, epochs, out, device, resume,
               progress=True):
     """Train ``loss_link`` for ``epochs`` epochs with a Chainer Trainer.
@@ -131,16 +201,26 @@ def run_phase(loss_link, splits, settings, epochs, out, device, resume,
     Returns:
         list of dict: the LogReport log (one entry per epoch).
     """
-    beta1, beta2 = ADAM_BETAS[settings.betas]
-    optimizer = chainer.optimizers.Adam(alpha=settings.alpha, beta1=beta1,
-                                        beta2=beta2)
-    optimizer.setup(loss_link)
+    recipe = get_experiment(settings.experiment).recipe(settings.recipe)
     train = chainer.datasets.TupleDataset(*splits['train'])
     test = chainer.datasets.TupleDataset(*splits['test'])
-    train_iter = chainer.iterators.SerialIterator(
-        train, settings.batch_size,
-        order_sampler=chainer.iterators.ShuffleOrderSampler(
-            numpy.random.RandomState(settings.seed)))
+    iterations = epochs * -(-len(train) // settings.batch_size)
+    optimizer, lr_shift = make_optimizer(recipe, settings, iterations)
+    optimizer.setup(loss_link)
+    if recipe.weight_decay:
+        optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(
+            recipe.weight_decay))
+    order = chainer.iterators.ShuffleOrderSampler(
+        numpy.random.RandomState(settings.seed))
+    if recipe.augment:
+        train = chainer.datasets.TransformDataset(train, RandomCropFlip())
+    if recipe.augment and settings.loaders > 0:
+        train_iter = chainer.iterators.MultiprocessIterator(
+            train, settings.batch_size, n_processes=settings.loaders,
+            order_sampler=order)
+    else:
+        train_iter = chainer.iterators.SerialIterator(
+            train, settings.batch_size, order_sampler=order)
     test_iter = chainer.iterators.SerialIterator(
         test, max(settings.batch_size, 256), repeat=False, shuffle=False)
     updater = chainer.training.StandardUpdater(train_iter, optimizer,
@@ -149,6 +229,9 @@ def run_phase(loss_link, splits, settings, epochs, out, device, resume,
     trainer.extend(extensions.Evaluator(test_iter, loss_link, device=device),
                    name='test')
     trainer.extend(extensions.LogReport())
+    if lr_shift is not None:
+        trainer.extend(lr_shift)
+        trainer.extend(extensions.observe_lr())
     trainer.extend(extensions.snapshot(
         filename='snapshot_iter_{.updater.iteration}', n_retains=1),
         trigger=(1, 'epoch'))
@@ -205,9 +288,10 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
         ``branchynet``).
     """
     experiment = get_experiment(name)
-    fields = {'epochs_main': experiment.epochs_main,
-              'epochs_joint': experiment.epochs_joint,
-              'batch_size': experiment.batch_size}
+    recipe = experiment.recipe(overrides.get('recipe') or 'reference')
+    fields = {'epochs_main': recipe.epochs_main,
+              'epochs_joint': recipe.epochs_joint,
+              'batch_size': recipe.batch_size, 'lr': recipe.lr}
     fields.update({k: v for k, v in overrides.items() if v is not None})
     settings = TrainSettings(experiment=name, **fields)
     settings.check()
