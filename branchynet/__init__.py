@@ -5,7 +5,13 @@ The path of a sample through the package::
     data (branchynet.data) -> network (branchynet.networks: stages and exits)
     -> training (branchynet.training) -> early exit (branchynet.inference)
 """
-from branchynet.errors import BranchyNetError
+# Before anything imports chainer: let Chainer 7.8.1 run on NumPy 2
+# (restores numpy.sctypes and numpy.float there; a no-op on NumPy 1.x).
+from branchynet.compat import patch_numpy_for_chainer
+
+patch_numpy_for_chainer()
+
+from branchynet.errors import BranchyNetError  # noqa: E402
 from branchynet.experiments import EXPERIMENTS, get_experiment
 from branchynet.inference import (choose_exits, early_exit, early_exit_one,
                                   entropy, exit_records)

@@ -1,0 +1,134 @@
+"""Let Chainer 7.8.1 import and run on NumPy 2 (a no-op on NumPy 1.x).
+
+Chainer 7.8.1, the last release, still uses two NumPy attributes that NumPy
+removed. Both are restored here, on NumPy >= 2 only, as aliases of what they
+were in NumPy 1.x:
+
+``numpy.sctypes``
+    Removed in NumPy 2.0. ``chainer/functions/array/as_strided.py`` reads
+    ``np.sctypes['int']`` at import time (``import chainer`` fails with
+    ``AttributeError: `np.sctypes` was removed in the NumPy 2.0 release``)
+    and ``np.sctypes['float']`` in ``F.as_strided``'s backward pass.
+    Restored as the NumPy 1.x dict: ``'int'``, ``'uint'``, ``'float'``,
+    ``'complex'`` lists of the sized scalar types this platform has, and
+    ``'others': [bool, object, bytes, str, numpy.void]``.
+``numpy.float``
+    The alias of the builtin ``float`` (removed in NumPy 1.24).
+    ``F.resize_images`` (``chainer/functions/array/resize_images.py``) uses
+    ``numpy.float`` as a dtype when it runs. Restored as ``float``.
+
+Nothing else is needed: every other NumPy name that chainer, chainermn and
+onnx_chainer use (an AST scan of their sources) still exists in NumPy 2, no
+module imports ``numpy.core``, and their ``copy=False`` arguments are the
+``astype``/``meshgrid``/``numpy.ma`` ones, whose meaning NumPy 2 kept (the one
+``xp.array(..., copy=False)``, in chainermn's mixed-precision allreduce, runs
+on CuPy arrays only). The ``numpy.*`` constants of ``chainerx/__init__.py``
+(``Inf``, ``NINF``, ...) are not restored: that file reads them only in a
+ChainerX build, which the PyPI sdist does not make by default.
+
+Chainer itself is not touched: only missing attributes of the ``numpy``
+module are added, and an attribute that exists is never overwritten.
+
+Usage: call :func:`patch_numpy_for_chainer` before the first
+``import chainer`` anywhere in the process (``branchynet/__init__.py`` does
+it first thing)::
+
+    from branchynet.compat import patch_numpy_for_chainer
+    patch_numpy_for_chainer()
+    import chainer
+
+This module imports only the standard library and NumPy, so importing it
+never imports chainer. The call is idempotent. ``numpy.float`` on NumPy 1.24
+to 1.26 is deliberately left alone there: on NumPy 1.x nothing is patched.
+"""
+__all__ = ['patch_numpy_for_chainer']
+
+# The names _patch restores, in order.
+PATCHED_NAMES = ('sctypes', 'float')
+
+
+def _sctypes(np_module):
+    """NumPy 1.x's ``numpy.sctypes`` dict, built from ``np_module``'s types.
+
+    Mirrors ``numpy.core.numerictypes._set_array_types`` of NumPy 1.26: the
+    sized types that exist on this platform, smallest first, then ``intp``
+    added to ``'int'`` if it is not there yet. Uses ``longdouble`` and
+    ``clongdouble`` for the extended types, the names NumPy 1.26 lists them
+    under (they are the same type objects as ``float128``/``complex256``).
+    """
+    sized = {
+        'int': ('int', (8, 16, 32, 64, 128, 256)),
+        'uint': ('uint', (8, 16, 32, 64, 128, 256)),
+        'float': ('float', (16, 32, 64, 80, 96, 128, 256)),
+        'complex': ('complex', (32, 64, 128, 160, 192, 256, 512)),
+    }
+    sctypes = {}
+    for key, (prefix, bits) in sized.items():
+        types = []
+        for b in bits:
+            t = getattr(np_module, '%s%d' % (prefix, b), None)
+            if isinstance(t, type) and t not in types:
+                types.append(t)
+        sctypes[key] = types
+    intp = getattr(np_module, 'intp', None)
+    if isinstance(intp, type) and intp not in sctypes['int']:
+        sctypes['int'].append(intp)
+    void = getattr(np_module, 'void', None)
+    sctypes['others'] = [bool, object, bytes, str]
+    if void is not None:
+        sctypes['others'].append(void)
+    return sctypes
+
+
+def _has(np_module, name):
+    # NumPy 2's module __getattr__ raises AttributeError (with a removal
+    # note) for a removed name, so hasattr is False for it.
+    try:
+        getattr(np_module, name)
+    except AttributeError:
+        return False
+    return True
+
+
+def _patch(np_module):
+    """Add the aliases chainer needs to ``np_module``; the names added.
+
+    Works on any module-like object (the tests pass a stand-in). An
+    attribute that ``np_module`` already has is never overwritten, so a
+    second call adds nothing and returns ``[]``. The NumPy version is not
+    checked here; :func:`patch_numpy_for_chainer` does that.
+    """
+    makers = {
+        'sctypes': lambda: _sctypes(np_module),
+        'float': lambda: float,
+    }
+    patched = []
+    for name in PATCHED_NAMES:
+        if not _has(np_module, name):
+            setattr(np_module, name, makers[name]())
+            patched.append(name)
+    return patched
+
+
+def _numpy_major(version):
+    return int(version.split('.', 1)[0])
+
+
+def patch_numpy_for_chainer():
+    """Make the installed NumPy usable by Chainer 7.8.1; the names added.
+
+    On NumPy < 2 this does nothing and returns ``[]``. On NumPy >= 2 it adds
+    ``numpy.sctypes`` and ``numpy.float`` where missing (see the module
+    docstring) and returns the names it added: ``['sctypes', 'float']`` the
+    first time, ``[]`` afterwards. Call it before ``import chainer``; called
+    later, ``import chainer`` has already failed on NumPy 2.
+    """
+    import numpy
+    if _numpy_major(numpy.__version__) < 2:
+        return []
+    return _patch(numpy)
+
+
+if __name__ == '__main__':  # pragma: no cover - a manual check
+    import numpy
+    print('numpy', numpy.__version__, 'patched:', patch_numpy_for_chainer())

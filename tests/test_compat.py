@@ -1,0 +1,151 @@
+"""branchynet.compat: the NumPy 2 shim for Chainer 7.8.1.
+
+These run in the project's NumPy 1.26 venv, where the shim must do nothing;
+the patching itself is tested on stand-ins for a NumPy 2 module. The real
+NumPy 2 check (scripts/check_numpy2.sh) runs only when
+BRANCHYNET_NUMPY2_PYTHON names a python with numpy>=2 and chainer 7.8.1.
+"""
+import os
+import subprocess
+import sys
+import types
+
+import numpy
+import pytest
+
+from branchynet import compat
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NUMPY1 = int(numpy.__version__.split('.')[0]) < 2
+
+# The scalar types _sctypes reads, taken from the installed NumPy.
+TYPE_NAMES = [n for n in (
+    'int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 float32 '
+    'float64 float96 float128 complex64 complex128 complex192 complex256 '
+    'intp void').split() if hasattr(numpy, n)]
+
+
+def numpy2_like(**extra):
+    """A stand-in for the numpy 2 module: scalar types, no removed names."""
+    return types.SimpleNamespace(
+        **{n: getattr(numpy, n) for n in TYPE_NAMES}, **extra)
+
+
+class Numpy2Module(types.ModuleType):
+    """Like numpy 2: a removed name raises AttributeError from __getattr__."""
+
+    def __getattr__(self, name):
+        if name in ('sctypes', 'float'):
+            raise AttributeError('`np.%s` was removed' % name)
+        raise AttributeError(name)
+
+
+@pytest.mark.skipif(not NUMPY1, reason='numpy 1.x only')
+def test_noop_on_numpy1():
+    before = dict(vars(numpy))
+    assert compat.patch_numpy_for_chainer() == []
+    assert compat.patch_numpy_for_chainer() == []
+    after = vars(numpy)
+    assert after.keys() == before.keys()
+    assert all(after[k] is v for k, v in before.items())
+    assert not hasattr(numpy, 'float')      # removed in 1.24, left removed
+
+
+@pytest.mark.skipif(not NUMPY1, reason='numpy.sctypes exists on numpy 1.x')
+def test_sctypes_equals_numpy1s_own():
+    assert compat._sctypes(numpy) == numpy.sctypes
+    assert compat._sctypes(numpy2_like()) == numpy.sctypes
+
+
+def test_patch_adds_the_aliases():
+    fake = numpy2_like()
+    assert compat._patch(fake) == ['sctypes', 'float']
+    assert fake.float is float
+    s = fake.sctypes
+    assert sorted(s) == ['complex', 'float', 'int', 'others', 'uint']
+    assert s['int'][:4] == [numpy.int8, numpy.int16, numpy.int32,
+                            numpy.int64]
+    assert s['uint'][:4] == [numpy.uint8, numpy.uint16, numpy.uint32,
+                             numpy.uint64]
+    assert s['float'][:3] == [numpy.float16, numpy.float32, numpy.float64]
+    assert s['complex'][:2] == [numpy.complex64, numpy.complex128]
+    assert s['others'] == [bool, object, bytes, str, numpy.void]
+    assert numpy.intp in s['int']
+    # what chainer's as_strided does with it
+    index_dtype = {t().itemsize: t for t in s['int']}
+    assert index_dtype[8] is numpy.int64
+    assert numpy.dtype(numpy.float32) in s['float']
+
+
+def test_patch_is_idempotent():
+    fake = numpy2_like()
+    compat._patch(fake)
+    sctypes, flt = fake.sctypes, fake.float
+    assert compat._patch(fake) == []
+    assert fake.sctypes is sctypes and fake.float is flt
+
+
+def test_patch_never_overwrites():
+    mine = object()
+    fake = numpy2_like(sctypes=mine, float=mine)
+    assert compat._patch(fake) == []
+    assert fake.sctypes is mine and fake.float is mine
+    fake = numpy2_like(float=mine)
+    assert compat._patch(fake) == ['sctypes']
+    assert fake.float is mine
+
+
+def test_patch_on_a_module_with_numpy2_getattr():
+    mod = Numpy2Module('fake_numpy')
+    for n in TYPE_NAMES:
+        setattr(mod, n, getattr(numpy, n))
+    with pytest.raises(AttributeError):
+        mod.sctypes
+    assert compat._patch(mod) == ['sctypes', 'float']
+    assert mod.float is float and mod.sctypes['float'][1] is numpy.float32
+    assert compat._patch(mod) == []
+
+
+@pytest.mark.parametrize('version,major', [
+    ('1.26.4', 1), ('2.0.0rc1', 2), ('2.0.2', 2), ('2.4.6', 2), ('10.1', 10)])
+def test_numpy_major(version, major):
+    assert compat._numpy_major(version) == major
+
+
+def test_version_gate(monkeypatch):
+    calls = []
+    monkeypatch.setattr(compat, '_patch',
+                        lambda np_module: calls.append(np_module) or ['x'])
+    monkeypatch.setattr(numpy, '__version__', '1.26.4')
+    assert compat.patch_numpy_for_chainer() == [] and calls == []
+    monkeypatch.setattr(numpy, '__version__', '2.0.0')
+    assert compat.patch_numpy_for_chainer() == ['x'] and calls == [numpy]
+
+
+def test_compat_imports_no_chainer():
+    code = (
+        'import importlib.util, sys\n'
+        'spec = importlib.util.spec_from_file_location("c", sys.argv[1])\n'
+        'm = importlib.util.module_from_spec(spec)\n'
+        'spec.loader.exec_module(m)\n'
+        'm.patch_numpy_for_chainer()\n'
+        'assert "chainer" not in sys.modules, "compat imported chainer"\n')
+    subprocess.run([sys.executable, '-c', code,
+                    os.path.join(ROOT, 'branchynet', 'compat.py')],
+                   check=True, timeout=120)
+
+
+NUMPY2_PYTHON = os.environ.get('BRANCHYNET_NUMPY2_PYTHON')
+
+
+@pytest.mark.skipif(not NUMPY2_PYTHON,
+                    reason='set BRANCHYNET_NUMPY2_PYTHON to a python with '
+                           'numpy>=2 and chainer 7.8.1')
+def test_smoke_on_numpy2():
+    proc = subprocess.run(
+        ['bash', os.path.join(ROOT, 'scripts', 'check_numpy2.sh'),
+         '--python', NUMPY2_PYTHON],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=600)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert 'check_numpy2.sh: PASS' in proc.stdout
