@@ -22,6 +22,9 @@ def check_thresholds(thresholds, n_exits):
     Raises:
         BranchyNetError: wrong length, NaN or negative values.
     """
+    if isinstance(thresholds, (str, bytes)):
+        raise BranchyNetError('thresholds must be a sequence of numbers, got '
+                              '%r' % (thresholds,))
     try:
         values = tuple(float(t) for t in thresholds)
     except (TypeError, ValueError):
@@ -57,7 +60,8 @@ def entropy(logits):
 def exit_decision(logits, threshold):
     """Prediction, entropy and whether each row leaves at this exit."""
     h = entropy(logits)
-    return logits.argmax(axis=1), h, h < threshold
+    # compare in float64, as early_exit_one and choose_exits do
+    return logits.argmax(axis=1), h, h.astype(numpy.float64) < threshold
 
 
 def early_exit_one(model, x, thresholds):

@@ -1,27 +1,14 @@
 """The one-pass sweep against brute force, and the choice rules."""
-import chainer
-import chainer.links as L
 import numpy
 import pytest
 
 from branchynet import sweep
 from branchynet.errors import BranchyNetError
 from branchynet.inference import early_exit, exit_records
-from branchynet.model import BranchyNet
-
-
-def tiny_branchynet(seed=0):
-    """3 exits on 8-d inputs: stages and heads are small linear layers."""
-    numpy.random.seed(seed)
-    stages = [L.Linear(8, 16), chainer.Sequential(chainer.functions.relu,
-                                                  L.Linear(16, 16)),
-              chainer.Sequential(chainer.functions.relu, L.Linear(16, 8))]
-    exits = [L.Linear(16, 4), L.Linear(16, 4), L.Linear(8, 4)]
-    return BranchyNet(stages, exits)
 
 
 @pytest.fixture(scope='module')
-def case():
+def case(tiny_branchynet):
     rng = numpy.random.RandomState(1)
     model = tiny_branchynet()
     x = rng.randn(300, 8).astype(numpy.float32)

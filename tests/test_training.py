@@ -1,0 +1,245 @@
+"""Two-phase training on a tiny synthetic MNIST (a few iterations)."""
+import os
+import shutil
+
+import chainer
+import numpy
+import pytest
+
+from branchynet import training
+from branchynet.errors import BranchyNetError
+from branchynet.model import JointLoss
+from branchynet.networks import b_lenet
+from branchynet.serialization import load_model
+
+# 64 train images, 8 held out -> 56 -> 7 iterations per epoch at batch 8
+N_TRAIN, N_TEST, VAL, BATCH = 64, 16, 8, 8
+ITERS_PER_EPOCH = -(-(N_TRAIN - VAL) // BATCH)
+
+
+@pytest.fixture(scope='module')
+def mnist_dir(tmp_path_factory, tiny_mnist):
+    directory = tmp_path_factory.mktemp('tiny_mnist')
+    _, checksums = tiny_mnist(directory, N_TRAIN, N_TEST)
+    return str(directory), checksums
+
+
+@pytest.fixture
+def published(mnist_dir, monkeypatch, data_root):
+    """load_dataset('mnist') checks against our tiny files' checksums."""
+    monkeypatch.setattr('branchynet.data.mnist.MNIST_SHA256', mnist_dir[1])
+    return mnist_dir[0]
+
+
+def train(out, data_dir, **overrides):
+    settings = dict(epochs_main=1, epochs_joint=1, batch_size=BATCH,
+                    val_size=VAL, progress=False)
+    settings.update(overrides)
+    return training.train_experiment('lenet_mnist', str(out),
+                                     data_dir=data_dir, **settings)
+
+
+def params(path_or_model):
+    model = path_or_model
+    if isinstance(path_or_model, str):
+        model = load_model(path_or_model)[0]
+    return {name: p.array.copy() for name, p in model.namedparams()}
+
+
+def assert_same_params(a, b, prefix=''):
+    keys = [k for k in a if k.startswith(prefix)]
+    assert keys
+    for k in keys:
+        numpy.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def differs(a, b, prefix):
+    return any(not numpy.array_equal(a[k], b[k]) for k in a
+               if k.startswith(prefix))
+
+
+@pytest.fixture(scope='module')
+def first_run(tmp_path_factory, mnist_dir):
+    """One full run (1 + 1 epochs), recording phase 2's starting weights."""
+    out = tmp_path_factory.mktemp('run')
+    starts = []
+    real_run_phase = training.run_phase
+
+    def recording_run_phase(loss_link, *args, **kwargs):
+        if not loss_link.main_only:
+            starts.append(params(loss_link.model))
+        return real_run_phase(loss_link, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr('branchynet.data.mnist.MNIST_SHA256', mnist_dir[1])
+        mp.setenv('BRANCHYNET_DATA_ROOT', str(out / 'data_root'))
+        mp.setattr(training, 'run_phase', recording_run_phase)
+        results = train(out, mnist_dir[0])
+    return out, results, starts
+
+
+def test_both_phases_write_their_models(first_run):
+    out, results, _ = first_run
+    for role in ('baseline', 'branchynet'):
+        assert os.path.isfile(out / (role + '.npz'))
+        assert os.path.isfile(out / (role + '.json'))
+        model, info = load_model(str(out / role))
+        assert info['role'] == role
+        assert info['network'] == 'b_lenet'
+        assert info['settings']['batch_size'] == BATCH
+        assert info['settings']['epochs_main'] == 1
+        assert results[role]['role'] == role
+    assert len(results['branchynet']['test_accuracy_per_exit']) == 2
+    assert 0 <= results['baseline']['test_accuracy_main'] <= 1
+    assert len(results['baseline']['epoch_seconds']) == 1
+    # each phase trained for its epoch and kept a snapshot of it
+    for phase in ('phase1', 'phase2'):
+        snapshot = training.latest_snapshot(str(out / phase))
+        assert snapshot.endswith('snapshot_iter_%d' % ITERS_PER_EPOCH)
+        assert os.path.isfile(out / phase / 'log')
+
+
+def test_phase_2_starts_from_the_baseline(first_run):
+    out, _, starts = first_run
+    assert len(starts) == 1
+    start = starts[0]
+    baseline = params(str(out / 'baseline'))
+    # the trunk and the main classifier are the trained baseline's ...
+    assert_same_params(start, baseline, '/stages/')
+    assert_same_params(start, baseline, '/exits/1/')
+    # ... the branch head is fresh, not the baseline's (untrained) one
+    assert differs(start, baseline, '/exits/0/')
+    # the baseline was trained: its trunk differs from a fresh network's
+    numpy.random.seed(0)
+    assert differs(params(b_lenet()), baseline, '/stages/')
+    # and phase 2 trained everything further
+    final = params(str(out / 'branchynet'))
+    assert differs(final, start, '/stages/')
+    assert differs(final, start, '/exits/0/')
+
+
+def test_baseline_was_trained_on_the_final_exit_only(first_run):
+    out, _, _ = first_run
+    baseline = params(str(out / 'baseline'))
+    numpy.random.seed(0)                         # phase 1 seeds with seed 0
+    fresh = params(b_lenet())
+    assert_same_params(fresh, baseline, '/exits/0/')
+    assert differs(fresh, baseline, '/exits/1/')
+
+
+def test_rerun_skips_finished_phases(first_run, published, monkeypatch,
+                                     capsys):
+    out, results, _ = first_run
+    before = {f: os.path.getmtime(out / f)
+              for f in ('baseline.npz', 'branchynet.npz')}
+
+    def no_training(*args, **kwargs):
+        raise AssertionError('a finished phase was trained again')
+    monkeypatch.setattr(training, 'run_phase', no_training)
+    again = train(out, published)
+    assert again['branchynet'] == results['branchynet']
+    assert again['baseline'] == results['baseline']
+    for f, mtime in before.items():
+        assert os.path.getmtime(out / f) == mtime
+    printed = capsys.readouterr().out
+    assert 'phase 1' in printed and 'phase 2' in printed
+    assert printed.count('skipping') == 2
+
+
+def test_same_seed_gives_identical_weights(first_run, published, tmp_path):
+    out, _, _ = first_run
+    train(tmp_path / 'again', published)
+    for role in ('baseline', 'branchynet'):
+        a = params(str(out / role))
+        b = params(str(tmp_path / 'again' / role))
+        assert_same_params(a, b)
+
+
+def test_other_seed_gives_other_weights(first_run, published, tmp_path):
+    out, _, _ = first_run
+    train(tmp_path / 'seed1', published, seed=1)
+    assert differs(params(str(out / 'baseline')),
+                   params(str(tmp_path / 'seed1' / 'baseline')), '/')
+
+
+def test_resume_continues_from_the_snapshot(first_run, published, tmp_path,
+                                            capsys):
+    out, first, _ = first_run
+    # an interrupted phase 1: its epoch-1 snapshot, no model file yet
+    run = tmp_path / 'resumed'
+    shutil.copytree(out / 'phase1', run / 'phase1')
+    updates = []
+    real_update_core = chainer.training.StandardUpdater.update_core
+
+    def counting_update_core(self):
+        updates.append(self.iteration)
+        return real_update_core(self)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(chainer.training.StandardUpdater, 'update_core',
+                   counting_update_core)
+        results = train(run, published, epochs_main=2, resume=True)
+    assert 'resuming from' in capsys.readouterr().out
+    # phase 1 ran only its second epoch (iterations 7..13), phase 2 from 0
+    assert updates == (list(range(ITERS_PER_EPOCH, 2 * ITERS_PER_EPOCH))
+                       + list(range(ITERS_PER_EPOCH)))
+    assert training.latest_snapshot(str(run / 'phase1')).endswith(
+        'snapshot_iter_%d' % (2 * ITERS_PER_EPOCH))
+    # the log kept the first epoch from the snapshot and added the second
+    seconds = results['baseline']['epoch_seconds']
+    assert len(seconds) == 2
+    assert seconds[0] == first['baseline']['epoch_seconds'][0]
+    # an uninterrupted 2-epoch run reaches the same weights (the snapshot
+    # holds the optimizer state and the iterator's next order)
+    train(tmp_path / 'straight', published, epochs_main=2)
+    assert_same_params(params(str(run / 'baseline')),
+                       params(str(tmp_path / 'straight' / 'baseline')))
+
+
+def test_bad_settings_are_user_errors(tmp_path, published):
+    for bad in (dict(epochs_main=0), dict(epochs_joint=-1),
+                dict(batch_size=0), dict(lr=0.0), dict(betas='adam'),
+                dict(exit_weights=(1.0,)), dict(exit_weights=(1.0, -1.0)),
+                dict(recipe='modern'), dict(val_size=N_TRAIN)):
+        with pytest.raises(BranchyNetError):
+            train(tmp_path / 'bad', published, **bad)
+        # rejected before any training
+        assert not (tmp_path / 'bad' / 'baseline.npz').exists()
+    with pytest.raises(BranchyNetError):
+        training.train_experiment('vgg_mnist', str(tmp_path / 'bad'))
+
+
+def test_resolve_exit_weights():
+    assert training.resolve_exit_weights(None, 3) == [1.0, 1.0, 1.0]
+    assert training.resolve_exit_weights('code', 2) == [1.0, 1.0]
+    assert training.resolve_exit_weights('paper', 2) == [1.0, 0.3]
+    assert training.resolve_exit_weights((0.5, 2), 2) == [0.5, 2.0]
+    with pytest.raises(BranchyNetError):
+        training.resolve_exit_weights((1.0, float('nan')), 2)
+
+
+def test_latest_snapshot_takes_the_highest_iteration(tmp_path):
+    assert training.latest_snapshot(str(tmp_path)) is None
+    for name in ('snapshot_iter_9', 'snapshot_iter_10', 'snapshot_iter_2',
+                 'snapshot_iter_11.tmp'):
+        (tmp_path / name).write_bytes(b'')
+    assert training.latest_snapshot(str(tmp_path)).endswith(
+        'snapshot_iter_10')
+
+
+def test_joint_training_lowers_the_loss_of_b_lenet(synthetic_digits):
+    images, labels = synthetic_digits(32, seed=7)
+    x = (images[:, None] / 255.0).astype(numpy.float32)
+    t = labels.astype(numpy.int32)
+    numpy.random.seed(0)
+    model = b_lenet()
+    loss_link = JointLoss(model)
+    optimizer = chainer.optimizers.Adam()
+    optimizer.setup(loss_link)
+    losses = []
+    for _ in range(4):
+        loss = loss_link(x, t)
+        losses.append(float(loss.array))
+        loss_link.cleargrads()
+        loss.backward()
+        optimizer.update()
+    assert all(b < a for a, b in zip(losses, losses[1:])), losses
