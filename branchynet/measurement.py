@@ -29,8 +29,8 @@ from branchynet.errors import BranchyNetError
 from branchynet.evaluation import evaluation_split, predict, summarize
 from branchynet.experiments import EXPERIMENTS
 from branchynet.inference import exit_records
-from branchynet.profiling import (count_macs, profile_paths, run_one,
-                                  synchronize)
+from branchynet.profiling import (count_macs, profile_paths, robust_ms,
+                                  run_one, synchronize)
 from branchynet.serialization import load_model
 
 
@@ -55,8 +55,11 @@ def timed_predict(model, x, thresholds):
     """Batch-1 inference of ``x`` as the profiler times it, sample by sample.
 
     Returns:
-        tuple: prediction, exit_index (numpy int32 ``(N,)``) and the mean
-        milliseconds per sample.
+        tuple: prediction, exit_index (numpy int32 ``(N,)``) and the
+        milliseconds per sample: for each exit, the trimmed mean of the
+        samples that left there (as the profiler reports a path), weighted
+        by the fraction that left there. (A trimmed mean over all samples
+        would cut the rare slow paths, not just the interrupted samples.)
     """
     device = model.device
     times, outcomes = [], []
@@ -68,7 +71,11 @@ def timed_predict(model, x, thresholds):
         synchronize(device)
         times.append(time.perf_counter() - start)
     outcomes = numpy.array(outcomes, numpy.int32).reshape(-1, 2)
-    return outcomes[:, 0], outcomes[:, 1], 1000 * float(numpy.mean(times))
+    times = 1000 * numpy.array(times)
+    exit_index = outcomes[:, 1]
+    ms = sum(robust_ms(times[exit_index == k]) * (exit_index == k).mean()
+             for k in numpy.unique(exit_index))
+    return outcomes[:, 0], exit_index, float(ms)
 
 
 def validate_point(model, x, y, thresholds, predicted):
@@ -184,13 +191,13 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
     validation = []
     if validate_samples:
         n = min(validate_samples, len(y_test))
-        # the chosen point plus the fastest, middle and slowest points of the
-        # test frontier: spread along the curve
-        test_frontier = sweep_lib.reference_frontier(
-            results['test']['ms'], results['test']['accuracy'])
-        points = {'chosen': chosen, 'fastest': int(test_frontier[0]),
-                  'middle': int(test_frontier[len(test_frontier) // 2]),
-                  'slowest': int(test_frontier[-1])}
+        # the chosen point plus the fastest and slowest vectors of the grid
+        # and the one whose predicted time is nearest the middle of the two
+        ms = results['test']['ms']
+        points = {'chosen': chosen, 'fastest': int(numpy.argmin(ms)),
+                  'middle': int(numpy.argmin(abs(ms - (ms.min() + ms.max())
+                                                 / 2))),
+                  'slowest': int(numpy.argmax(ms))}
         print('validating the baseline and %d sweep points against real '
               'batch-1 inference on %d test samples...' % (len(points), n))
         x_n, y_n = x_test[:n], y_test[:n]

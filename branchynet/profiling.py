@@ -22,8 +22,18 @@ import time
 
 import chainer
 import numpy
+from scipy.stats import trim_mean
 
 from branchynet.inference import early_exit_one
+
+
+#: fraction cut from each end of the timings before averaging
+TRIM = 0.1
+
+
+def robust_ms(times_ms):
+    """Trimmed mean of per-sample times (see :data:`TRIM`)."""
+    return float(trim_mean(numpy.asarray(times_ms), TRIM))
 
 
 def synchronize(device):
@@ -44,7 +54,9 @@ def forcing_thresholds(n_exits, k):
 class PathProfile:
     """Batch-1 latency (ms per sample) of the baseline and each exit path.
 
-    ``*_ms`` are means over the timed samples; ``*_ms_median`` and
+    ``*_ms`` are trimmed means over the timed samples (the slowest and the
+    fastest ``TRIM`` fraction left out, so a sample interrupted by another
+    process does not move the figure); ``*_ms_median`` and
     ``*_ms_p10``/``*_ms_p90`` give the middle and the spread. Index ``k`` of
     a list is exit path ``k`` (0-based).
     """
@@ -136,14 +148,14 @@ def profile_paths(model, x, n_samples=200, n_warmup=20):
                 per_stage.append(t_stages)
     base = numpy.array(base)
     per_path = [numpy.array(p) for p in per_path]
-    stage_ms = numpy.array(per_stage).mean(axis=0)
+    stage_ms = numpy.array([robust_ms(t) for t in numpy.array(per_stage).T])
     return PathProfile(
         device=str(device), n_samples=n_samples,
-        baseline_ms=float(base.mean()),
+        baseline_ms=robust_ms(base),
         baseline_ms_median=float(numpy.median(base)),
         baseline_ms_p10=float(numpy.percentile(base, 10)),
         baseline_ms_p90=float(numpy.percentile(base, 90)),
-        exit_ms=[float(p.mean()) for p in per_path],
+        exit_ms=[robust_ms(p) for p in per_path],
         exit_ms_median=[float(numpy.median(p)) for p in per_path],
         exit_ms_p10=[float(numpy.percentile(p, 10)) for p in per_path],
         exit_ms_p90=[float(numpy.percentile(p, 90)) for p in per_path],

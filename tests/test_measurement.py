@@ -1,0 +1,120 @@
+"""`branchynet sweep` and `branchynet report` end to end on a tiny model."""
+import json
+import os
+
+import numpy
+import pytest
+
+from branchynet import cli, training
+from branchynet.errors import BranchyNetError
+from branchynet.figures import exit1_curve
+from branchynet.measurement import measure_experiment
+from branchynet.report import load_results, write_table
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, tiny_mnist):
+    """A B-LeNet trained for a few iterations on tiny synthetic MNIST."""
+    root = tmp_path_factory.mktemp('measure')
+    data = root / 'mnist'
+    data.mkdir()
+    _, checksums = tiny_mnist(data, 96, 64)
+    patch = pytest.MonkeyPatch()
+    patch.setattr('branchynet.data.mnist.MNIST_SHA256', checksums)
+    patch.setenv('BRANCHYNET_DATA_ROOT', str(root / 'data_root'))
+    training.train_experiment('lenet_mnist', str(root / 'model'),
+                              data_dir=str(data), epochs_main=2,
+                              epochs_joint=2, batch_size=16, val_size=32,
+                              progress=False)
+    summary = measure_experiment(
+        str(root / 'model'), str(root / 'results' / 'lenet_mnist'),
+        data_dir=str(data), grid=[0.0, 0.01, 0.1, 0.5, 1.0, 2.0, 10.0],
+        profile_samples=10, warmup=2, validate_samples=64)
+    yield root, data, summary
+    patch.undo()
+
+
+def test_sweep_prediction_matches_real_batch1_inference(trained):
+    _, _, summary = trained
+    rows = summary['validation']
+    assert [r['point'] for r in rows] == ['baseline', 'chosen', 'fastest',
+                                          'middle', 'slowest']
+    for row in rows:
+        assert row['exact_match'], row
+        assert row['measured_accuracy'] == row['predicted_accuracy']
+        assert row['measured_exit_counts'] == row['predicted_exit_counts']
+        assert sum(row['measured_exit_counts']) == 64
+
+
+def test_sweep_json_holds_the_grid_and_both_accountings(trained):
+    root, _, summary = trained
+    with open(root / 'results' / 'lenet_mnist' / 'sweep.json') as f:
+        saved = json.load(f)
+    assert saved['tuned_on'] == 'val' and saved['n_tune'] == 32
+    assert len(saved['sweep_test']) == 7
+    for row in saved['sweep_test']:
+        assert sum(row['exit_fractions']) == pytest.approx(1)
+        # the reference's trunk-only accounting never exceeds ours
+        assert row['trunk_ms'] < row['ms']
+    assert saved['macs']['path'][0] < saved['macs']['path'][1]
+    # T = 0 sends everything to the final exit, T = 10 nearly all to exit 1
+    assert saved['sweep_test'][0]['exit_fractions'] == [0.0, 1.0]
+
+
+def test_report_writes_table_and_figures(trained, tmp_path):
+    root, _, _ = trained
+    assert cli.main(['report', '--results', str(root / 'results'),
+                     '--figs', str(tmp_path / 'figs')]) == 0
+    table = (root / 'results' / 'table1.md').read_text()
+    assert '| CPU | LeNet |' in table and '| CPU | B-LeNet |' in table
+    assert 'Validation' in table
+    rows = json.loads((root / 'results' / 'table1.json').read_text())
+    assert [r['network'] for r in rows] == ['LeNet', 'B-LeNet']
+    assert rows[1]['gain'] == pytest.approx(rows[0]['ms'] / rows[1]['ms'])
+    for name in ('fig3_lenet_mnist_cpu', 'fig4_lenet_mnist',
+                 'training_lenet_mnist'):
+        for ext in ('pdf', 'png'):
+            assert os.path.getsize(tmp_path / 'figs' / ('%s.%s' % (name, ext))) > 1000
+    assert (root / 'results' / 'table1.csv').read_text().startswith('device,')
+
+
+def test_exit1_curve_counts_by_entropy_order():
+    entropies = numpy.array([[0.3, 0], [0.1, 0], [0.2, 0]], numpy.float32)
+    predictions = numpy.array([[1, 0], [1, 1], [0, 2]])
+    labels = numpy.array([0, 1, 2])
+    exited, accuracy, max_entropy = exit1_curve(entropies, predictions, labels)
+    numpy.testing.assert_allclose(exited, [0, 100 / 3, 200 / 3, 100])
+    # m=0: final exit right on all 3; m=1: sample 1 leaves (right at exit
+    # 1); m=2: sample 2 too (wrong at exit 1); m=3: sample 0 (wrong)
+    numpy.testing.assert_allclose(accuracy, [100, 100, 200 / 3, 100 / 3])
+    numpy.testing.assert_allclose(max_entropy[1:], [0.1, 0.2, 0.3])
+
+
+def test_report_without_results_is_a_user_error(tmp_path, capsys):
+    assert cli.main(['report', '--results', str(tmp_path)]) == 2
+    assert capsys.readouterr().err.count('\n') == 1
+    with pytest.raises(BranchyNetError):
+        load_results(str(tmp_path))
+
+
+@pytest.mark.parametrize('grid', ['-1', 'nan', 'a,b'])
+def test_sweep_rejects_bad_grids(trained, grid, capsys):
+    root, _, _ = trained
+    with pytest.raises(SystemExit) as e:
+        cli.main(['sweep', str(root / 'model'), '--grid', grid])
+    assert e.value.code == 2
+    assert capsys.readouterr().err.count('\n') == 1
+
+
+def test_sweep_of_a_missing_model_is_a_user_error(tmp_path, capsys):
+    assert cli.main(['sweep', str(tmp_path / 'nothing')]) == 2
+    assert 'does not exist' in capsys.readouterr().err
+
+
+def test_write_table_is_stable_for_several_results(trained, tmp_path):
+    _, _, summary = trained
+    gpu = dict(summary, device='@cupy:0')
+    rows = write_table([gpu, summary], str(tmp_path))
+    assert [(r['device'], r['network']) for r in rows] == [
+        ('CPU', 'LeNet'), ('CPU', 'B-LeNet'), ('GPU', 'LeNet'),
+        ('GPU', 'B-LeNet')]
