@@ -125,6 +125,13 @@ def cmd_report(args):
         print('wrote %s' % path)
 
 
+def cmd_data(args):
+    from branchynet.data.cifar10 import prepare_pcifar10
+    path = prepare_pcifar10(data_dir=args.data_dir, cifar_dir=args.cifar_dir,
+                            recipe=args.recipe, force=args.force)
+    print('pcifar10 (%s recipe): %s' % (args.recipe, path))
+
+
 def build_parser():
     from branchynet.experiments import EXPERIMENTS
     parser = _Parser(prog='branchynet', description=__doc__.split('\n')[0])
@@ -216,6 +223,22 @@ def build_parser():
                    help='few profiling and validation samples')
     _add_common(p)
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser('data', help='prepare a data set: pcifar10 from the '
+                       'CIFAR-10 python batches')
+    p.add_argument('dataset', choices=['pcifar10'])
+    p.add_argument('--recipe', choices=['zca', 'gcn'], default='zca',
+                   help="'zca' (ZCA whitening + per-image min-max, the "
+                        "reference's cifar10.py) or 'gcn' (global contrast "
+                        "normalisation)")
+    p.add_argument('--force', action='store_true',
+                   help='rebuild data.npz even when it exists')
+    p.add_argument('--data-dir', default='auto',
+                   help='folder for data.npz (default <data root>/pcifar10)')
+    p.add_argument('--cifar-dir', default='auto',
+                   help='folder holding cifar-10-python.tar.gz or '
+                        'cifar-10-batches-py/ (default <data root>/cifar10)')
+    p.set_defaults(func=cmd_data)
 
     p = sub.add_parser('report', help='Table I and figures from all sweep '
                        'results')

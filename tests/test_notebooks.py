@@ -41,3 +41,31 @@ def test_lenet_mnist_notebook(tmp_path):
         figs=str(tmp_path / 'figs'))
     assert (tmp_path / 'results' / 'quick' / 'lenet_mnist' / 'sweep.json').exists()
     assert (tmp_path / 'figs' / 'quick' / 'fig3_lenet_mnist_cpu.png').exists()
+
+
+@pytest.fixture(scope='module')
+def synthetic_pcifar10(tmp_path_factory):
+    """A small random data.npz in the pcifar10 format (no CIFAR here)."""
+    import numpy
+    folder = tmp_path_factory.mktemp('pcifar10')
+    rng = numpy.random.RandomState(0)
+    numpy.savez(folder / 'data.npz',
+                train_x=rng.rand(600, 3, 32, 32).astype(numpy.float32),
+                train_y=rng.randint(0, 10, 600).astype(numpy.int32),
+                test_x=rng.rand(200, 3, 32, 32).astype(numpy.float32),
+                test_y=rng.randint(0, 10, 200).astype(numpy.int32))
+    return folder
+
+
+# ResNet-110 is slow on a CPU: a few iterations and samples are enough to
+# check that the notebook runs
+CIFAR_SIZES = dict(train_limit=96, test_limit=40, val_size=40, batch_size=32,
+                   profile_samples=5, validate_samples=20)
+
+
+@pytest.mark.parametrize('name', ['alexnet_cifar10', 'resnet_cifar10'])
+def test_cifar_notebooks_on_synthetic_data(name, tmp_path, synthetic_pcifar10):
+    run('%s.ipynb' % name, tmp_path, quick=True, quick_sizes=CIFAR_SIZES,
+        data_dir=str(synthetic_pcifar10), models=str(tmp_path / 'models'),
+        results_dir=str(tmp_path / 'results'), figs=str(tmp_path / 'figs'))
+    assert (tmp_path / 'results' / 'quick' / name / 'sweep.json').exists()

@@ -17,7 +17,8 @@ def load_dataset(name, data_dir='auto'):
         return get_mnist(data_dir)
     if name == 'pcifar10':
         from branchynet.data.cifar10 import get_pcifar10
-        return get_pcifar10(data_dir)
+        # whichever recipe built the file on disk (data.json says which)
+        return get_pcifar10(data_dir, recipe=None)
     raise BranchyNetError('unknown data set %r' % name)
 
 
