@@ -1,21 +1,30 @@
-"""Benchmark: one joint training step against one main-only step, on CPU.
+"""Benchmark: training-step and batch-1 inference times of each network.
 
-Phase 2 trains every exit (``JointLoss(model)``: the shared trunk once, all
-exit heads, their losses); phase 1 trains the main network alone
-(``JointLoss(model, main_only=True)``). This times one Adam step of each at
-the same batch size, in one process, interleaved (warm-up steps first, then
-alternating timed steps), and prints the medians and their ratio: the extra
-cost of training the branches.
+Training: one joint step (phase 2, ``JointLoss(model)``: the shared trunk
+once, all exit heads, their losses) against one main-only step (phase 1,
+``JointLoss(model, main_only=True)``), one Adam step each at the same batch
+size, in one process, interleaved (warm-up steps first, then alternating
+timed steps). Prints the medians, their ratio (the extra cost of training
+the branches) and what the experiment's reference schedule (phase-1 epochs
+main-only, phase-2 epochs joint, 5000 samples held out for validation) would
+take at that speed.
+
+Inference (``--batch1 N``): the batch-1 profile of
+:func:`branchynet.profiling.profile_paths` on N random inputs: the main
+network alone and each exit path end to end. Weights are untrained; the
+times do not depend on them because every path is forced.
 
 Before anything, :func:`branchynet.cpu.tune_malloc` is called, as the
 ``branchynet`` command does: it keeps glibc from handing Chainer's large
 im2col buffers back to the kernel after every convolution, which otherwise
 adds a page-zeroing cost to every step (see ``branchynet/cpu.py``).
 
-    python scripts/bench_train_step.py [--networks b_lenet,b_alexnet]
-        [--batch-size 512] [--repeats 5] [--warmup 2]
+    python scripts/bench_train_step.py [--experiments lenet_mnist,...]
+        [--batch-size N (default: the reference recipe's)] [--repeats 5]
+        [--warmup 2] [--batch1 20] [--device @numpy|@cupy:0]
 """
 import argparse
+import math
 import statistics
 import time
 
@@ -24,38 +33,40 @@ import chainer
 import numpy
 
 from branchynet.cpu import tune_malloc
+from branchynet.experiments import EXPERIMENTS
 from branchynet.model import JointLoss
 from branchynet.networks import NETWORKS
+from branchynet.profiling import profile_paths, synchronize
 
-#: input shape of one sample per network
-INPUT_SHAPES = {
-    'b_lenet': (1, 28, 28),
-    'b_alexnet': (3, 32, 32),
-    'b_resnet110': (3, 32, 32),
-}
+#: input shape of one sample and training-set size per data set
+DATASETS = {'mnist': ((1, 28, 28), 60000), 'pcifar10': ((3, 32, 32), 50000)}
+VAL_SIZE = 5000
 
 
-def make_step(loss_link):
+def make_step(loss_link, device):
     """One training step of ``loss_link`` with its own Adam optimizer."""
+    loss_link.to_device(device)
     optimizer = chainer.optimizers.Adam()
     optimizer.setup(loss_link)
 
     def step(x, t):
         optimizer.update(loss_link, x, t)
+        synchronize(device)
     return step
 
 
-def bench(name, batch_size, repeats, warmup, seed=0):
+def bench_steps(network, shape, batch_size, repeats, warmup, device, seed=0):
     """Median seconds per step: ``(main_only, joint)``."""
     rng = numpy.random.RandomState(seed)
-    x = rng.rand(batch_size, *INPUT_SHAPES[name]).astype(numpy.float32)
-    t = rng.randint(0, 10, batch_size).astype(numpy.int32)
+    x = device.send(rng.rand(batch_size, *shape).astype(numpy.float32))
+    t = device.send(rng.randint(0, 10, batch_size).astype(numpy.int32))
     numpy.random.seed(seed)
     steps = {
         # two copies of the network, so that neither step's updates
         # change what the other one computes
-        'main': make_step(JointLoss(NETWORKS[name](), main_only=True)),
-        'joint': make_step(JointLoss(NETWORKS[name]())),
+        'main': make_step(JointLoss(NETWORKS[network](), main_only=True),
+                          device),
+        'joint': make_step(JointLoss(NETWORKS[network]()), device),
     }
     times = {'main': [], 'joint': []}
     with chainer.using_config('train', True):
@@ -70,35 +81,81 @@ def bench(name, batch_size, repeats, warmup, seed=0):
     return statistics.median(times['main']), statistics.median(times['joint'])
 
 
+def bench_batch1(network, shape, n_samples, device, seed=0):
+    """:class:`~branchynet.profiling.PathProfile` on random inputs."""
+    model = NETWORKS[network]()
+    model.to_device(device)
+    x = numpy.random.RandomState(seed).rand(n_samples, *shape)
+    return profile_paths(model, x.astype(numpy.float32), n_samples=n_samples,
+                         n_warmup=max(2, n_samples // 5))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--networks', default='b_lenet,b_alexnet',
+    parser.add_argument('--experiments', default=','.join(EXPERIMENTS),
                         help='comma-separated, from: %s'
-                        % ', '.join(INPUT_SHAPES))
-    parser.add_argument('--batch-size', type=int, default=512)
+                        % ', '.join(EXPERIMENTS))
+    parser.add_argument('--batch-size', type=int, default=0,
+                        help='training batch size (default: each '
+                        "experiment's reference recipe)")
     parser.add_argument('--repeats', type=int, default=5,
                         help='timed steps of each kind (median reported)')
     parser.add_argument('--warmup', type=int, default=2,
                         help='untimed steps of each kind first')
+    parser.add_argument('--batch1', type=int, default=20,
+                        help='samples for the batch-1 inference profile '
+                        '(0: skip it)')
+    parser.add_argument('--device', default='@numpy',
+                        help='Chainer device specifier')
     args = parser.parse_args()
-    networks = args.networks.split(',')
-    for name in networks:
-        if name not in INPUT_SHAPES:
-            parser.error('unknown network %r' % name)
-    if args.batch_size <= 0 or args.repeats <= 0 or args.warmup < 0:
+    names = args.experiments.split(',')
+    for name in names:
+        if name not in EXPERIMENTS:
+            parser.error('unknown experiment %r' % name)
+    if args.batch_size < 0 or args.repeats <= 0 or args.warmup < 0 \
+            or args.batch1 < 0:
         parser.error('batch size and repeats must be positive')
+    try:
+        device = chainer.get_device(args.device)
+    except Exception as e:
+        parser.error('bad device %r: %s' % (args.device, e))
+    device.use()
     tuned = tune_malloc()
-    print('CPU (numpy), batch size %d, median of %d interleaved steps after '
-          '%d warm-up, malloc tuned: %s'
-          % (args.batch_size, args.repeats, args.warmup, tuned))
+    print('%s, median of %d interleaved steps after %d warm-up, malloc '
+          'tuned: %s' % (device, args.repeats, args.warmup, tuned))
     print()
-    print('| network | main-only s/step | joint s/step | joint / main |')
-    print('| --- | --- | --- | --- |')
-    for name in networks:
-        main_s, joint_s = bench(name, args.batch_size, args.repeats,
-                                args.warmup)
-        print('| %s | %.3f | %.3f | %.2fx |'
-              % (name, main_s, joint_s, joint_s / main_s), flush=True)
+    print('| network | batch | main-only s/step | joint s/step | joint / main '
+          '| reference schedule at this speed |')
+    print('| --- | --- | --- | --- | --- | --- |')
+    for name in names:
+        experiment = EXPERIMENTS[name]
+        recipe = experiment.recipe('reference')
+        shape, n_train = DATASETS[experiment.dataset]
+        batch = args.batch_size or recipe.batch_size
+        main_s, joint_s = bench_steps(experiment.network, shape, batch,
+                                      args.repeats, args.warmup, device)
+        steps = math.ceil((n_train - VAL_SIZE) / batch)
+        hours = steps * (recipe.epochs_main * main_s
+                         + recipe.epochs_joint * joint_s) / 3600
+        print('| %s | %d | %.3f | %.3f | %.2fx | %d + %d epochs x %d steps: '
+              '%.1f h |' % (experiment.network, batch, main_s, joint_s,
+                            joint_s / main_s, recipe.epochs_main,
+                            recipe.epochs_joint, steps, hours), flush=True)
+    if not args.batch1:
+        return
+    print()
+    print('Batch-1 inference, trimmed mean ms per sample over %d samples '
+          '(end to end; each exit path forced)' % args.batch1)
+    print()
+    print('| network | main network | exit paths |')
+    print('| --- | --- | --- |')
+    for name in names:
+        experiment = EXPERIMENTS[name]
+        shape = DATASETS[experiment.dataset][0]
+        profile = bench_batch1(experiment.network, shape, args.batch1, device)
+        print('| %s | %.2f | %s |' % (
+            experiment.network, profile.baseline_ms,
+            ', '.join('%.2f' % ms for ms in profile.exit_ms)), flush=True)
 
 
 if __name__ == '__main__':
