@@ -257,7 +257,7 @@ def main(argv=None):
         args.profile_samples = min(args.profile_samples, 30)
         args.warmup = min(args.warmup, 5)
         args.validate_samples = min(args.validate_samples, 200)
-    from branchynet.cpu import tune_malloc
+    from branchynet.device import tune_malloc
     tune_malloc()
     try:
         args.func(args)

@@ -4,6 +4,7 @@ import time
 import chainer
 import numpy
 
+from branchynet.device import get_device
 from branchynet.errors import BranchyNetError
 from branchynet.experiments import EXPERIMENTS
 from branchynet.inference import check_thresholds, early_exit, early_exit_one
@@ -73,11 +74,7 @@ def evaluate_saved(path, thresholds=None, device='@numpy', data_dir='auto',
             raise BranchyNetError('%s is a baseline (main network only); it '
                                   'takes no thresholds' % path)
         thresholds = check_thresholds(thresholds, model.n_exits)
-    try:
-        device = chainer.get_device(device)
-    except Exception as e:
-        raise BranchyNetError('bad device %r: %s' % (device, e)) from None
-    device.use()
+    device = get_device(device)
     model.to_device(device)
     x, y = evaluation_split(info, split, data_dir)
     start = time.perf_counter()

@@ -16,39 +16,21 @@
 
 Results go to ``OUT/sweep.json`` and ``OUT/records.npz``.
 """
-import json
 import os
 import time
 
-import chainer
 import numpy
 
 from branchynet import sweep as sweep_lib
-from branchynet.data.download import atomic_path
+from branchynet.data.download import atomic_path, write_json_atomic
 from branchynet.errors import BranchyNetError
 from branchynet.evaluation import evaluation_split, predict, summarize
 from branchynet.experiments import EXPERIMENTS
+from branchynet.device import get_device, synchronize
 from branchynet.inference import exit_records
 from branchynet.profiling import (count_macs, profile_paths, robust_ms,
-                                  run_one, synchronize)
+                                  run_one)
 from branchynet.serialization import load_model
-
-
-def write_json_atomic(path, obj):
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, 'w') as f:
-            json.dump(obj, f, indent=1, sort_keys=True)
-            f.write('\n')
-
-
-def _device(spec):
-    try:
-        device = chainer.get_device(spec)
-    except Exception as e:
-        raise BranchyNetError('bad device %r: %s' % (spec, e)) from None
-    device.use()
-    return device
 
 
 def timed_predict(model, x, thresholds):
@@ -139,7 +121,7 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
     """
     if tune_on not in ('val', 'test'):
         raise BranchyNetError("tune_on must be 'val' or 'test'")
-    device = _device(device)
+    device = get_device(device)
     baseline, base_info = load_model(os.path.join(model_dir, 'baseline'))
     model, info = load_model(os.path.join(model_dir, 'branchynet'))
     experiment = EXPERIMENTS[info['settings']['experiment']]

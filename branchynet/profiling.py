@@ -24,6 +24,7 @@ import chainer
 import numpy
 from scipy.stats import trim_mean
 
+from branchynet.device import synchronize
 from branchynet.inference import early_exit_one
 
 
@@ -34,12 +35,6 @@ TRIM = 0.1
 def robust_ms(times_ms):
     """Trimmed mean of per-sample times (see :data:`TRIM`)."""
     return float(trim_mean(numpy.asarray(times_ms), TRIM))
-
-
-def synchronize(device):
-    """Wait for queued work on ``device`` (a no-op on the CPU)."""
-    if device.xp is not numpy:
-        device.device.synchronize()
 
 
 def forcing_thresholds(n_exits, k):

@@ -14,7 +14,7 @@ import os
 
 import numpy
 
-from branchynet.data.download import write_bytes_atomic
+from branchynet.data.download import write_bytes_atomic, write_json_atomic
 from branchynet.errors import BranchyNetError
 
 #: network key -> (baseline name, branchy name), as in the paper's table
@@ -161,6 +161,5 @@ def write_table(results, out_dir):
                        (markdown + '\n'.join(notes) + '\n').encode())
     write_bytes_atomic(os.path.join(out_dir, 'table1.csv'),
                        to_csv(rows).encode())
-    write_bytes_atomic(os.path.join(out_dir, 'table1.json'),
-                       (json.dumps(rows, indent=1) + '\n').encode())
+    write_json_atomic(os.path.join(out_dir, 'table1.json'), rows)
     return rows

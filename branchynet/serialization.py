@@ -11,7 +11,7 @@ import os
 import chainer
 import numpy
 
-from branchynet.data.download import atomic_path
+from branchynet.data.download import atomic_path, write_json_atomic
 from branchynet.errors import BranchyNetError
 from branchynet.networks import NETWORKS
 
@@ -52,10 +52,7 @@ def save_model(prefix, model, info):
         raise ValueError('info needs a known network name')
     npz_path, json_path = model_paths(prefix)
     save_npz_atomic(npz_path, model)
-    with atomic_path(json_path) as tmp:
-        with open(tmp, 'w') as f:
-            json.dump(info, f, indent=2, sort_keys=True)
-            f.write('\n')
+    write_json_atomic(json_path, info)
 
 
 def load_model(prefix):

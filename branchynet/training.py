@@ -24,6 +24,7 @@ import numpy
 from chainer.training import extensions
 
 from branchynet import data as data_lib
+from branchynet.device import get_device
 from branchynet.errors import BranchyNetError
 from branchynet.experiments import get_experiment
 from branchynet.inference import exit_records
@@ -295,11 +296,7 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
     fields.update({k: v for k, v in overrides.items() if v is not None})
     settings = TrainSettings(experiment=name, **fields)
     settings.check()
-    try:
-        device = chainer.get_device(device)
-    except Exception as e:
-        raise BranchyNetError('bad device %r: %s' % (device, e)) from None
-    device.use()
+    device = get_device(device)
     build = NETWORKS[experiment.network]
     # checked now, not after an hours-long phase 1
     weights = resolve_exit_weights(settings.exit_weights, build().n_exits)

@@ -16,7 +16,7 @@ import time
 
 import numpy
 
-from branchynet.cpu import tune_malloc
+from branchynet.device import tune_malloc
 from branchynet.evaluation import evaluation_split
 from branchynet.experiments import EXPERIMENTS
 from branchynet.inference import early_exit_one, exit_records

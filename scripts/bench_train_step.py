@@ -14,14 +14,15 @@ Inference (``--batch1 N``): the batch-1 profile of
 network alone and each exit path end to end. Weights are untrained; the
 times do not depend on them because every path is forced.
 
-Before anything, :func:`branchynet.cpu.tune_malloc` is called, as the
+Before anything, :func:`branchynet.device.tune_malloc` is called, as the
 ``branchynet`` command does: it keeps glibc from handing Chainer's large
 im2col buffers back to the kernel after every convolution, which otherwise
-adds a page-zeroing cost to every step (see ``branchynet/cpu.py``).
+adds a page-zeroing cost to every step (``--no-tune-malloc`` shows it).
 
     python scripts/bench_train_step.py [--experiments lenet_mnist,...]
         [--batch-size N (default: the reference recipe's)] [--repeats 5]
         [--warmup 2] [--batch1 20] [--device @numpy|@cupy:0]
+        [--no-tune-malloc]
 """
 import argparse
 import math
@@ -32,11 +33,12 @@ import branchynet  # noqa: F401  (first: patches NumPy 2 before chainer)
 import chainer
 import numpy
 
-from branchynet.cpu import tune_malloc
+from branchynet.device import get_device, synchronize, tune_malloc
+from branchynet.errors import BranchyNetError
 from branchynet.experiments import EXPERIMENTS
 from branchynet.model import JointLoss
 from branchynet.networks import NETWORKS
-from branchynet.profiling import profile_paths, synchronize
+from branchynet.profiling import profile_paths
 
 #: input shape of one sample and training-set size per data set
 DATASETS = {'mnist': ((1, 28, 28), 60000), 'pcifar10': ((3, 32, 32), 50000)}
@@ -107,6 +109,8 @@ def main():
                         '(0: skip it)')
     parser.add_argument('--device', default='@numpy',
                         help='Chainer device specifier')
+    parser.add_argument('--no-tune-malloc', action='store_true',
+                        help="leave glibc's malloc as it is")
     args = parser.parse_args()
     names = args.experiments.split(',')
     for name in names:
@@ -116,11 +120,10 @@ def main():
             or args.batch1 < 0:
         parser.error('batch size and repeats must be positive')
     try:
-        device = chainer.get_device(args.device)
-    except Exception as e:
-        parser.error('bad device %r: %s' % (args.device, e))
-    device.use()
-    tuned = tune_malloc()
+        device = get_device(args.device)
+    except BranchyNetError as e:
+        parser.error(str(e))
+    tuned = not args.no_tune_malloc and tune_malloc()
     print('%s, median of %d interleaved steps after %d warm-up, malloc '
           'tuned: %s' % (device, args.repeats, args.warmup, tuned))
     print()

@@ -116,3 +116,9 @@ def test_module_help_exits_0():
     assert result.stdout.startswith('usage: branchynet')
     for command in ('train', 'evaluate', 'sweep', 'report'):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize('device', ['@tpu:0', 'gpu'])
+def test_bad_device(capsys, saved_branchynet, device):
+    assert run_cli(['evaluate', saved_branchynet, '--device', device]) == 2
+    assert 'bad device' in one_error_line(capsys)

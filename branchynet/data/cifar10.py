@@ -52,7 +52,7 @@ import zlib
 import numpy
 
 from branchynet.data.download import (atomic_path, download_verified,
-                                      get_data_root, write_bytes_atomic)
+                                      get_data_root, write_json_atomic)
 from branchynet.errors import BranchyNetError
 
 #: name of the official tarball of the python batches
@@ -680,8 +680,7 @@ def _build(directory, cifar_dir, recipe, download, urls, md5, file_md5):
     with atomic_path(npz_path) as tmp:
         with open(tmp, 'wb') as f:
             numpy.savez(f, **arrays)
-        write_bytes_atomic(os.path.join(directory, 'data.json'),
-                           (json.dumps(meta, indent=2) + '\n').encode())
+        write_json_atomic(os.path.join(directory, 'data.json'), meta)
     return train_x, y_train, test_x, y_test
 
 

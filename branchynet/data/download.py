@@ -7,6 +7,7 @@ so nothing bad stays behind.
 """
 import contextlib
 import hashlib
+import json
 import os
 import socket
 import tempfile
@@ -75,6 +76,12 @@ def write_bytes_atomic(path, data):
     with atomic_path(path) as tmp:
         with open(tmp, 'wb') as f:
             f.write(data)
+
+
+def write_json_atomic(path, obj):
+    """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically."""
+    text = json.dumps(obj, indent=1, sort_keys=True) + '\n'
+    write_bytes_atomic(path, text.encode())
 
 
 def download_verified(urls, verify, data_root):
