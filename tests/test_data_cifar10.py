@@ -28,6 +28,7 @@ from branchynet.data.cifar10 import (build_pcifar10, get_cifar10_raw,
                                      minmax_rows, prepare_pcifar10,
                                      restricted_loads, zca_apply, zca_fit)
 from branchynet.errors import BranchyNetError
+from helpers import files_in
 
 BATCHES = ['data_batch_%d' % i for i in range(1, 6)] + ['test_batch']
 
@@ -111,14 +112,6 @@ def cifar_src(tmp_path):
     md5 = write_tarball(tarball, tmp_path / 'src')
     return dict(arrays=arrays, file_md5=file_md5, tarball=tarball, md5=md5,
                 folder=tmp_path / 'src' / 'cifar-10-batches-py')
-
-
-def files_in(directory):
-    directory = pathlib.Path(directory)
-    if not directory.exists():
-        return []
-    return sorted(str(p.relative_to(directory)) for p in directory.rglob('*')
-                  if p.is_file())
 
 
 def check_raw(loaded, arrays):

@@ -1,7 +1,6 @@
 """MNIST loading: IDX parsing, checksums, mirrors, errors; validation split."""
 import gzip
 import hashlib
-import pathlib
 import shutil
 
 import numpy
@@ -10,18 +9,9 @@ import pytest
 from branchynet.data import load_dataset, split_validation
 from branchynet.data.mnist import MNIST_SHA256, get_mnist
 from branchynet.errors import BranchyNetError
+from helpers import REAL_MNIST, files_in
 
 NAMES = list(MNIST_SHA256)
-REAL_MNIST = (pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'data'
-              / 'mnist')
-
-
-def files_in(directory):
-    directory = pathlib.Path(directory)
-    if not directory.exists():
-        return []
-    return sorted(str(p.relative_to(directory)) for p in directory.rglob('*')
-                  if p.is_file())
 
 
 def check_loaded(loaded, arrays):

@@ -3,11 +3,12 @@ import pathlib
 
 import pytest
 
+from helpers import REAL_MNIST
+
 papermill = pytest.importorskip('papermill')
 
 IPYNB = pathlib.Path(__file__).resolve().parents[1] / 'ipynb'
-MNIST = pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'mnist'
-needs_mnist = pytest.mark.skipif(not MNIST.is_dir(),
+needs_mnist = pytest.mark.skipif(not REAL_MNIST.is_dir(),
                                  reason='no MNIST files in ../shared/data')
 
 
@@ -30,13 +31,14 @@ def test_notebooks_hold_no_outputs():
 @needs_mnist
 def test_walkthrough(tmp_path):
     run('walkthrough.ipynb', tmp_path, epochs_main=1, epochs_joint=1,
-        train_limit=512, test_limit=300, val_size=300, data_dir=str(MNIST),
+        train_limit=512, test_limit=300, val_size=300,
+        data_dir=str(REAL_MNIST),
         out=str(tmp_path / 'models'))
 
 
 @needs_mnist
 def test_lenet_mnist_notebook(tmp_path):
-    run('lenet_mnist.ipynb', tmp_path, quick=True, data_dir=str(MNIST),
+    run('lenet_mnist.ipynb', tmp_path, quick=True, data_dir=str(REAL_MNIST),
         models=str(tmp_path / 'models'), results_dir=str(tmp_path / 'results'),
         figs=str(tmp_path / 'figs'))
     assert (tmp_path / 'results' / 'quick' / 'lenet_mnist' / 'sweep.json').exists()
