@@ -272,6 +272,23 @@ def epoch_seconds(log):
     return [b - a for a, b in zip([0.0] + elapsed[:-1], elapsed)]
 
 
+def settings_changes(saved_info, settings):
+    """How a saved model's settings differ from ``settings``, as a note.
+
+    A finished phase is never retrained, so a user who now asks for, say,
+    more epochs is told that the saved model was trained otherwise.
+    """
+    saved = saved_info.get('settings', {})
+    changed = ['%s %r (asked %r)' % (key, saved[key], value)
+               for key, value in dataclasses.asdict(settings).items()
+               if key in saved and saved[key] != value
+               and not (isinstance(value, tuple) and list(value) == saved[key])]
+    if not changed:
+        return ''
+    return ('; it was trained with %s: remove it to retrain'
+            % ', '.join(changed))
+
+
 def train_experiment(name, out, device='@numpy', data_dir='auto',
                      resume=False, progress=True, **overrides):
     """Run both phases of experiment ``name``; skip a phase already done.
@@ -307,8 +324,9 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
 
     baseline_prefix = os.path.join(out, 'baseline')
     if os.path.exists(model_paths(baseline_prefix)[0]):
-        print('phase 1: %s.npz exists, skipping' % baseline_prefix)
         baseline, results['baseline'] = load_model(baseline_prefix)
+        print('phase 1: %s.npz exists, skipping%s' % (
+            baseline_prefix, settings_changes(results['baseline'], settings)))
     else:
         print('phase 1: main network alone, %d epochs'
               % settings.epochs_main)
@@ -326,8 +344,9 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
 
     branchy_prefix = os.path.join(out, 'branchynet')
     if os.path.exists(model_paths(branchy_prefix)[0]):
-        print('phase 2: %s.npz exists, skipping' % branchy_prefix)
         results['branchynet'] = load_model(branchy_prefix)[1]
+        print('phase 2: %s.npz exists, skipping%s' % (
+            branchy_prefix, settings_changes(results['branchynet'], settings)))
         return results
     print('phase 2: all exits jointly, weights %s, %d epochs'
           % (weights, settings.epochs_joint))

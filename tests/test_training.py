@@ -144,6 +144,13 @@ def test_rerun_skips_finished_phases(first_run, published, monkeypatch,
     printed = capsys.readouterr().out
     assert 'phase 1' in printed and 'phase 2' in printed
     assert printed.count('skipping') == 2
+    assert 'trained with' not in printed          # same settings: no note
+
+    # asking for another schedule: still skipped, but the user is told
+    train(out, published, epochs_main=3)
+    printed = capsys.readouterr().out
+    assert printed.count('skipping') == 2
+    assert printed.count('trained with epochs_main 1 (asked 3)') == 2
 
 
 def test_same_seed_gives_identical_weights(first_run, published, tmp_path):
