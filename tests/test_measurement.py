@@ -44,6 +44,9 @@ def test_sweep_prediction_matches_real_batch1_inference(trained):
         assert row['measured_accuracy'] == row['predicted_accuracy']
         assert row['measured_exit_counts'] == row['predicted_exit_counts']
         assert sum(row['measured_exit_counts']) == 64
+        # a time for exactly the exits some sample left at
+        assert [t is not None for t in row['measured_exit_ms']] == \
+            [n > 0 for n in row['measured_exit_counts']]
 
 
 def test_sweep_json_holds_the_grid_and_both_accountings(trained):
