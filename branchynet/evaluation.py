@@ -81,8 +81,9 @@ def evaluate_saved(path, thresholds=None, device='@numpy', data_dir='auto',
     prediction, exit_index = predict(model, x, thresholds, batch_size)
     seconds = time.perf_counter() - start
     result = summarize(prediction, exit_index, y, model.n_exits)
-    print('%s on %d %s samples, thresholds %s' % (
-        info['network'], len(y), split,
+    print('%s%s on %d %s samples, thresholds %s' % (
+        info['network'], ' baseline' if info.get('role') == 'baseline' else '',
+        len(y), split,
         'none (main network)' if thresholds is None else
         ', '.join('%g' % t for t in thresholds)))
     print('accuracy: %.2f%%' % (100 * result['accuracy']))
