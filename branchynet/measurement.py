@@ -23,10 +23,10 @@ import numpy
 
 from branchynet import sweep as sweep_lib
 from branchynet.data.download import atomic_path, write_json_atomic
+from branchynet.device import get_device, synchronize
 from branchynet.errors import BranchyNetError
 from branchynet.evaluation import evaluation_split, predict, summarize
 from branchynet.experiments import EXPERIMENTS
-from branchynet.device import get_device, synchronize
 from branchynet.inference import exit_records
 from branchynet.profiling import (count_macs, profile_paths, robust_ms,
                                   run_one)
@@ -57,10 +57,10 @@ def timed_predict(model, x, thresholds):
     outcomes = numpy.array(outcomes, numpy.int32).reshape(-1, 2)
     times = 1000 * numpy.array(times)
     exit_index = outcomes[:, 1]
-    exit_ms = [robust_ms(times[exit_index == k]) if (exit_index == k).any()
-               else None for k in range(model.n_exits)]
-    ms = sum(t * (exit_index == k).mean() for k, t in enumerate(exit_ms)
-             if t is not None)
+    counts = numpy.bincount(exit_index, minlength=model.n_exits)
+    exit_ms = [robust_ms(times[exit_index == k]) if n else None
+               for k, n in enumerate(counts)]
+    ms = sum(t * n for t, n in zip(exit_ms, counts) if n) / len(times)
     return outcomes[:, 0], exit_index, float(ms), exit_ms
 
 

@@ -16,6 +16,7 @@ interrupted phase from its latest snapshot.
 """
 import dataclasses
 import glob
+import json
 import os
 import re
 
@@ -279,10 +280,11 @@ def settings_changes(saved_info, settings):
     more epochs is told that the saved model was trained otherwise.
     """
     saved = saved_info.get('settings', {})
+    # compared as saved, i.e. after a JSON round trip (tuples become lists)
+    asked = json.loads(json.dumps(dataclasses.asdict(settings)))
     changed = ['%s %r (asked %r)' % (key, saved[key], value)
-               for key, value in dataclasses.asdict(settings).items()
-               if key in saved and saved[key] != value
-               and not (isinstance(value, tuple) and list(value) == saved[key])]
+               for key, value in asked.items()
+               if key in saved and saved[key] != value]
     if not changed:
         return ''
     return ('; it was trained with %s: remove it to retrain'

@@ -6,7 +6,7 @@ once, all exit heads, their losses) against one main-only step (phase 1,
 size, in one process, interleaved (warm-up steps first, then alternating
 timed steps). Prints the medians, their ratio (the extra cost of training
 the branches) and what the experiment's reference schedule (phase-1 epochs
-main-only, phase-2 epochs joint, 5000 samples held out for validation) would
+main-only, phase-2 epochs joint, the default validation split held out) would
 take at that speed.
 
 Inference (``--batch1 N``): the batch-1 profile of
@@ -39,10 +39,10 @@ from branchynet.experiments import EXPERIMENTS
 from branchynet.model import JointLoss
 from branchynet.networks import NETWORKS
 from branchynet.profiling import profile_paths
+from branchynet.training import TrainSettings
 
 #: input shape of one sample and training-set size per data set
 DATASETS = {'mnist': ((1, 28, 28), 60000), 'pcifar10': ((3, 32, 32), 50000)}
-VAL_SIZE = 5000
 
 
 def make_step(loss_link, device):
@@ -137,7 +137,7 @@ def main():
         batch = args.batch_size or recipe.batch_size
         main_s, joint_s = bench_steps(experiment.network, shape, batch,
                                       args.repeats, args.warmup, device)
-        steps = math.ceil((n_train - VAL_SIZE) / batch)
+        steps = math.ceil((n_train - TrainSettings.val_size) / batch)
         hours = steps * (recipe.epochs_main * main_s
                          + recipe.epochs_joint * joint_s) / 3600
         print('| %s | %d | %.3f | %.3f | %.2fx | %d + %d epochs x %d steps: '

@@ -51,8 +51,9 @@ import zlib
 
 import numpy
 
-from branchynet.data.download import (atomic_path, download_verified,
-                                      get_data_root, write_json_atomic)
+from branchynet.data.download import (atomic_path, dataset_dir,
+                                      download_verified, get_data_root,
+                                      sha256_of, write_json_atomic)
 from branchynet.errors import BranchyNetError
 
 #: name of the official tarball of the python batches
@@ -299,12 +300,6 @@ def _read_folder(folder, file_md5):
     return contents
 
 
-def _cifar_directory(data_dir):
-    if data_dir in (None, 'auto'):
-        return os.path.join(get_data_root(), 'cifar10')
-    return os.path.abspath(os.path.expanduser(data_dir))
-
-
 def _fetch_tarball(directory, urls, md5):
     """Download the tarball into ``directory`` (verified); return its path."""
     def verify(path):
@@ -319,13 +314,13 @@ def _fetch_tarball(directory, urls, md5):
 
 def _load_cifar10(data_dir, download, urls, md5, file_md5):
     """The six batches parsed, plus where they came from (for data.json)."""
-    directory = _cifar_directory(data_dir)
+    directory = dataset_dir('cifar10', data_dir)
     tarball = os.path.join(directory, CIFAR10_TARBALL)
     folder = os.path.join(directory, CIFAR10_FOLDER)
     if not os.path.isfile(tarball) and os.path.isdir(folder):
         contents = _read_folder(folder, file_md5)
         source = {'kind': 'folder', 'path': CIFAR10_FOLDER,
-                  'sha256': {n: hashlib.sha256(d).hexdigest()
+                  'sha256': {n: sha256_of(d)
                              for n, d in sorted(contents.items())}}
         return _parse_all(contents, folder), source
     if not os.path.isfile(tarball):
@@ -562,12 +557,6 @@ def _check_recipe(recipe):
 # pcifar10/data.npz
 # ---------------------------------------------------------------------------
 
-def _pcifar_directory(data_dir):
-    if data_dir in (None, 'auto'):
-        return os.path.join(get_data_root(), 'pcifar10')
-    return os.path.abspath(os.path.expanduser(data_dir))
-
-
 def load_pcifar10_npz(path):
     """Load and validate a pcifar10 ``data.npz`` (never unpickles).
 
@@ -719,7 +708,7 @@ def get_pcifar10(data_dir='auto', recipe='zca', download=True,
     """
     if recipe is not None:
         _check_recipe(recipe)
-    directory = _pcifar_directory(data_dir)
+    directory = dataset_dir('pcifar10', data_dir)
     npz_path = os.path.join(directory, 'data.npz')
     if os.path.exists(npz_path):
         _check_sidecar(directory, recipe)
@@ -742,7 +731,7 @@ def prepare_pcifar10(data_dir='auto', cifar_dir='auto', recipe='zca',
         str: the path of ``data.npz``.
     """
     _check_recipe(recipe)
-    directory = _pcifar_directory(data_dir)
+    directory = dataset_dir('pcifar10', data_dir)
     npz_path = os.path.join(directory, 'data.npz')
     if os.path.exists(npz_path) and not force:
         _check_sidecar(directory, recipe)

@@ -38,18 +38,17 @@ def get_data_root(data_root='auto'):
     return os.path.join(os.path.expanduser('~'), '.branchynet', 'data')
 
 
+def dataset_dir(name, data_dir='auto'):
+    """The folder of data set ``name``: ``data_dir`` itself, or for
+    ``'auto'`` (or None) ``<data root>/<name>``."""
+    if data_dir in (None, 'auto'):
+        return os.path.join(get_data_root(), name)
+    return os.path.abspath(os.path.expanduser(data_dir))
+
+
 def sha256_of(data):
     """Hex sha256 of a bytes object."""
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path, chunk=1 << 20):
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @contextlib.contextmanager

@@ -12,8 +12,9 @@ import zlib
 
 import numpy
 
-from branchynet.data.download import (download_verified, get_data_root,
-                                      sha256_of, write_bytes_atomic)
+from branchynet.data.download import (dataset_dir, download_verified,
+                                      get_data_root, sha256_of,
+                                      write_bytes_atomic)
 from branchynet.errors import BranchyNetError
 
 #: sha256 of the decompressed IDX files (as published with the data set)
@@ -116,8 +117,7 @@ def get_mnist(data_dir='auto', mirrors=MNIST_MIRRORS, checksums=None,
     """
     checksums = MNIST_SHA256 if checksums is None else checksums
     data_root = get_data_root()
-    directory = (os.path.join(data_root, 'mnist') if data_dir in (None, 'auto')
-                 else os.path.abspath(data_dir))
+    directory = dataset_dir('mnist', data_dir)
     arrays = {}
     for name in MNIST_SHA256:
         path = _find(directory, name)
