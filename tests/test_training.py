@@ -250,3 +250,31 @@ def test_joint_training_lowers_the_loss_of_b_lenet(synthetic_digits):
         loss.backward()
         optimizer.update()
     assert all(b < a for a, b in zip(losses, losses[1:])), losses
+
+
+@pytest.mark.parametrize('name,shape', [('b_lenet', (1, 28, 28)),
+                                        ('b_alexnet', (3, 32, 32)),
+                                        ('b_resnet110', (3, 32, 32))])
+@pytest.mark.parametrize('main_only', [True, False], ids=['phase1', 'phase2'])
+def test_one_training_iteration_of_each_network(name, shape, main_only):
+    from branchynet.networks import NETWORKS
+    rng = numpy.random.RandomState(0)
+    x = rng.rand(4, *shape).astype(numpy.float32)
+    t = numpy.array([0, 1, 2, 3], numpy.int32)
+    numpy.random.seed(0)
+    loss_link = JointLoss(NETWORKS[name](), main_only=main_only)
+    before = {n: p.array.copy() for n, p in loss_link.namedparams()}
+    optimizer = chainer.optimizers.Adam()
+    optimizer.setup(loss_link)
+    with chainer.using_config('train', True):
+        optimizer.update(loss_link, x, t)
+    assert optimizer.t == 1
+    changed = {n for n, p in loss_link.namedparams()
+               if not numpy.array_equal(p.array, before[n])}
+    model = loss_link.model
+    last = model.n_exits - 1
+    for n in before:
+        # phase 1 trains stages + the final exit only; phase 2 everything
+        in_side_exit = any(n.startswith('/model/exits/%d/' % k)
+                           for k in range(last))
+        assert (n in changed) == (not (main_only and in_side_exit)), n
