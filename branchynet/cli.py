@@ -76,9 +76,10 @@ def cmd_train(args):
         resume=args.resume, progress=not args.no_progress,
         epochs_main=args.epochs_main, epochs_joint=args.epochs_joint,
         batch_size=args.batch_size, recipe=args.recipe, lr=args.lr,
-        loaders=args.loaders, seed=args.seed, betas=args.betas,
-        exit_weights=weights, val_size=args.val_size,
-        train_limit=args.train_limit, test_limit=args.test_limit)
+        seed=args.seed, betas=args.betas, exit_weights=weights,
+        phase2=args.phase2, protocol=args.protocol, val_size=args.val_size,
+        eval_every=args.eval_every, train_limit=args.train_limit,
+        test_limit=args.test_limit)
     base, branchy = results['baseline'], results['branchynet']
     print('baseline test accuracy: %.2f%%'
           % (100 * base['test_accuracy_main']))
@@ -156,19 +157,34 @@ def build_parser():
     p.add_argument('--lr', type=float,
                    help="learning rate (Adam's alpha for the reference "
                         "recipe; default: the recipe's)")
-    p.add_argument('--loaders', type=non_negative_int, default=0,
-                   help='worker processes for data augmentation '
-                        '(MultiprocessIterator; 0: in-process)')
-    p.add_argument('--seed', type=non_negative_int, default=0)
+    p.add_argument('--seed', type=non_negative_int, default=0,
+                   help='random seed of initialisation, order, dropout and '
+                        'augmentation (default 0)')
     p.add_argument('--betas', choices=['code', 'paper'], default='code',
                    help="Adam betas: 'code' (0.9, 0.999, the reference "
                         "code) or 'paper' (0.99, 0.999)")
     p.add_argument('--exit-weights', default='code',
                    help="'code' (all 1), 'paper' (1.0 ... 0.3) or numbers "
                         "like 1,0.3")
-    p.add_argument('--val-size', type=non_negative_int, default=5000,
+    p.add_argument('--phase2', choices=['reference', 'warm'],
+                   help="how phase 2 starts: 'reference' (exit heads from "
+                        "their initial weights, main's optimizer carried "
+                        "over, as the reference code) or 'warm' (final exit "
+                        "from the phase-1 classifier, one fresh optimizer); "
+                        "default: the recipe's")
+    p.add_argument('--protocol', choices=['holdout', 'reference'],
+                   default='holdout',
+                   help="'holdout' (default: --val-size images held out to "
+                        "tune thresholds) or 'reference' (all training "
+                        "images, short last batch, test set only after "
+                        "training; sweep then tunes on the test set, as the "
+                        "paper did)")
+    p.add_argument('--val-size', type=non_negative_int,
                    help='training samples held out to tune thresholds '
-                        '(0 trains on all, as the reference)')
+                        '(default 5000; 0 with --protocol reference)')
+    p.add_argument('--eval-every', type=non_negative_int,
+                   help='epochs between test-set passes during training '
+                        '(default 1; 0: only after training)')
     p.add_argument('--train-limit', type=non_negative_int, default=0,
                    help='use only the first N training samples (0: all)')
     p.add_argument('--test-limit', type=non_negative_int, default=0,

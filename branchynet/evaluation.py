@@ -6,9 +6,9 @@ import numpy
 
 from branchynet.device import get_device
 from branchynet.errors import BranchyNetError
-from branchynet.experiments import EXPERIMENTS
 from branchynet.inference import check_thresholds, early_exit, early_exit_one
 from branchynet.serialization import load_model
+from branchynet.training import TrainSettings, prepare_data
 
 
 def evaluation_split(info, split='test', data_dir='auto'):
@@ -17,10 +17,8 @@ def evaluation_split(info, split='test', data_dir='auto'):
     ``val`` is the validation split held out of training (same seed and size
     as training used), ``test`` the test set.
     """
-    from branchynet.training import TrainSettings, prepare_data
-    settings = TrainSettings(**info['settings'])
-    experiment = EXPERIMENTS[settings.experiment]
-    splits = prepare_data(experiment, settings, data_dir)
+    settings = TrainSettings.from_saved(info.get('settings'))
+    splits = prepare_data(settings, data_dir)
     x, y = splits[split]
     if len(x) == 0:
         raise BranchyNetError('the model was trained with no %s split '

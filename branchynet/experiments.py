@@ -32,6 +32,8 @@ class Recipe:
         lr_drops: fractions of a phase's epochs at which lr is multiplied
             by 0.1.
         augment: random crop (4-pixel zero padding) and horizontal flip.
+        phase2: how phase 2 starts, ``reference`` or ``warm`` (see
+            :mod:`branchynet.training`).
     """
     name: str
     optimizer: str
@@ -42,6 +44,7 @@ class Recipe:
     weight_decay: float = 0.0
     lr_drops: tuple = ()
     augment: bool = False
+    phase2: str = 'reference'
 
 
 def _reference(batch_size, epochs_main, epochs_joint):
@@ -53,7 +56,7 @@ def _modern(lr, weight_decay):
     # 50% and 75%); phase 2 fine-tunes all exits from the trained trunk
     return Recipe('modern', 'momentum_sgd', 128, 160, 60, lr=lr,
                   weight_decay=weight_decay, lr_drops=(0.5, 0.75),
-                  augment=True)
+                  augment=True, phase2='warm')
 
 
 @dataclasses.dataclass(frozen=True)

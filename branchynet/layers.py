@@ -5,6 +5,7 @@ Pooling keeps Chainer's default ``cover_all=True`` (output size rounds up),
 which is what the reference code used and what the layer tables assume.
 """
 import functools
+import math
 
 import chainer
 import chainer.functions as F
@@ -34,6 +35,23 @@ def dropout(ratio):
 relu = F.relu
 
 
+def v1_wscale(wscale):
+    """The initializer Chainer v1 used for a link given ``wscale``.
+
+    Chainer v1 drew a link's weights from its default initializer (normal,
+    std ``1 / sqrt(fan_in)``, i.e. LeCunNormal) and multiplied them by
+    ``sqrt(wscale)`` (``init_weight(W, initialW, scale=math.sqrt(wscale))``
+    in its ``links/connection/convolution_2d.py``), so std is
+    ``sqrt(wscale / fan_in)``: for the reference's ``wscale=math.sqrt(2)``,
+    about ``1.19 / sqrt(fan_in)``, not He's ``sqrt(2 / fan_in)``.
+    """
+    return chainer.initializers.LeCunNormal(scale=math.sqrt(wscale))
+
+
+#: the reference ResNet's ``w = math.sqrt(2)`` passed as wscale
+RESNET_WSCALE = math.sqrt(2)
+
+
 class ResBlock(chainer.Chain):
     """Residual block of the reference ResNet-110.
 
@@ -53,13 +71,13 @@ class ResBlock(chainer.Chain):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.stride = stride
-        he = chainer.initializers.HeNormal()
+        init = v1_wscale(RESNET_WSCALE)
         with self.init_scope():
             self.conv1 = chainer.links.Convolution2D(
-                in_channels, out_channels, 3, stride, 1, initialW=he)
+                in_channels, out_channels, 3, stride, 1, initialW=init)
             self.bn1 = chainer.links.BatchNormalization(out_channels)
             self.conv2 = chainer.links.Convolution2D(
-                out_channels, out_channels, 3, 1, 1, initialW=he)
+                out_channels, out_channels, 3, 1, 1, initialW=init)
             self.bn2 = chainer.links.BatchNormalization(out_channels)
 
     def forward(self, x):

@@ -1,41 +1,61 @@
-"""Two-phase training on Chainer's Trainer, as the reference scripts do it.
+"""Two-phase training on Chainer's Trainer.
 
-Phase 1 trains the main network alone (stages + final exit, loss on the
-final exit only) and saves it as the baseline. Phase 2 builds a fresh
-BranchyNet (fresh exit heads), copies the baseline's stages and final exit
-into it, and trains every exit jointly on ``sum_k w_k CE_k``.
+Phase 1 trains the main network alone (stages + its classifier, loss on
+the final exit only). Phase 2 trains every exit jointly on
+``sum_k w_k CE_k``. How phase 2 starts is a setting (``phase2``):
+
+``reference`` (default), what the reference code (``branchynet/net.py``)
+    does: every exit head, the final one included, starts from its initial
+    weights (the reference deep-copies each Branch before phase 1); only the
+    trunk's parameters come from phase 1, not BatchNormalization's running
+    statistics (Chainer v1's ``copyparams`` copied parameters only); main's
+    optimizer continues from phase 1 and also keeps stepping main's own
+    classifier, which gets zero gradients; each exit head gets a fresh one.
+``warm``, ours: the final exit starts from the phase-1 classifier, and one
+    fresh optimizer trains the whole B-network.
 
 Output folder of one experiment::
 
-    OUT/baseline.npz, baseline.json      the phase-1 model (Table I baseline)
-    OUT/branchynet.npz, branchynet.json  the phase-2 model
-    OUT/phase1/, OUT/phase2/             log, per-exit plots, snapshots
+    OUT/initial.npz                         the network before any training
+    OUT/baseline.npz, .json                 main network after phase 1
+    OUT/branchynet.npz, .json               the B-network after phase 2
+    OUT/baseline_after_joint.npz, .json     main network after phase 2 (the
+                                            phase-2 trunk + main's classifier:
+                                            what the reference's Table I
+                                            baseline measures)
+    OUT/phase1/, OUT/phase2/                log, plots, snapshots;
+                                            phase1/optimizer.npz: main's
+                                            optimizer at the end of phase 1
 
-A phase whose model file exists is skipped; ``resume=True`` continues an
-interrupted phase from its latest snapshot.
+A phase whose JSON exists is done and skipped (the npz is written first).
+``resume=True`` continues an interrupted phase from its latest snapshot.
 """
+import copy
 import dataclasses
-import glob
 import json
 import os
-import re
 
 import chainer
 import numpy
 from chainer.training import extensions
 
 from branchynet import data as data_lib
+from branchynet.data.download import write_json_atomic
 from branchynet.device import get_device
 from branchynet.errors import BranchyNetError
 from branchynet.experiments import get_experiment
 from branchynet.inference import exit_records
+from branchynet.iterators import CropFlip, EpochIterator, iterations_per_epoch
 from branchynet.model import JointLoss, paper_exit_weights
 from branchynet.networks import NETWORKS
+from branchynet.resume import RandomStates, latest_snapshot
 from branchynet.serialization import (load_model, load_npz_safe, model_paths,
-                                      save_model)
+                                      save_model, save_npz_atomic)
+from branchynet.updater import (ADAM_BETAS, JointUpdater, MainNetwork,
+                                setup_optimizers)
 
-#: Adam betas of the reference code (Chainer's defaults) and of the paper
-ADAM_BETAS = {'code': (0.9, 0.999), 'paper': (0.99, 0.999)}
+PHASE2_MODES = ('reference', 'warm')
+PROTOCOLS = ('holdout', 'reference')
 
 
 @dataclasses.dataclass
@@ -43,7 +63,11 @@ class TrainSettings:
     """Everything one training run depends on (saved with the model).
 
     ``recipe`` names an :class:`~branchynet.experiments.Recipe` of the
-    experiment; ``epochs_*``, ``batch_size`` and ``lr`` default to it.
+    experiment; ``epochs_*``, ``batch_size``, ``lr`` and ``phase2`` default
+    to it. ``protocol`` is ``holdout`` (ours: ``val_size`` training images
+    held out to tune thresholds, full batches, the test set evaluated every
+    ``eval_every`` epochs) or ``reference`` (the reference's: all training
+    images, a short last batch per epoch, the test set only after training).
     """
     experiment: str
     epochs_main: int
@@ -52,29 +76,89 @@ class TrainSettings:
     recipe: str = 'reference'
     lr: float = 0.001              # Adam's alpha for the reference recipe
     seed: int = 0
-    betas: str = 'code'            # Adam betas (reference recipe)
-    loaders: int = 0               # worker processes for augmentation
+    betas: str = 'code'            # Adam betas
     exit_weights: tuple = None     # None: all 1 (the reference code)
+    phase2: str = 'reference'
+    protocol: str = 'holdout'
     val_size: int = 5000           # held out of training to tune thresholds
+    eval_every: int = 1            # epochs between test passes (0: at the end)
     train_limit: int = 0           # 0: all training samples
     test_limit: int = 0            # 0: all test samples
+    dataset: str = None            # None: the experiment's data set
+
+    @property
+    def keep_short_batch(self):
+        return self.protocol == 'reference'
 
     def check(self):
+        """Raise :class:`BranchyNetError` naming the first bad field."""
         for name in ('epochs_main', 'epochs_joint', 'batch_size'):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise BranchyNetError('%s must be a positive integer, got %r'
                                       % (name.replace('_', ' '), value))
-        if not self.lr > 0:
-            raise BranchyNetError('learning rate must be positive, got %r'
-                                  % (self.lr,))
+        if not (isinstance(self.lr, float) and 0 < self.lr < float('inf')):
+            raise BranchyNetError('learning rate must be positive and '
+                                  'finite, got %r' % (self.lr,))
         get_experiment(self.experiment).recipe(self.recipe)
-        if self.betas not in ADAM_BETAS:
-            raise BranchyNetError('betas must be one of %s'
-                                  % ', '.join(ADAM_BETAS))
+        for name, choices in (('betas', ADAM_BETAS), ('phase2', PHASE2_MODES),
+                              ('protocol', PROTOCOLS)):
+            if getattr(self, name) not in choices:
+                raise BranchyNetError('%s must be one of %s, got %r' % (
+                    name, ', '.join(choices), getattr(self, name)))
+        if not 0 <= self.seed < 2 ** 32:
+            raise BranchyNetError('seed must be in [0, 2**32), got %r'
+                                  % (self.seed,))
         if min(self.val_size, self.train_limit, self.test_limit,
-               self.loaders) < 0:
-            raise BranchyNetError('sizes and limits must be >= 0')
+               self.eval_every) < 0:
+            raise BranchyNetError('sizes, limits and --eval-every must be '
+                                  '>= 0')
+        if self.protocol == 'reference' and self.val_size:
+            raise BranchyNetError('the reference protocol trains on every '
+                                  'training image: it takes no validation '
+                                  'split')
+
+    @classmethod
+    def from_saved(cls, saved):
+        """Settings from a model's JSON; a clear error if they do not fit."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(saved, dict) or not set(saved) <= names \
+                or 'experiment' not in saved:
+            raise BranchyNetError('the saved settings are not those of this '
+                                  'version of branchynet: %.200r' % (saved,))
+        try:
+            settings = cls(**saved)
+        except TypeError as e:
+            raise BranchyNetError('the saved settings are incomplete: %s'
+                                  % e) from None
+        if isinstance(settings.exit_weights, list):
+            settings.exit_weights = tuple(settings.exit_weights)
+        settings.check()
+        return settings
+
+
+def resolve_settings(name, **overrides):
+    """:class:`TrainSettings` of experiment ``name``, defaults filled in.
+
+    ``overrides`` left ``None`` take the recipe's value; the reference
+    protocol also sets ``val_size`` to 0 and, unless given, ``eval_every`` to
+    0 (the test set only after training).
+    """
+    experiment = get_experiment(name)
+    recipe = experiment.recipe(overrides.get('recipe') or 'reference')
+    fields = {'epochs_main': recipe.epochs_main,
+              'epochs_joint': recipe.epochs_joint,
+              'batch_size': recipe.batch_size, 'lr': recipe.lr,
+              'phase2': recipe.phase2}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if given.get('protocol') == 'reference':
+        fields.update(val_size=0, eval_every=0)
+    fields.update(given)
+    if isinstance(fields['lr'], int):
+        fields['lr'] = float(fields['lr'])
+    settings = TrainSettings(experiment=name, **fields)
+    settings.check()
+    return settings
 
 
 def resolve_exit_weights(spec, n_exits):
@@ -84,48 +168,28 @@ def resolve_exit_weights(spec, n_exits):
     if spec == 'paper':
         return paper_exit_weights(n_exits)
     weights = [float(w) for w in spec]
-    if len(weights) != n_exits or any(not w >= 0 for w in weights):
-        raise BranchyNetError('need %d non-negative exit weights, got %r'
-                              % (n_exits, spec))
+    if len(weights) != n_exits or \
+            any(not 0 <= w < float('inf') for w in weights) or \
+            not any(weights):
+        raise BranchyNetError('need %d finite, non-negative exit weights, '
+                              'not all zero, got %r' % (n_exits, spec))
     return weights
 
 
 def seed_everything(seed):
-    """Seed the generators that initialisation, dropout and shuffling use."""
+    """Seed the global generators (initialisation, dropout)."""
     numpy.random.seed(seed)
     if chainer.backends.cuda.available:
-        chainer.backends.cuda.cupy.random.seed(seed)
+        chainer.backends.cuda.cupy.random.seed(
+            int(numpy.random.RandomState(seed).randint(2 ** 31)))
 
 
-def prepare_data(experiment, settings, data_dir='auto'):
-    """Train, validation and test splits as float32/int32 arrays.
-
-    Returns:
-        dict: ``train``, ``val``, ``test``, each an ``(x, y)`` tuple.
-    """
-    x_train, y_train, x_test, y_test = data_lib.load_dataset(
-        experiment.dataset, data_dir)
-    x_train, y_train, x_val, y_val = data_lib.split_validation(
-        x_train, y_train, settings.val_size, seed=0)
-    if settings.train_limit:
-        x_train, y_train = x_train[:settings.train_limit], \
-            y_train[:settings.train_limit]
-    if settings.test_limit:
-        x_test, y_test = x_test[:settings.test_limit], \
-            y_test[:settings.test_limit]
-        x_val, y_val = x_val[:settings.test_limit], y_val[:settings.test_limit]
-    return {'train': (x_train, y_train), 'val': (x_val, y_val),
-            'test': (x_test, y_test)}
-
-
-def latest_snapshot(directory):
-    """Path of the highest-numbered ``snapshot_iter_N`` in ``directory``."""
-    found = []
-    for path in glob.glob(os.path.join(directory, 'snapshot_iter_*')):
-        match = re.search(r'snapshot_iter_(\d+)$', path)
-        if match:
-            found.append((int(match.group(1)), path))
-    return max(found)[1] if found else None
+def prepare_data(settings, data_dir='auto'):
+    """The training run's splits (see :func:`branchynet.data.load_splits`)."""
+    return data_lib.load_splits(
+        settings.dataset or get_experiment(settings.experiment).dataset,
+        settings.val_size,
+        settings.train_limit, settings.test_limit, data_dir)
 
 
 def exit_keys(n_exits, main_only):
@@ -136,69 +200,43 @@ def exit_keys(n_exits, main_only):
             ['exit%d/accuracy' % k for k in range(1, n_exits + 1)])
 
 
-class RandomCropFlip:
-    """Random crop after 4-pixel zero padding, and random horizontal flip.
-
-    A transform for :class:`chainer.datasets.TransformDataset` on ``(x, t)``
-    with ``x`` float32 ``(C, H, W)``. In worker processes (a
-    MultiprocessIterator forks them with one shared random state) each
-    process reseeds itself once from the OS, so workers do not repeat each
-    other's crops.
-    """
-
-    def __init__(self, pad=4):
-        self.pad = pad
-        self._pid = None
-        self._rng = None
-
-    def __call__(self, example):
-        pid = os.getpid()
-        if self._pid != pid:
-            first = self._pid is None
-            self._pid = pid
-            # the main process follows the global seed (repeatable runs)
-            self._rng = numpy.random if first else \
-                numpy.random.RandomState()
-        x, t = example
-        c, h, w = x.shape
-        p = self.pad
-        padded = numpy.zeros((c, h + 2 * p, w + 2 * p), x.dtype)
-        padded[:, p:p + h, p:p + w] = x
-        i, j = self._rng.randint(0, 2 * p + 1, size=2)
-        x = padded[:, i:i + h, j:j + w]
-        if self._rng.randint(2):
-            x = x[:, :, ::-1]
-        return numpy.ascontiguousarray(x), t
+def _evaluation_trigger(every, epochs):
+    points = list(range(every, epochs + 1, every)) if every else []
+    return chainer.training.triggers.ManualScheduleTrigger(
+        sorted(set(points + [epochs])), 'epoch')
 
 
-def make_optimizer(recipe, settings, phase_iterations):
-    """The optimizer of ``recipe`` and its learning-rate extension (or None).
+def _extend_reports(trainer, loss_link, settings, epochs, device, test):
+    """Evaluator, log, plots and printed lines of one phase."""
+    if settings.eval_every:
+        test_iter = chainer.iterators.SerialIterator(
+            test, max(settings.batch_size, 256), repeat=False, shuffle=False)
+        trainer.extend(extensions.Evaluator(test_iter, loss_link,
+                                            device=device), name='test',
+                       trigger=_evaluation_trigger(settings.eval_every,
+                                                   epochs))
+    trainer.extend(extensions.LogReport())
+    losses, accuracies = exit_keys(loss_link.model.n_exits,
+                                   loss_link.main_only)
+    for keys, name in ((losses, 'loss.png'), (accuracies, 'accuracy.png')):
+        trainer.extend(extensions.PlotReport(
+            ['main/' + k for k in keys] + ['test/main/' + k for k in keys],
+            'epoch', file_name=name, marker='o'))
+    trainer.extend(extensions.PrintReport(
+        ['epoch', 'iteration', 'main/loss', 'test/main/loss']
+        + ['test/main/' + k for k in accuracies] + ['elapsed_time']))
+
+
+def run_phase(loss_link, optimizers, lr_shifts, splits, settings, epochs,
+              out, device, phase, resume, progress=True):
+    """Train ``loss_link`` for ``epochs`` epochs with a Chainer Trainer.
 
     Args:
-        recipe (Recipe): the experiment's recipe.
-        settings (TrainSettings): lr and Adam betas.
-        phase_iterations (int): iterations of the phase (for lr drops).
-    """
-    if recipe.optimizer == 'adam':
-        beta1, beta2 = ADAM_BETAS[settings.betas]
-        optimizer = chainer.optimizers.Adam(alpha=settings.lr, beta1=beta1,
-                                            beta2=beta2)
-        attr = 'alpha'
-    else:
-        optimizer = chainer.optimizers.MomentumSGD(lr=settings.lr,
-                                                   momentum=0.9)
-        attr = 'lr'
-    shift = None
-    if recipe.lr_drops:
-        shift = extensions.MultistepShift(
-            attr, 0.1, [int(f * phase_iterations) for f in recipe.lr_drops],
-            settings.lr)
-    return optimizer, shift
-
-
-def run_phase(loss_link, splits, settings, epochs, out, device, resume,
-              progress=True):
-    """Train ``loss_link`` for ``epochs`` epochs with a Chainer Trainer.
+        loss_link (JointLoss): the loss; its model is on ``device``.
+        optimizers (dict): name -> optimizer set up on its target.
+        lr_shifts (list): learning-rate extensions.
+        splits (dict): ``train`` and ``test`` as ``(x, y)``.
+        phase (int): 1 or 2 (keeps the two phases' random streams apart).
 
     Returns:
         list of dict: the LogReport log (one entry per epoch).
@@ -206,49 +244,27 @@ def run_phase(loss_link, splits, settings, epochs, out, device, resume,
     recipe = get_experiment(settings.experiment).recipe(settings.recipe)
     train = chainer.datasets.TupleDataset(*splits['train'])
     test = chainer.datasets.TupleDataset(*splits['test'])
-    iterations = epochs * -(-len(train) // settings.batch_size)
-    optimizer, lr_shift = make_optimizer(recipe, settings, iterations)
-    optimizer.setup(loss_link)
-    if recipe.weight_decay:
-        optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(
-            recipe.weight_decay))
-    order = chainer.iterators.ShuffleOrderSampler(
-        numpy.random.RandomState(settings.seed))
-    if recipe.augment:
-        train = chainer.datasets.TransformDataset(train, RandomCropFlip())
-    if recipe.augment and settings.loaders > 0:
-        train_iter = chainer.iterators.MultiprocessIterator(
-            train, settings.batch_size, n_processes=settings.loaders,
-            order_sampler=order)
-    else:
-        train_iter = chainer.iterators.SerialIterator(
-            train, settings.batch_size, order_sampler=order)
-    test_iter = chainer.iterators.SerialIterator(
-        test, max(settings.batch_size, 256), repeat=False, shuffle=False)
-    updater = chainer.training.StandardUpdater(train_iter, optimizer,
-                                               device=device)
+    seed_everything([settings.seed, phase])
+    order_rng = numpy.random.RandomState([settings.seed, phase, 1])
+    augment_rng = numpy.random.RandomState([settings.seed, phase, 2])
+    iterator = EpochIterator(
+        train, settings.batch_size,
+        chainer.iterators.ShuffleOrderSampler(order_rng),
+        keep_short_batch=settings.keep_short_batch)
+    converter = CropFlip(augment_rng) if recipe.augment else \
+        chainer.dataset.concat_examples
+    updater = JointUpdater(iterator, optimizers, loss_link, converter, device)
     trainer = chainer.training.Trainer(updater, (epochs, 'epoch'), out=out)
-    trainer.extend(extensions.Evaluator(test_iter, loss_link, device=device),
-                   name='test')
-    trainer.extend(extensions.LogReport())
-    if lr_shift is not None:
-        trainer.extend(lr_shift)
-        trainer.extend(extensions.observe_lr())
+    # the loss reports as 'main' (the optimizers' targets are other links)
+    trainer.reporter.add_observer('main', loss_link)
+    trainer.extend(RandomStates({'order': order_rng, 'augment': augment_rng,
+                                 'numpy_global': None}))
+    for shift in lr_shifts:
+        trainer.extend(shift)
+    _extend_reports(trainer, loss_link, settings, epochs, device, test)
     trainer.extend(extensions.snapshot(
         filename='snapshot_iter_{.updater.iteration}', n_retains=1),
         trigger=(1, 'epoch'))
-    losses, accuracies = exit_keys(loss_link.model.n_exits,
-                                   loss_link.main_only)
-    trainer.extend(extensions.PlotReport(
-        ['main/' + k for k in losses] + ['test/main/' + k for k in losses],
-        'epoch', file_name='loss.png'))
-    trainer.extend(extensions.PlotReport(
-        ['main/' + k for k in accuracies]
-        + ['test/main/' + k for k in accuracies],
-        'epoch', file_name='accuracy.png'))
-    trainer.extend(extensions.PrintReport(
-        ['epoch', 'main/loss', 'test/main/loss']
-        + ['test/main/' + k for k in accuracies] + ['elapsed_time']))
     if progress:
         trainer.extend(extensions.ProgressBar(update_interval=10))
     snapshot = latest_snapshot(out) if resume else None
@@ -259,12 +275,24 @@ def run_phase(loss_link, splits, settings, epochs, out, device, resume,
     return trainer.get_extension('LogReport').log
 
 
+def phase_iterations(settings, splits, epochs):
+    per_epoch = iterations_per_epoch(len(splits['train'][0]),
+                                     settings.batch_size,
+                                     settings.keep_short_batch)
+    return int(epochs * per_epoch)
+
+
 def exit_accuracies(model, x, y, device):
     """Test accuracy of every exit (fraction, one per exit)."""
     with chainer.using_device(device):
         _, predictions = exit_records(model, x)
     return [float((predictions[:, k] == y).mean())
             for k in range(predictions.shape[1])]
+
+
+def main_accuracy(model, x, y, device):
+    """Test accuracy of the main network alone (stages + final exit)."""
+    return exit_accuracies(model, x, y, device)[-1]
 
 
 def epoch_seconds(log):
@@ -274,21 +302,158 @@ def epoch_seconds(log):
 
 
 def settings_changes(saved_info, settings):
-    """How a saved model's settings differ from ``settings``, as a note.
+    """The fields in which a saved model's settings differ from ``settings``.
 
-    A finished phase is never retrained, so a user who now asks for, say,
-    more epochs is told that the saved model was trained otherwise.
+    Returns:
+        list of str: ``'name SAVED (asked ASKED)'``, empty when equal.
     """
     saved = saved_info.get('settings', {})
     # compared as saved, i.e. after a JSON round trip (tuples become lists)
     asked = json.loads(json.dumps(dataclasses.asdict(settings)))
-    changed = ['%s %r (asked %r)' % (key, saved[key], value)
-               for key, value in asked.items()
-               if key in saved and saved[key] != value]
-    if not changed:
-        return ''
-    return ('; it was trained with %s: remove it to retrain'
-            % ', '.join(changed))
+    return ['%s %r (asked %r)' % (key, saved.get(key), value)
+            for key, value in asked.items() if saved.get(key) != value]
+
+
+def _done(prefix):
+    """A phase is done once its JSON, written after its npz, exists."""
+    return all(os.path.exists(p) for p in model_paths(prefix))
+
+
+def _skip_note(prefix, info, settings):
+    changed = settings_changes(info, settings)
+    print('%s.json exists, skipping%s' % (prefix, (
+        '; it was trained with %s: remove it to retrain' % ', '.join(changed))
+        if changed else ''))
+
+
+def initial_network(out, settings):
+    """The network before training, from ``OUT/initial.npz`` or built anew.
+
+    Phase 2 of the reference starts every exit head from these values, so
+    they are kept on disk rather than redrawn.
+    """
+    build = NETWORKS[get_experiment(settings.experiment).network]
+    path = os.path.join(out, 'initial.npz')
+    numpy.random.seed(settings.seed)
+    model = build()
+    if os.path.exists(path):
+        load_npz_safe(path, model)
+    else:
+        save_npz_atomic(path, model)
+    return model
+
+
+def train_phase1(out, settings, splits, device, resume, progress):
+    """Phase 1: the main network alone. Returns ``(model, info)`` on CPU."""
+    prefix = os.path.join(out, 'baseline')
+    if _done(prefix):
+        model, info = load_model(prefix)
+        _skip_note('phase 1: ' + prefix, info, settings)
+        return model, info
+    print('phase 1: main network alone, %d epochs' % settings.epochs_main)
+    recipe = get_experiment(settings.experiment).recipe(settings.recipe)
+    model = initial_network(out, settings)
+    model.to_device(device)
+    main = MainNetwork(model.stages, model.exits[-1])
+    optimizers, shifts = setup_optimizers(
+        recipe, settings, {'main': main},
+        phase_iterations(settings, splits, settings.epochs_main))
+    phase_dir = os.path.join(out, 'phase1')
+    log = run_phase(JointLoss(model, main_only=True), optimizers, shifts,
+                    splits, settings, settings.epochs_main, phase_dir,
+                    device, 1, resume, progress)
+    save_npz_atomic(os.path.join(phase_dir, 'optimizer.npz'),
+                    optimizers['main'])
+    info = {'network': get_experiment(settings.experiment).network,
+            'settings': dataclasses.asdict(settings), 'role': 'baseline',
+            'test_accuracy_main': main_accuracy(model, *splits['test'],
+                                                device),
+            'epoch_seconds': epoch_seconds(log)}
+    model.to_device('@numpy')
+    save_model(prefix, model, info)
+    return model, info
+
+
+def phase2_start(baseline, initial, mode):
+    """The B-network and main's classifier as phase 2 starts (on CPU).
+
+    Returns:
+        tuple: ``(model, main_head)``; ``main_head`` is a copy of the
+        phase-1 classifier.
+    """
+    model = copy.deepcopy(initial)
+    # Chainer v1's copyparams, which the reference used, copied no
+    # BatchNormalization statistics
+    model.stages.copyparams(baseline.stages,
+                            copy_persistent=(mode == 'warm'))
+    if mode == 'warm':
+        model.exits[-1].copyparams(baseline.exits[-1])
+    return model, copy.deepcopy(baseline.exits[-1])
+
+
+def phase2_targets(model, main_head, mode):
+    """Optimizer targets of phase 2 by name (see the module docstring)."""
+    if mode == 'warm':
+        return {'main': model}
+    targets = {'main': MainNetwork(model.stages, main_head)}
+    for k, head in enumerate(model.exits, 1):
+        targets['exit%d' % k] = head
+    return targets
+
+
+def baseline_after_joint(baseline, model, main_head):
+    """The reference's Table I baseline: ``main`` after phase 2.
+
+    The phase-2 trunk's parameters with phase 1's BatchNormalization
+    statistics (the reference never ran ``main`` forward in phase 2) and
+    main's own classifier. All on CPU.
+    """
+    main = copy.deepcopy(baseline)
+    main.stages.copyparams(model.stages, copy_persistent=False)
+    main.exits[-1].copyparams(main_head)
+    return main
+
+
+def train_phase2(out, settings, splits, device, resume, progress, baseline):
+    """Phase 2: every exit jointly. Returns the B-network's info."""
+    prefix = os.path.join(out, 'branchynet')
+    after_prefix = os.path.join(out, 'baseline_after_joint')
+    if _done(prefix) and _done(after_prefix):
+        info = load_model(prefix)[1]
+        _skip_note('phase 2: ' + prefix, info, settings)
+        return info, load_model(after_prefix)[1]
+    recipe = get_experiment(settings.experiment).recipe(settings.recipe)
+    initial = initial_network(out, settings)
+    weights = resolve_exit_weights(settings.exit_weights, initial.n_exits)
+    print('phase 2 (%s start): all exits jointly, weights %s, %d epochs'
+          % (settings.phase2, weights, settings.epochs_joint))
+    model, main_head = phase2_start(baseline, initial, settings.phase2)
+    model.to_device(device)
+    main_head.to_device(device)
+    optimizers, shifts = setup_optimizers(
+        recipe, settings, phase2_targets(model, main_head, settings.phase2),
+        phase_iterations(settings, splits, settings.epochs_joint))
+    if settings.phase2 == 'reference':
+        load_npz_safe(os.path.join(out, 'phase1', 'optimizer.npz'),
+                      optimizers['main'])
+    log = run_phase(JointLoss(model, weights), optimizers, shifts, splits,
+                    settings, settings.epochs_joint,
+                    os.path.join(out, 'phase2'), device, 2, resume, progress)
+    common = {'network': get_experiment(settings.experiment).network,
+              'settings': dataclasses.asdict(settings)}
+    info = dict(common, role='branchynet', exit_weights=weights,
+                test_accuracy_per_exit=exit_accuracies(
+                    model, *splits['test'], device),
+                epoch_seconds=epoch_seconds(log))
+    model.to_device('@numpy')
+    main_head.to_device('@numpy')
+    after = baseline_after_joint(baseline, model, main_head)
+    after_info = dict(common, role='baseline_after_joint',
+                      test_accuracy_main=main_accuracy(
+                          after, *splits['test'], '@numpy'))
+    save_model(after_prefix, after, after_info)
+    save_model(prefix, model, info)
+    return info, after_info
 
 
 def train_experiment(name, out, device='@numpy', data_dir='auto',
@@ -305,65 +470,23 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
 
     Returns:
         dict: the info saved with each model, by role (``baseline``,
-        ``branchynet``).
+        ``branchynet``, ``baseline_after_joint``).
     """
-    experiment = get_experiment(name)
-    recipe = experiment.recipe(overrides.get('recipe') or 'reference')
-    fields = {'epochs_main': recipe.epochs_main,
-              'epochs_joint': recipe.epochs_joint,
-              'batch_size': recipe.batch_size, 'lr': recipe.lr}
-    fields.update({k: v for k, v in overrides.items() if v is not None})
-    settings = TrainSettings(experiment=name, **fields)
-    settings.check()
+    settings = resolve_settings(name, **overrides)
+    resolve_exit_weights(settings.exit_weights,      # checked now, not after
+                         NETWORKS[get_experiment(name).network]().n_exits)
     device = get_device(device)
-    build = NETWORKS[experiment.network]
-    # checked now, not after an hours-long phase 1
-    weights = resolve_exit_weights(settings.exit_weights, build().n_exits)
-    splits = prepare_data(experiment, settings, data_dir)
-    info = {'network': experiment.network,
-            'settings': dataclasses.asdict(settings)}
+    splits = prepare_data(settings, data_dir)
+    if settings.batch_size > len(splits['train'][0]):
+        raise BranchyNetError('batch size %d is larger than the %d training '
+                              'samples' % (settings.batch_size,
+                                           len(splits['train'][0])))
+    os.makedirs(out, exist_ok=True)
+    write_json_atomic(os.path.join(out, 'settings.json'),
+                      dataclasses.asdict(settings))
     results = {}
-
-    baseline_prefix = os.path.join(out, 'baseline')
-    if os.path.exists(model_paths(baseline_prefix)[0]):
-        baseline, results['baseline'] = load_model(baseline_prefix)
-        print('phase 1: %s.npz exists, skipping%s' % (
-            baseline_prefix, settings_changes(results['baseline'], settings)))
-    else:
-        print('phase 1: main network alone, %d epochs'
-              % settings.epochs_main)
-        seed_everything(settings.seed)
-        baseline = build()
-        baseline.to_device(device)
-        log = run_phase(JointLoss(baseline, main_only=True), splits, settings,
-                        settings.epochs_main, os.path.join(out, 'phase1'),
-                        device, resume, progress)
-        acc = exit_accuracies(baseline, *splits['test'], device)
-        results['baseline'] = dict(
-            info, role='baseline', test_accuracy_main=acc[-1],
-            epoch_seconds=epoch_seconds(log))
-        save_model(baseline_prefix, baseline, results['baseline'])
-
-    branchy_prefix = os.path.join(out, 'branchynet')
-    if os.path.exists(model_paths(branchy_prefix)[0]):
-        results['branchynet'] = load_model(branchy_prefix)[1]
-        print('phase 2: %s.npz exists, skipping%s' % (
-            branchy_prefix, settings_changes(results['branchynet'], settings)))
-        return results
-    print('phase 2: all exits jointly, weights %s, %d epochs'
-          % (weights, settings.epochs_joint))
-    seed_everything(settings.seed + 1)
-    model = build()                      # fresh exit heads
-    baseline.to_device('@numpy')
-    model.stages.copyparams(baseline.stages)
-    model.exits[-1].copyparams(baseline.exits[-1])
-    model.to_device(device)
-    log = run_phase(JointLoss(model, weights), splits, settings,
-                    settings.epochs_joint, os.path.join(out, 'phase2'),
-                    device, resume, progress)
-    acc = exit_accuracies(model, *splits['test'], device)
-    results['branchynet'] = dict(
-        info, role='branchynet', exit_weights=weights,
-        test_accuracy_per_exit=acc, epoch_seconds=epoch_seconds(log))
-    save_model(branchy_prefix, model, results['branchynet'])
+    baseline, results['baseline'] = train_phase1(out, settings, splits,
+                                                 device, resume, progress)
+    results['branchynet'], results['baseline_after_joint'] = train_phase2(
+        out, settings, splits, device, resume, progress, baseline)
     return results

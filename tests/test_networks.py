@@ -137,11 +137,63 @@ def test_b_resnet110_shapes(resnet):
 
 
 def test_b_resnet110_has_54_blocks_on_the_main_path(resnet):
-    # ResNet-110: 1 conv + 54 blocks x 2 convs + 1 linear = 110 layers
     blocks = [link for stage in resnet.stages for link in stage.children()
               if isinstance(link, ResBlock)]
     assert len(blocks) == 54
-    assert 1 + 2 * len(blocks) + 1 == 110
+    # ResNet-110: the weight layers of the main path (stages + final exit)
+    main_path = list(resnet.stages) + [resnet.exits[-1]]
+    weighted = [link for part in main_path for link in part.links()
+                if isinstance(link, (chainer.links.Convolution2D,
+                                     chainer.links.Linear))]
+    assert len(weighted) == 110
+
+
+# ---------------------------------------------------------- initialisation
+
+def reference_wscale(network, path):
+    """The ``wscale`` the reference passes for the layer at ``path``.
+
+    From the reference code: networks/resnet_cifar10.py passes
+    ``w = math.sqrt(2)`` to the stem convolution, and
+    branchynet/links/resnet.py to both convolutions of every ResBlock; no
+    other layer of any network passes one (Chainer v1's default is 1).
+    """
+    if network != 'b_resnet110':
+        return 1.0
+    if path.startswith('/stages/0/0/') or '/conv1/' in path \
+            or '/conv2/' in path:
+        return math.sqrt(2)
+    return 1.0
+
+
+@pytest.mark.parametrize('network', ['b_lenet', 'b_alexnet', 'b_resnet110'])
+def test_initial_weights_follow_chainer_v1s_wscale_rule(network):
+    """std = sqrt(wscale / fan_in) (Chainer v1: default draw * sqrt(wscale)).
+
+    Each layer's sample std is checked within 6 standard errors, and the
+    layers of one wscale pooled (z = W / expected std) within 6 standard
+    errors of 1, which tells the v1 rule (2**0.25 ~ 1.19 for the ResNet
+    convolutions) from He's (sqrt(2) ~ 1.41).
+    """
+    numpy.random.seed(0)
+    model = NETWORKS[network]()
+    pooled = {}
+    for path, param in model.namedparams():
+        if not path.endswith('/W'):
+            continue
+        w = param.array.astype(numpy.float64)
+        fan_in = w.size // w.shape[0]
+        wscale = reference_wscale(network, path)
+        expected = math.sqrt(wscale / fan_in)
+        n = w.size
+        assert abs(w.std() / expected - 1) < 6 / math.sqrt(2 * n), path
+        pooled.setdefault(wscale, []).append((w / expected).ravel())
+    if network == 'b_resnet110':
+        assert set(pooled) == {1.0, math.sqrt(2)}
+    for wscale, zs in pooled.items():
+        z = numpy.concatenate(zs)
+        assert abs(z.std() - 1) < 6 / math.sqrt(2 * z.size), wscale
+        assert abs(z.mean()) < 6 / math.sqrt(z.size), wscale
 
 
 # -------------------------------------------------------- parameter counts

@@ -1,4 +1,7 @@
 """Two-phase training on a tiny synthetic MNIST (a few iterations)."""
+import copy
+import json
+import math
 import os
 import shutil
 
@@ -11,6 +14,8 @@ from branchynet.errors import BranchyNetError
 from branchynet.model import JointLoss
 from branchynet.networks import b_lenet
 from branchynet.serialization import load_model
+from branchynet.iterators import EpochIterator
+from branchynet.updater import JointUpdater
 
 # 64 train images, 8 held out -> 56 -> 7 iterations per epoch at batch 8
 N_TRAIN, N_TEST, VAL, BATCH = 64, 16, 8, 8
@@ -99,32 +104,182 @@ def test_both_phases_write_their_models(first_run):
         assert os.path.isfile(out / phase / 'log')
 
 
-def test_phase_2_starts_from_the_baseline(first_run):
+def test_phase_2_starts_as_the_reference_does(first_run):
+    """Item 2 of the fidelity audit: only the trunk comes from phase 1."""
     out, _, starts = first_run
     assert len(starts) == 1
     start = starts[0]
     baseline = params(str(out / 'baseline'))
-    # the trunk and the main classifier are the trained baseline's ...
+    # the trunk is the trained baseline's ...
     assert_same_params(start, baseline, '/stages/')
-    assert_same_params(start, baseline, '/exits/1/')
-    # ... the branch head is fresh, not the baseline's (untrained) one
-    assert differs(start, baseline, '/exits/0/')
-    # the baseline was trained: its trunk differs from a fresh network's
+    # ... every exit head, the final one included, has its initial weights:
+    # those of a network built with the run's seed before phase 1
     numpy.random.seed(0)
-    assert differs(params(b_lenet()), baseline, '/stages/')
+    fresh = params(b_lenet())
+    assert_same_params(start, fresh, '/exits/')
+    assert differs(fresh, baseline, '/exits/1/')   # phase 1 did train it
+    assert differs(fresh, baseline, '/stages/')
     # and phase 2 trained everything further
     final = params(str(out / 'branchynet'))
     assert differs(final, start, '/stages/')
     assert differs(final, start, '/exits/0/')
+    assert differs(final, start, '/exits/1/')
 
 
-def test_baseline_was_trained_on_the_final_exit_only(first_run):
-    out, _, _ = first_run
-    baseline = params(str(out / 'baseline'))
-    numpy.random.seed(0)                         # phase 1 seeds with seed 0
-    fresh = params(b_lenet())
-    assert_same_params(fresh, baseline, '/exits/0/')
-    assert differs(fresh, baseline, '/exits/1/')
+def test_warm_phase_2_starts_from_the_phase_1_classifier(
+        published, tmp_path, monkeypatch):
+    starts = []
+    real_run_phase = training.run_phase
+
+    def recording_run_phase(loss_link, optimizers, *args, **kwargs):
+        if not loss_link.main_only:
+            starts.append((params(loss_link.model),
+                           {n: o.t for n, o in optimizers.items()}))
+        return real_run_phase(loss_link, optimizers, *args, **kwargs)
+    monkeypatch.setattr(training, 'run_phase', recording_run_phase)
+    train(tmp_path, published, phase2='warm')
+    start, optimizers = starts[0]
+    baseline = params(str(tmp_path / 'baseline'))
+    assert_same_params(start, baseline, '/stages/')
+    assert_same_params(start, baseline, '/exits/1/')
+    assert optimizers == {'main': 0}            # one fresh optimizer
+
+
+def _adam_state(optimizer):
+    """``{param path: (t, m, v)}`` of an Adam optimizer."""
+    state = {}
+    for name, param in optimizer.target.namedparams():
+        rule = param.update_rule
+        s = rule.state or {}
+        state[name] = (rule.t, s.get('m'), s.get('v'))
+    return state
+
+
+@pytest.fixture(scope='module')
+def optimizer_run(tmp_path_factory, mnist_dir):
+    """A run recording the optimizers as phase 2 starts and ends."""
+    out = tmp_path_factory.mktemp('optimizers')
+    seen = {}
+    real_run_phase = training.run_phase
+
+    def recording_run_phase(loss_link, optimizers, *args, **kwargs):
+        if loss_link.main_only:
+            return real_run_phase(loss_link, optimizers, *args, **kwargs)
+        seen['start'] = {n: copy.deepcopy(_adam_state(o))
+                         for n, o in optimizers.items()}
+        log = real_run_phase(loss_link, optimizers, *args, **kwargs)
+        seen['end'] = {n: _adam_state(o) for n, o in optimizers.items()}
+        return log
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr('branchynet.data.mnist.MNIST_SHA256', mnist_dir[1])
+        mp.setenv('BRANCHYNET_DATA_ROOT', str(out / 'data_root'))
+        mp.setattr(training, 'run_phase', recording_run_phase)
+        train(out, mnist_dir[0], epochs_main=2, epochs_joint=2)
+    return out, seen
+
+
+def test_main_optimizer_continues_and_heads_start_fresh(optimizer_run):
+    """Item 3: main's Adam steps through both phases; heads get new ones."""
+    out, seen = optimizer_run
+    start, end = seen['start'], seen['end']
+    assert sorted(start) == ['exit1', 'exit2', 'main']
+    phase1_steps = 2 * ITERS_PER_EPOCH
+    # main's Adam starts phase 2 where phase 1 left it: the saved state
+    saved = numpy.load(str(out / 'phase1' / 'optimizer.npz'))
+    assert int(saved['t']) == phase1_steps
+    for name, (t, m, v) in start['main'].items():
+        assert t == phase1_steps, name
+        numpy.testing.assert_array_equal(m, saved[name.lstrip('/') + '/m'])
+        numpy.testing.assert_array_equal(v, saved[name.lstrip('/') + '/v'])
+    # main's Adam covers the trunk and main's own classifier
+    assert {n.split('/')[1] for n in start['main']} == {'stages', 'head'}
+    for name in ('exit1', 'exit2'):
+        assert all(t == 0 and m is None for t, m, _ in start[name].values())
+        assert all(t == 2 * ITERS_PER_EPOCH
+                   for t, _, _ in end[name].values())
+    assert all(t == phase1_steps + 2 * ITERS_PER_EPOCH
+               for t, _, _ in end['main'].values())
+
+
+def test_main_classifier_drifts_on_its_phase_1_momentum(optimizer_run):
+    """Item 4's model: zero gradients still move Adam's parameters.
+
+    Replays Adam's update rule by hand, with zero gradients, from the state
+    phase 1 saved, and compares with the classifier of the saved
+    ``baseline_after_joint`` model.
+    """
+    out, _ = optimizer_run
+    saved = numpy.load(str(out / 'phase1' / 'optimizer.npz'))
+    baseline = load_model(str(out / 'baseline'))[0]
+    after = load_model(str(out / 'baseline_after_joint'))[0]
+    branchy = load_model(str(out / 'branchynet'))[0]
+    alpha, beta1, beta2, eps = 0.001, 0.9, 0.999, 1e-8
+    for name in ('W', 'b'):
+        w = getattr(baseline.exits[-1][0], name).array.astype(numpy.float64)
+        m = saved['head/0/%s/m' % name].astype(numpy.float64)
+        v = saved['head/0/%s/v' % name].astype(numpy.float64)
+        t = int(saved['head/0/%s/t' % name])
+        for _ in range(2 * ITERS_PER_EPOCH):
+            t += 1
+            m, v = beta1 * m, beta2 * v
+            lr = alpha * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+            w = w - lr * m / (numpy.sqrt(v) + eps)
+        got = getattr(after.exits[-1][0], name).array
+        numpy.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+        assert not numpy.array_equal(
+            got, getattr(baseline.exits[-1][0], name).array)
+    # its trunk is the phase-2 trunk
+    assert_same_params(params(after), params(branchy), '/stages/')
+
+
+def test_baseline_after_joint_keeps_phase_1_batchnorm_statistics():
+    """The reference never ran ``main`` forward in phase 2."""
+    from branchynet.networks import NETWORKS
+    numpy.random.seed(0)
+    build = NETWORKS['b_resnet110']
+    baseline, initial = build(), build()
+    baseline.stages[0][1].avg_mean[...] = 3.0
+    model, head = training.phase2_start(baseline, initial, 'reference')
+    # phase 2's trunk starts with the parameters, not the statistics
+    numpy.testing.assert_array_equal(model.stages[0][0].W.array,
+                                     baseline.stages[0][0].W.array)
+    numpy.testing.assert_array_equal(model.stages[0][1].avg_mean, 0.0)
+    model.stages[0][0].W.array[...] = 7.0
+    model.stages[0][1].avg_mean[...] = 5.0
+    after = training.baseline_after_joint(baseline, model, head)
+    numpy.testing.assert_array_equal(after.stages[0][0].W.array, 7.0)
+    numpy.testing.assert_array_equal(after.stages[0][1].avg_mean, 3.0)
+
+
+def test_the_reference_protocol_trains_on_everything(published, tmp_path,
+                                                    monkeypatch):
+    """Item 5: all training images, short last batch, no test pass."""
+    sizes = []
+    real_next = EpochIterator.__next__
+
+    def recording_next(self):
+        batch = real_next(self)
+        sizes.append(len(batch))
+        return batch
+    monkeypatch.setattr(EpochIterator, 'next', recording_next)
+    results = train(tmp_path, published, protocol='reference', val_size=None,
+                    batch_size=10, epochs_main=2, epochs_joint=1)
+    settings = results['baseline']['settings']
+    assert settings['val_size'] == 0 and settings['eval_every'] == 0
+    # 64 images at batch 10: 6 full batches and one of 4, every epoch
+    assert sizes == [10] * 6 + [4] + [10] * 6 + [4] + [10] * 6 + [4]
+    log = json.loads((tmp_path / 'phase1' / 'log').read_text())
+    assert [e['iteration'] for e in log] == [7, 14]
+    assert not any(k.startswith('test/') for e in log for k in e)
+    assert 0 <= results['baseline']['test_accuracy_main'] <= 1
+
+
+def test_holdout_evaluates_every_n_epochs_and_at_the_end(published,
+                                                        tmp_path):
+    train(tmp_path, published, epochs_main=5, eval_every=2)
+    log = json.loads((tmp_path / 'phase1' / 'log').read_text())
+    tested = [e['epoch'] for e in log if 'test/main/loss' in e]
+    assert tested == [2, 4, 5]
 
 
 def test_rerun_skips_finished_phases(first_run, published, monkeypatch,
@@ -176,13 +331,13 @@ def test_resume_continues_from_the_snapshot(first_run, published, tmp_path,
     run = tmp_path / 'resumed'
     shutil.copytree(out / 'phase1', run / 'phase1')
     updates = []
-    real_update_core = chainer.training.StandardUpdater.update_core
+    real_update_core = JointUpdater.update_core
 
     def counting_update_core(self):
         updates.append(self.iteration)
         return real_update_core(self)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(chainer.training.StandardUpdater, 'update_core',
+        mp.setattr(JointUpdater, 'update_core',
                    counting_update_core)
         results = train(run, published, epochs_main=2, resume=True)
     assert 'resuming from' in capsys.readouterr().out

@@ -40,4 +40,31 @@ def split_validation(x, y, val_size, seed=0):
     return x[train], y[train], x[val], y[val]
 
 
-__all__ = ['get_data_root', 'get_mnist', 'load_dataset', 'split_validation']
+def load_splits(name, val_size, train_limit=0, test_limit=0,
+                data_dir='auto'):
+    """Train, validation and test splits of data set ``name``.
+
+    Args:
+        name (str): ``mnist`` or ``pcifar10``.
+        val_size (int): training samples held out (:func:`split_validation`).
+        train_limit, test_limit (int): keep only the first N samples of the
+            training and of the test and validation splits (0: all).
+
+    Returns:
+        dict: ``train``, ``val``, ``test``, each an ``(x, y)`` tuple of
+        float32 ``(N, C, H, W)`` images and int32 ``(N,)`` labels.
+    """
+    x_train, y_train, x_test, y_test = load_dataset(name, data_dir)
+    x_train, y_train, x_val, y_val = split_validation(
+        x_train, y_train, val_size, seed=0)
+    if train_limit:
+        x_train, y_train = x_train[:train_limit], y_train[:train_limit]
+    if test_limit:
+        x_test, y_test = x_test[:test_limit], y_test[:test_limit]
+        x_val, y_val = x_val[:test_limit], y_val[:test_limit]
+    return {'train': (x_train, y_train), 'val': (x_val, y_val),
+            'test': (x_test, y_test)}
+
+
+__all__ = ['get_data_root', 'get_mnist', 'load_dataset', 'load_splits',
+           'split_validation']

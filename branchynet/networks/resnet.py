@@ -1,13 +1,17 @@
 """B-ResNet-110 for CIFAR-10 (input float32 ``(N, 3, 32, 32)``), 3 exits.
 
 Layer for layer as the reference code: the first convolution has pad 0
-(32 -> 30), convolutions use He initialisation (the reference's wscale
-sqrt(2)), and the residual shortcut puts zero channels in front.
+(32 -> 30); the stem and every ResBlock convolution are initialised as
+Chainer v1 did for ``wscale=math.sqrt(2)`` (std ``2**0.25 / sqrt(fan_in)``,
+:func:`~branchynet.layers.v1_wscale`), the exit-1 convolutions and all
+linear layers with Chainer's default (std ``1 / sqrt(fan_in)``); the
+residual shortcut puts zero channels in front.
 """
 import chainer
 import chainer.links as L
 
-from branchynet.layers import ResBlock, avg_pool, lrn, relu
+from branchynet.layers import (RESNET_WSCALE, ResBlock, avg_pool, lrn, relu,
+                               v1_wscale)
 from branchynet.model import BranchyNet
 
 
@@ -24,11 +28,11 @@ def b_resnet110():
         BranchyNet: stages output ``(N, 16, 30, 30)``, ``(N, 16, 30, 30)``
         and ``(N, 64, 3, 3)``; every exit outputs float32 logits ``(N, 10)``.
     """
-    he = chainer.initializers.HeNormal()
     stages = [
         # stage 1                                          -> 16x30x30
         chainer.Sequential(
-            L.Convolution2D(3, 16, 3, pad=0, initialW=he),
+            L.Convolution2D(3, 16, 3, pad=0,
+                            initialW=v1_wscale(RESNET_WSCALE)),
             L.BatchNormalization(16), relu),
         # stage 2: 18 x ResBlock(16, 16)                   -> 16x30x30
         chainer.Sequential(*_blocks(18, 16, 16)),
@@ -41,9 +45,9 @@ def b_resnet110():
     exits = [
         # exit 1
         chainer.Sequential(
-            L.Convolution2D(16, 64, 5, pad=2, initialW=he), relu, lrn(),
-            L.Convolution2D(64, 32, 3, pad=1, initialW=he), relu,
-            L.Convolution2D(32, 32, 3, pad=1, initialW=he), relu,
+            L.Convolution2D(16, 64, 5, pad=2), relu, lrn(),
+            L.Convolution2D(64, 32, 3, pad=1), relu,
+            L.Convolution2D(32, 32, 3, pad=1), relu,
             L.Linear(28800, 10)),
         # exit 2
         chainer.Sequential(ResBlock(16, 16), L.Linear(14400, 10)),

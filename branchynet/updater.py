@@ -1,0 +1,113 @@
+"""Optimizers and the update step of both training phases.
+
+The reference (``branchynet/net.py``, ``BranchyNet.__init__`` and ``train``)
+keeps one Adam for ``main`` (the trunk and main's own classifier) that steps
+through both phases, and one fresh Adam per exit for that exit's head in
+phase 2. ``main.zerograds()`` gives main's classifier zero, not missing,
+gradients in phase 2, so Adam keeps moving it with its decaying momentum.
+:class:`JointUpdater` reproduces that with one Chainer optimizer per
+parameter group and zeros for every parameter that got no gradient.
+"""
+import chainer
+from chainer.dataset import convert
+from chainer.training import extensions
+
+#: Adam betas of the reference code (Chainer's defaults) and of the paper
+ADAM_BETAS = {'code': (0.9, 0.999), 'paper': (0.99, 0.999)}
+
+
+class MainNetwork(chainer.Chain):
+    """The main network as the reference's ``main``: trunk + own classifier.
+
+    A view on links that also belong to a :class:`~branchynet.BranchyNet`
+    (the stages), so that the trunk's optimizer has one target in both
+    phases and its state carries over.
+
+    Args:
+        stages (chainer.ChainList): the trunk stages (shared, not copied).
+        head (chainer.Link): main's classifier.
+    """
+
+    def __init__(self, stages, head):
+        super().__init__()
+        with self.init_scope():
+            self.stages = stages
+            self.head = head
+
+
+def make_optimizer(recipe, settings):
+    """A fresh optimizer of ``recipe`` (its hooks added at setup).
+
+    Returns:
+        tuple: ``(optimizer, name of its learning-rate attribute)``.
+    """
+    if recipe.optimizer == 'adam':
+        beta1, beta2 = ADAM_BETAS[settings.betas]
+        return chainer.optimizers.Adam(alpha=settings.lr, beta1=beta1,
+                                       beta2=beta2), 'alpha'
+    return chainer.optimizers.MomentumSGD(lr=settings.lr, momentum=0.9), 'lr'
+
+
+def setup_optimizers(recipe, settings, targets, iterations):
+    """One optimizer per target link; learning-rate drops for each.
+
+    Args:
+        recipe (Recipe): optimizer kind, weight decay, lr drops.
+        settings (TrainSettings): lr, betas.
+        targets (dict): name -> link; ``'main'`` must be among them.
+        iterations (int): updates in the phase (for the lr drops).
+
+    Returns:
+        tuple: ``(optimizers dict, list of lr-drop extensions)``.
+    """
+    optimizers, shifts = {}, []
+    for name, target in targets.items():
+        optimizer, attr = make_optimizer(recipe, settings)
+        optimizer.setup(target)
+        if recipe.weight_decay:
+            optimizer.add_hook(chainer.optimizer_hooks.WeightDecay(
+                recipe.weight_decay))
+        optimizers[name] = optimizer
+        if recipe.lr_drops:
+            shifts.append(extensions.MultistepShift(
+                attr, 0.1, [int(f * iterations) for f in recipe.lr_drops],
+                settings.lr, optimizer=optimizer))
+    return optimizers, shifts
+
+
+class JointUpdater(chainer.training.updaters.StandardUpdater):
+    """One backward pass, then every optimizer steps its own parameters.
+
+    Before the step, a parameter of any optimizer that received no gradient
+    gets a zero gradient (Chainer v1's ``zerograds`` semantics), so Adam
+    keeps applying its momentum to it as the reference did.
+
+    Args:
+        iterator: the training iterator.
+        optimizers (dict): name -> optimizer; ``'main'`` is the trunk's.
+        loss_func (callable): ``loss_func(x, t)`` returns the loss Variable.
+        converter: batch converter.
+        device: the training device.
+    """
+
+    def __init__(self, iterator, optimizers, loss_func, converter, device):
+        super().__init__(iterator, optimizers, converter=converter,
+                         device=device, loss_func=loss_func)
+
+    def update_core(self):
+        iterator = self._iterators['main']
+        batch = iterator.next()
+        x, t = convert._call_converter(self.converter, batch,
+                                       self.input_device)
+        optimizers = list(self._optimizers.values())
+        for optimizer in optimizers:
+            optimizer.target.cleargrads()
+        loss = self.loss_func(x, t)
+        loss.backward()
+        for optimizer in optimizers:
+            for param in optimizer.target.params():
+                if param.grad is None and param.array is not None:
+                    param.grad = param.device.xp.zeros_like(param.array)
+            optimizer.update()
+            if iterator.is_new_epoch:
+                optimizer.new_epoch(auto=True)
