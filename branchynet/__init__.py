@@ -5,11 +5,11 @@ The path of a sample through the package::
     data (branchynet.data) -> network (branchynet.networks: stages and exits)
     -> training (branchynet.training) -> early exit (branchynet.inference)
 """
-# Before anything imports chainer: let Chainer 7.8.1 run on NumPy 2
-# (restores numpy.sctypes and numpy.float there; a no-op on NumPy 1.x).
-from branchynet.compat import patch_numpy_for_chainer
+# Before anything imports chainer: let Chainer 7.8.1 run on NumPy 2 and
+# Python 3.12 (a plain `import chainer` on NumPy 1.x and Python 3.11).
+from branchynet.compat import import_chainer
 
-patch_numpy_for_chainer()
+import_chainer()
 
 from branchynet.errors import BranchyNetError  # noqa: E402
 from branchynet.experiments import EXPERIMENTS, get_experiment

@@ -29,9 +29,13 @@ ChainerX build, which the PyPI sdist does not make by default.
 Chainer itself is not touched: only missing attributes of the ``numpy``
 module are added, and an attribute that exists is never overwritten.
 
-Usage: call :func:`patch_numpy_for_chainer` before the first
-``import chainer`` anywhere in the process (``branchynet/__init__.py`` does
-it first thing)::
+On Python 3.12 (NumPy 2, a setuptools without ``pkg_resources``) chainer's
+import-time environment check also reads two modules that no longer exist:
+:func:`import_chainer` imports chainer with stand-ins for them.
+
+Usage: call :func:`patch_numpy_for_chainer` (or :func:`import_chainer`)
+before the first ``import chainer`` anywhere in the process
+(``branchynet/__init__.py`` calls :func:`import_chainer` first thing)::
 
     from branchynet.compat import patch_numpy_for_chainer
     patch_numpy_for_chainer()
@@ -41,7 +45,7 @@ This module imports only the standard library and NumPy, so importing it
 never imports chainer. The call is idempotent. ``numpy.float`` on NumPy 1.24
 to 1.26 is deliberately left alone there: on NumPy 1.x nothing is patched.
 """
-__all__ = ['patch_numpy_for_chainer']
+__all__ = ['import_chainer', 'patch_numpy_for_chainer']
 
 # The names _patch restores, in order.
 PATCHED_NAMES = ('sctypes', 'float')
@@ -127,6 +131,82 @@ def patch_numpy_for_chainer():
     if _numpy_major(numpy.__version__) < 2:
         return []
     return _patch(numpy)
+
+
+def _importable(name):
+    import importlib.util
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):    # no parent package; a None entry
+        return False
+
+
+def _stub_modules():
+    """Stand-ins for the two build-tool modules chainer's import check reads.
+
+    ``chainer/_environment_check.py`` imports ``numpy.distutils.system_info``
+    (NumPy has none on Python >= 3.12) to inspect BLAS on macOS only, and
+    ``pkg_resources`` (gone from setuptools 82) to warn about versions of
+    optional packages. The stand-ins answer "no BLAS info" and "optional
+    package not installed", which only skips those warnings.
+    """
+    import types
+    stubs = {}
+    if not _importable('numpy.distutils'):
+        distutils = types.ModuleType('numpy.distutils')
+        system_info = types.ModuleType('numpy.distutils.system_info')
+        system_info.get_info = lambda name, notfound_action=0: {}
+        distutils.system_info = system_info
+        stubs['numpy.distutils'] = distutils
+        stubs['numpy.distutils.system_info'] = system_info
+    if not _importable('pkg_resources'):
+        pkg = types.ModuleType('pkg_resources')
+
+        class DistributionNotFound(Exception):
+            pass
+
+        class VersionConflict(Exception):
+            pass
+
+        def require(requirement):
+            raise DistributionNotFound(requirement)
+        pkg.DistributionNotFound = DistributionNotFound
+        pkg.VersionConflict = VersionConflict
+        pkg.require = require
+        pkg.get_distribution = require
+        stubs['pkg_resources'] = pkg
+    return stubs
+
+
+def import_chainer():
+    """``import chainer`` on NumPy 2 and Python 3.12 too; the stubs used.
+
+    Patches NumPy (:func:`patch_numpy_for_chainer`), then imports chainer
+    with the stand-ins of :func:`_stub_modules` in ``sys.modules`` for the
+    modules that are missing, and removes them again afterwards, so nothing
+    else in the process sees a fake ``pkg_resources``. Where both modules
+    exist (Python 3.11, setuptools < 74) it is a plain ``import chainer``.
+
+    Returns:
+        list of str: the names of the modules that were stubbed.
+    """
+    import sys
+    patch_numpy_for_chainer()
+    if 'chainer' in sys.modules:
+        return []
+    stubs = _stub_modules()
+    import numpy
+    sys.modules.update(stubs)
+    if 'numpy.distutils' in stubs:
+        numpy.distutils = stubs['numpy.distutils']
+    try:
+        import chainer  # noqa: F401
+    finally:
+        for name in stubs:
+            sys.modules.pop(name, None)
+        if 'numpy.distutils' in stubs:
+            del numpy.distutils
+    return sorted(stubs)
 
 
 if __name__ == '__main__':  # pragma: no cover - a manual check

@@ -6,13 +6,21 @@ decide the rest of the run: the one that draws each new epoch's order, the
 global NumPy generator that dropout draws from on the CPU, and the one of
 the crop/flip augmentation. :class:`RandomStates` is an extension whose only
 job is to be serialized with the trainer, carrying those generators.
+
+Also here: the lock that keeps two runs out of one output folder, the
+check that a resumed run asks for the settings it was started with, and
+the clean-up of what a killed snapshot write leaves behind.
 """
 import glob
 import os
 import re
+import shutil
 
+import filelock
 import numpy
 from chainer import training
+
+from branchynet.errors import BranchyNetError
 
 
 def _mt_state(rng):
@@ -65,3 +73,76 @@ def latest_snapshot(directory):
     """Path of the highest-numbered ``snapshot_iter_N`` in ``directory``."""
     found = snapshot_iterations(directory)
     return found[-1][1] if found else None
+
+
+def remove_stale_snapshot_dirs(directory):
+    """Remove the temporary folders a killed snapshot write left behind.
+
+    Chainer's snapshot writer saves into ``tmpsnapshot_iter_N*`` folders and
+    moves the file out; a kill in between leaves the folder. Only call this
+    while holding the output folder's lock (no other run is writing).
+    """
+    for path in glob.glob(os.path.join(directory, 'tmpsnapshot_iter_*')):
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+class OutputLock:
+    """An exclusive lock on a training output folder (``OUT/.lock``).
+
+    Uses the ``filelock`` package (a dependency of chainer): the lock is an
+    OS-level lock, released when the process dies, so a killed run never
+    leaves the folder locked. The holder writes its PID to ``OUT/.lock.pid``
+    so that a second run can name it.
+
+    Raises:
+        BranchyNetError: another process holds the lock.
+    """
+
+    def __init__(self, out):
+        self.out = out
+        self._lock = filelock.FileLock(os.path.join(out, '.lock'), timeout=0)
+        self._pid_path = os.path.join(out, '.lock.pid')
+
+    def __enter__(self):
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            try:
+                with open(self._pid_path) as f:
+                    holder = 'PID %s' % f.read().strip()
+            except OSError:
+                holder = 'another process'
+            raise BranchyNetError('%s is in use by another training run (%s);'
+                                  ' wait for it or choose another --out'
+                                  % (self.out, holder)) from None
+        with open(self._pid_path, 'w') as f:
+            f.write('%d\n' % os.getpid())
+        return self
+
+    def __exit__(self, *exc):
+        self._lock.release()
+        return False
+
+
+def check_resume_settings(saved, asked, allow_changes=False):
+    """Refuse to resume a run with other settings than it was started with.
+
+    Args:
+        saved (dict or None): the settings the folder's run started with.
+        asked (dict): the settings asked for now.
+        allow_changes (bool): the user's explicit override.
+
+    Raises:
+        BranchyNetError: one line listing every difference.
+    """
+    if saved is None or allow_changes:
+        return
+    changed = ['%s %r (asked %r)' % (key, saved.get(key), value)
+               for key, value in sorted(asked.items())
+               if saved.get(key) != value]
+    if changed:
+        raise BranchyNetError(
+            'cannot resume: the run was started with %s; ask for the same '
+            'settings, or pass --allow-changed-settings'
+            % ', '.join(changed))

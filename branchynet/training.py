@@ -48,11 +48,13 @@ from branchynet.inference import exit_records
 from branchynet.iterators import CropFlip, EpochIterator, iterations_per_epoch
 from branchynet.model import JointLoss, paper_exit_weights
 from branchynet.networks import NETWORKS
-from branchynet.resume import RandomStates, latest_snapshot
+from branchynet.resume import (OutputLock, RandomStates, check_resume_settings,
+                               latest_snapshot, remove_stale_snapshot_dirs,
+                               snapshot_iterations)
 from branchynet.serialization import (load_model, load_npz_safe, model_paths,
                                       save_model, save_npz_atomic)
 from branchynet.updater import (ADAM_BETAS, JointUpdater, MainNetwork,
-                                setup_optimizers)
+                                NonFiniteLoss, setup_optimizers)
 
 PHASE2_MODES = ('reference', 'warm')
 PROTOCOLS = ('holdout', 'reference')
@@ -271,7 +273,16 @@ def run_phase(loss_link, optimizers, lr_shifts, splits, settings, epochs,
     if snapshot is not None:
         print('resuming from %s' % snapshot)
         load_npz_safe(snapshot, trainer)
-    trainer.run()
+    else:                       # a fresh start: no older run's snapshot stays
+        for _, path in snapshot_iterations(out):
+            os.remove(path)
+    try:
+        trainer.run(show_loop_exception_msg=False)
+    except NonFiniteLoss as e:
+        raise BranchyNetError('phase %d: %s; training stopped, the last good '
+                              'snapshot is %s' % (phase, e, latest_snapshot(
+                                  out) or 'none (before the first epoch end)')
+                              ) from None
     return trainer.get_extension('LogReport').log
 
 
@@ -456,16 +467,46 @@ def train_phase2(out, settings, splits, device, resume, progress, baseline):
     return info, after_info
 
 
+def prepare_output(out):
+    """Create the output folder; a clear error if it cannot be one."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise BranchyNetError('--out %s exists and is not a folder' % out)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise BranchyNetError('cannot create the output folder %s: %s'
+                              % (out, e.strerror)) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise BranchyNetError('the output folder %s is not writable' % out)
+
+
+def _saved_settings(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise BranchyNetError('cannot read %s: %s' % (path, e)) from None
+
+
 def train_experiment(name, out, device='@numpy', data_dir='auto',
-                     resume=False, progress=True, **overrides):
+                     resume=False, progress=True,
+                     allow_changed_settings=False, **overrides):
     """Run both phases of experiment ``name``; skip a phase already done.
+
+    Everything that can be checked is checked before any training: the
+    settings, the device, the output folder, the data and the batch size.
+    The output folder is locked for the whole run.
 
     Args:
         name (str): experiment (``lenet_mnist`` ...).
         out (str): output folder (see the module docstring).
         device (str): Chainer device specifier (``@numpy``, ``@cupy:0``).
         data_dir (str): data folder, ``'auto'`` for the data root.
-        resume (bool): continue an interrupted phase from its snapshot.
+        resume (bool): continue an interrupted phase from its snapshot; the
+            settings must be those the run started with.
+        allow_changed_settings (bool): resume even with other settings.
         overrides: fields of :class:`TrainSettings` (epochs, batch size...).
 
     Returns:
@@ -476,17 +517,25 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
     resolve_exit_weights(settings.exit_weights,      # checked now, not after
                          NETWORKS[get_experiment(name).network]().n_exits)
     device = get_device(device)
+    prepare_output(out)
     splits = prepare_data(settings, data_dir)
     if settings.batch_size > len(splits['train'][0]):
         raise BranchyNetError('batch size %d is larger than the %d training '
                               'samples' % (settings.batch_size,
                                            len(splits['train'][0])))
-    os.makedirs(out, exist_ok=True)
-    write_json_atomic(os.path.join(out, 'settings.json'),
-                      dataclasses.asdict(settings))
-    results = {}
-    baseline, results['baseline'] = train_phase1(out, settings, splits,
-                                                 device, resume, progress)
-    results['branchynet'], results['baseline_after_joint'] = train_phase2(
-        out, settings, splits, device, resume, progress, baseline)
+    asked = json.loads(json.dumps(dataclasses.asdict(settings)))
+    with OutputLock(out):
+        settings_path = os.path.join(out, 'settings.json')
+        if resume:
+            check_resume_settings(_saved_settings(settings_path), asked,
+                                  allow_changed_settings)
+        for phase in ('phase1', 'phase2'):
+            remove_stale_snapshot_dirs(os.path.join(out, phase))
+        write_json_atomic(settings_path, asked)
+        results = {}
+        baseline, results['baseline'] = train_phase1(
+            out, settings, splits, device, resume, progress)
+        results['branchynet'], results['baseline_after_joint'] = \
+            train_phase2(out, settings, splits, device, resume, progress,
+                         baseline)
     return results

@@ -8,9 +8,13 @@ gradients in phase 2, so Adam keeps moving it with its decaying momentum.
 :class:`JointUpdater` reproduces that with one Chainer optimizer per
 parameter group and zeros for every parameter that got no gradient.
 """
+import math
+
 import chainer
 from chainer.dataset import convert
 from chainer.training import extensions
+
+from branchynet.errors import BranchyNetError
 
 #: Adam betas of the reference code (Chainer's defaults) and of the paper
 ADAM_BETAS = {'code': (0.9, 0.999), 'paper': (0.99, 0.999)}
@@ -75,12 +79,21 @@ def setup_optimizers(recipe, settings, targets, iterations):
     return optimizers, shifts
 
 
+class NonFiniteLoss(BranchyNetError):
+    """The training loss became NaN or infinite."""
+
+
 class JointUpdater(chainer.training.updaters.StandardUpdater):
     """One backward pass, then every optimizer steps its own parameters.
 
     Before the step, a parameter of any optimizer that received no gradient
     gets a zero gradient (Chainer v1's ``zerograds`` semantics), so Adam
     keeps applying its momentum to it as the reference did.
+
+    A non-finite loss stops training before it reaches the weights
+    (:class:`NonFiniteLoss`, naming epoch and iteration). Chainer's
+    ``FailOnNonNumber`` extension would only notice after the update, in
+    the parameters, and name neither.
 
     Args:
         iterator: the training iterator.
@@ -103,6 +116,10 @@ class JointUpdater(chainer.training.updaters.StandardUpdater):
         for optimizer in optimizers:
             optimizer.target.cleargrads()
         loss = self.loss_func(x, t)
+        value = float(loss.array)
+        if not math.isfinite(value):
+            raise NonFiniteLoss('the loss became %s at epoch %d, iteration %d'
+                                % (value, self.epoch + 1, self.iteration + 1))
         loss.backward()
         for optimizer in optimizers:
             for param in optimizer.target.params():

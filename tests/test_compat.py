@@ -149,3 +149,42 @@ def test_smoke_on_numpy2():
         timeout=600)
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert 'check_numpy2.sh: PASS' in proc.stdout
+
+
+BLOCKED_IMPORT = '''
+import importlib.abc, sys
+
+class Block(importlib.abc.MetaPathFinder):
+    """As on Python 3.12 with NumPy 2 and setuptools >= 82."""
+    def find_spec(self, name, path=None, target=None):
+        if name in ('numpy.distutils', 'pkg_resources'):
+            raise ModuleNotFoundError('No module named %r' % name)
+
+sys.meta_path.insert(0, Block())
+import branchynet, chainer, numpy
+from branchynet.compat import import_chainer
+assert 'pkg_resources' not in sys.modules, 'a stand-in stayed behind'
+assert not hasattr(numpy, 'distutils')
+x = numpy.zeros((2, 1, 28, 28), numpy.float32)
+print(chainer.__version__, [z.shape for z in branchynet.b_lenet()(x)])
+'''
+
+
+def test_chainer_imports_without_numpy_distutils_and_pkg_resources():
+    """Chainer's import check reads two modules Python 3.12 stacks lack."""
+    proc = subprocess.run([sys.executable, '-c', BLOCKED_IMPORT],
+                          capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ['7.8.1', '[(2,', '10),', '(2,', '10)]']
+    # and without the shim chainer's import fails there
+    plain = BLOCKED_IMPORT.replace('import branchynet, chainer, numpy',
+                                   'import chainer')
+    proc = subprocess.run([sys.executable, '-c', plain], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode != 0
+    assert "No module named 'numpy.distutils'" in proc.stderr
+
+
+def test_import_chainer_is_a_plain_import_where_nothing_is_missing():
+    assert compat.import_chainer() == []

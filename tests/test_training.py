@@ -379,15 +379,6 @@ def test_resolve_exit_weights():
         training.resolve_exit_weights((1.0, float('nan')), 2)
 
 
-def test_latest_snapshot_takes_the_highest_iteration(tmp_path):
-    assert training.latest_snapshot(str(tmp_path)) is None
-    for name in ('snapshot_iter_9', 'snapshot_iter_10', 'snapshot_iter_2',
-                 'snapshot_iter_11.tmp'):
-        (tmp_path / name).write_bytes(b'')
-    assert training.latest_snapshot(str(tmp_path)).endswith(
-        'snapshot_iter_10')
-
-
 def test_joint_training_lowers_the_loss_of_b_lenet(synthetic_digits):
     images, labels = synthetic_digits(32, seed=7)
     x = (images[:, None] / 255.0).astype(numpy.float32)

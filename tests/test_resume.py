@@ -1,0 +1,200 @@
+"""Exact resume after SIGKILL, the output-folder lock, the settings check.
+
+The kill tests run the real CLI in a subprocess that kills itself with
+SIGKILL at a chosen update (a wrapper patches the updater; nothing in the
+package knows about it), rerun it with ``--resume``, and compare the final
+weights with an uninterrupted run's, bit for bit.
+"""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy
+import pytest
+
+from branchynet import resume
+from branchynet.errors import BranchyNetError
+
+N_TRAIN, N_TEST, VAL, BATCH = 64, 16, 8, 8
+ITERS = (N_TRAIN - VAL) // BATCH              # 7 updates per epoch
+EPOCHS = 4
+
+# Runs the CLI; kills itself when phase PHASE reaches update ITERATION.
+WRAPPER = textwrap.dedent('''
+    import json, os, signal, sys
+    import branchynet.data.mnist as mnist
+    mnist.MNIST_SHA256 = json.loads(os.environ['TEST_MNIST_SHA256'])
+    from branchynet import updater
+    kill = os.environ.get('TEST_KILL')
+    if kill:
+        phase, iteration = (int(v) for v in kill.split(':'))
+        real = updater.JointUpdater.update_core
+        def update_core(self):
+            this_phase = 1 if self.loss_func.main_only else 2
+            if this_phase == phase and self.iteration == iteration:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(self)
+        updater.JointUpdater.update_core = update_core
+    from branchynet.cli import main
+    sys.exit(main(sys.argv[1:]))
+''')
+
+
+@pytest.fixture(scope='module')
+def mnist_files(tmp_path_factory, tiny_mnist):
+    """A data root with tiny MNIST files and a tiny user pcifar10 data.npz."""
+    root = tmp_path_factory.mktemp('root')
+    _, checksums = tiny_mnist(root / 'mnist', N_TRAIN, N_TEST)
+    rng = numpy.random.RandomState(0)
+    (root / 'pcifar10').mkdir()
+    numpy.savez(root / 'pcifar10' / 'data.npz',
+                train_x=rng.rand(N_TRAIN, 3, 32, 32).astype(numpy.float32),
+                train_y=(numpy.arange(N_TRAIN) % 10).astype(numpy.int32),
+                test_x=rng.rand(N_TEST, 3, 32, 32).astype(numpy.float32),
+                test_y=(numpy.arange(N_TEST) % 10).astype(numpy.int32))
+    return root, checksums
+
+
+def run_cli(args, mnist_files, kill=None, check=True):
+    root, checksums = mnist_files
+    env = dict(os.environ, BRANCHYNET_DATA_ROOT=str(root),
+               TEST_MNIST_SHA256=json.dumps(checksums), PYTHONHASHSEED='0')
+    env.pop('TEST_KILL', None)
+    if kill:
+        env['TEST_KILL'] = '%d:%d' % kill
+    proc = subprocess.run([sys.executable, '-c', WRAPPER] + args, env=env,
+                          capture_output=True, text=True, timeout=300)
+    if check and kill is None:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+#: lenet_mnist with the reference recipe; B-AlexNet with the modern one
+#: (dropout, crop and flip: every random source of a recipe)
+RECIPES = {'reference': ['lenet_mnist'],
+           'modern': ['alexnet_cifar10', '--recipe', 'modern']}
+
+
+def train_args(out, recipe='reference', *extra):
+    return ['train'] + RECIPES[recipe] + [
+        '--out', str(out), '--epochs-main', str(EPOCHS), '--epochs-joint',
+        str(EPOCHS), '--batch-size', str(BATCH), '--val-size', str(VAL),
+        '--no-progress'] + list(extra)
+
+
+def weights(out, role):
+    with numpy.load(str(out / (role + '.npz'))) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def max_abs_diff(a, b):
+    assert sorted(a) == sorted(b)
+    return max(float(numpy.abs(a[k] - b[k]).max()) for k in a)
+
+
+@pytest.fixture(scope='module')
+def straight(tmp_path_factory, mnist_files):
+    """Uninterrupted runs, by recipe."""
+    outs = {}
+    for recipe in RECIPES:
+        outs[recipe] = tmp_path_factory.mktemp('straight') / recipe
+        run_cli(train_args(outs[recipe], recipe), mnist_files)
+    return outs
+
+
+@pytest.mark.parametrize('recipe', sorted(RECIPES))
+@pytest.mark.parametrize('phase', [1, 2])
+def test_sigkill_then_resume_gives_the_same_weights(phase, recipe, straight,
+                                                    mnist_files, tmp_path):
+    # a random update of epoch 2, so that at least two epochs remain
+    iteration = random.randrange(ITERS, 2 * ITERS)
+    out = tmp_path / 'out'
+    args = train_args(out, recipe)
+    killed = run_cli(args, mnist_files, kill=(phase, iteration))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not (out / 'branchynet.json').exists()
+    resumed = run_cli(args + ['--resume'], mnist_files)
+    assert 'resuming from' in resumed.stdout
+    for role in ('baseline', 'branchynet', 'baseline_after_joint'):
+        diff = max_abs_diff(weights(out, role),
+                             weights(straight[recipe], role))
+        assert diff == 0, (role, phase, iteration, diff)
+
+
+def test_a_second_run_on_the_same_folder_is_refused(tmp_path, mnist_files):
+    out = tmp_path / 'out'
+    out.mkdir()
+    with resume.OutputLock(str(out)):
+        proc = run_cli(train_args(out),
+                       mnist_files, check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'Traceback' not in proc.stderr
+    assert 'in use by another training run (PID %d)' % os.getpid() \
+        in lines[0]
+    assert sorted(os.listdir(out)) == ['.lock', '.lock.pid']
+
+
+def test_resume_refuses_changed_settings(tmp_path, mnist_files):
+    out = tmp_path / 'out'
+    args = train_args(out)
+    killed = run_cli(args, mnist_files, kill=(1, ITERS + 1))
+    assert killed.returncode == -signal.SIGKILL
+    before = sorted(os.listdir(out / 'phase1'))
+    proc = run_cli(args + ['--resume', '--batch-size', '4', '--seed', '3'],
+                   mnist_files, check=False)
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+    line, = proc.stderr.strip().splitlines()
+    assert 'batch_size 8 (asked 4)' in line and 'seed 0 (asked 3)' in line
+    assert '--allow-changed-settings' in line
+    assert sorted(os.listdir(out / 'phase1')) == before
+    # the explicit override resumes, and the models record the new settings
+    run_cli(args + ['--resume', '--batch-size', '4',
+                    '--allow-changed-settings'], mnist_files)
+    with open(out / 'branchynet.json') as f:
+        assert json.load(f)['settings']['batch_size'] == 4
+
+
+def test_a_killed_snapshot_write_is_cleaned_up(tmp_path):
+    stale = tmp_path / 'tmpsnapshot_iter_14abc'
+    stale.mkdir()
+    (stale / 'snapshot_iter_14').write_bytes(b'half')
+    keep = tmp_path / 'snapshot_iter_7'
+    keep.write_bytes(b'whole')
+    resume.remove_stale_snapshot_dirs(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ['snapshot_iter_7']
+
+
+def test_random_states_round_trip_through_a_snapshot(tmp_path):
+    import chainer
+    rng = numpy.random.RandomState(5)
+    numpy.random.seed(11)
+    ext = resume.RandomStates({'order': rng, 'numpy_global': None})
+    path = str(tmp_path / 'states.npz')
+    chainer.serializers.save_npz(path, ext)
+    expected = rng.rand(3), numpy.random.rand(3)
+    numpy.random.seed(0)
+    rng.seed(0)
+    chainer.serializers.load_npz(path, ext)
+    numpy.testing.assert_array_equal(rng.rand(3), expected[0])
+    numpy.testing.assert_array_equal(numpy.random.rand(3), expected[1])
+
+
+def test_check_resume_settings():
+    resume.check_resume_settings(None, {'a': 1})
+    resume.check_resume_settings({'a': 1}, {'a': 1})
+    resume.check_resume_settings({'a': 1}, {'a': 2}, allow_changes=True)
+    with pytest.raises(BranchyNetError, match=r'a 1 \(asked 2\)'):
+        resume.check_resume_settings({'a': 1}, {'a': 2})
+
+
+def test_latest_snapshot_takes_the_highest_iteration(tmp_path):
+    assert resume.latest_snapshot(str(tmp_path)) is None
+    for name in ('snapshot_iter_9', 'snapshot_iter_10', 'snapshot_iter_2',
+                 'snapshot_iter_11.tmp'):
+        (tmp_path / name).write_bytes(b'')
+    assert resume.latest_snapshot(str(tmp_path)).endswith('snapshot_iter_10')
