@@ -61,6 +61,15 @@ def _add_common(p):
                         "(default: the data root, datasets/data/<name>)")
 
 
+def _add_runtime(p):
+    p.add_argument('--runtime', choices=['chainer', 'onnxruntime'],
+                   default='chainer',
+                   help="inference engine: 'chainer' (default) or "
+                        "'onnxruntime' (the model exported to ONNX in memory)")
+    p.add_argument('--threads', type=positive_int, default=1,
+                   help='ONNX Runtime intra-op threads (default 1)')
+
+
 def cmd_train(args):
     from branchynet.training import train_experiment
     weights = args.exit_weights
@@ -93,7 +102,8 @@ def cmd_evaluate(args):
     from branchynet.evaluation import evaluate_saved
     evaluate_saved(args.model, args.thresholds, device=args.device,
                    data_dir=args.data_dir, batch_size=args.batch_size,
-                   split=args.split)
+                   split=args.split, runtime=args.runtime,
+                   threads=args.threads)
 
 
 def cmd_sweep(args):
@@ -107,13 +117,26 @@ def cmd_sweep(args):
         tune_on=args.tune_on, rule=args.rule, epsilon=args.epsilon,
         budget_ms=args.budget_ms, grid=args.grid,
         profile_samples=args.profile_samples,
-        validate_samples=args.validate_samples, warmup=args.warmup)
+        validate_samples=args.validate_samples, warmup=args.warmup,
+        runtime=args.runtime, threads=args.threads)
     rows = write_table([summary], out)
     print(to_markdown(rows))
     if summary['validation']:
         print(validation_markdown(summary))
     print('thresholds tuned on the %s split; results in %s'
           % ('validation' if args.tune_on == 'val' else 'test', out))
+
+
+def cmd_export(args):
+    from branchynet.onnx_export import export_model_dir
+    out = args.out or os.path.join(args.model_dir, 'onnx')
+    sidecar = export_model_dir(args.model_dir, out)
+    print('%s, %d exits, %d classes, input %s, opset %d:' % (
+        sidecar['network'], sidecar['exits'], sidecar['classes'],
+        'x'.join(map(str, sidecar['input_shape'])), sidecar['opset']))
+    for name in sorted(sidecar['files']):
+        print('  %s' % os.path.join(out, name))
+    print('  %s (sidecar)' % os.path.join(out, 'export.json'))
 
 
 def cmd_report(args):
@@ -206,6 +229,7 @@ def build_parser():
                    help='batched early exit (1: the per-sample procedure)')
     p.add_argument('--split', choices=['test', 'val'], default='test')
     _add_common(p)
+    _add_runtime(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser('sweep', help='measure a trained experiment: latency '
@@ -238,7 +262,14 @@ def build_parser():
     p.add_argument('--quick', action='store_true',
                    help='few profiling and validation samples')
     _add_common(p)
+    _add_runtime(p)
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser('export', help='write a trained experiment as ONNX '
+                       'graphs (one per segment, and the baseline)')
+    p.add_argument('model_dir', help='folder written by `branchynet train`')
+    p.add_argument('--out', help='output folder (default MODEL_DIR/onnx)')
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser('data', help='prepare a data set: pcifar10 from the '
                        'CIFAR-10 python batches')

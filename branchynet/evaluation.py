@@ -1,12 +1,11 @@
 """Evaluating a saved model: accuracy and where the samples leave."""
 import time
 
-import chainer
 import numpy
 
-from branchynet.device import get_device
 from branchynet.errors import BranchyNetError
-from branchynet.inference import check_thresholds, early_exit, early_exit_one
+from branchynet.inference import check_thresholds
+from branchynet.runtime import as_runtime, make_runtime
 from branchynet.serialization import load_model
 from branchynet.training import TrainSettings, prepare_data
 
@@ -32,26 +31,28 @@ def predict(model, x, thresholds=None, batch_size=1000):
     ``thresholds=None`` runs the main network alone (every sample at the
     final exit). ``batch_size=1`` runs the per-sample procedure.
 
+    Args:
+        model: a BranchyNet (on its device) or a runtime of
+            :mod:`branchynet.runtime`.
+
     Returns:
         tuple of numpy arrays: prediction int32 ``(N,)``, exit_index int32
         ``(N,)`` (0-based).
     """
-    device = model.device
-    cpu = chainer.backend.CpuDevice()
+    rt = as_runtime(model)
     predictions, exits = [], []
-    with chainer.using_config('train', False), chainer.no_backprop_mode():
-        for i in range(0, len(x), batch_size):
-            xb = device.send(x[i:i + batch_size])
-            if thresholds is None:
-                p = model.forward_main(xb).array.argmax(axis=1)
-                e = numpy.full(len(xb), model.n_exits - 1, numpy.int32)
-            elif batch_size == 1:
-                p, e = early_exit_one(model, xb, thresholds)
-                p, e = numpy.array([p]), numpy.array([e])
-            else:
-                p, e = early_exit(model, xb, thresholds)
-            predictions.append(cpu.send(p).astype(numpy.int32))
-            exits.append(cpu.send(e).astype(numpy.int32))
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size]
+        if thresholds is None:
+            p = rt.predict_main(xb)
+            e = numpy.full(len(xb), rt.n_exits - 1, numpy.int32)
+        elif batch_size == 1:
+            p, e = rt.run_one(rt.send(xb), thresholds)
+            p, e = numpy.array([p], numpy.int32), numpy.array([e], numpy.int32)
+        else:
+            p, e = rt.early_exit(xb, thresholds)
+        predictions.append(p)
+        exits.append(e)
     return numpy.concatenate(predictions), numpy.concatenate(exits)
 
 
@@ -64,16 +65,21 @@ def summarize(prediction, exit_index, y, n_exits):
 
 
 def evaluate_saved(path, thresholds=None, device='@numpy', data_dir='auto',
-                   batch_size=1000, split='test'):
-    """Load a saved model and print its early-exit accuracy and exit %."""
+                   batch_size=1000, split='test', runtime='chainer',
+                   threads=1):
+    """Load a saved model and print its early-exit accuracy and exit %.
+
+    ``runtime`` is ``chainer`` or ``onnxruntime`` (the model exported in
+    memory; ``threads`` intra-op threads).
+    """
     model, info = load_model(path)
     if thresholds is not None:
         if info.get('role') == 'baseline':
             raise BranchyNetError('%s is a baseline (main network only); it '
                                   'takes no thresholds' % path)
         thresholds = check_thresholds(thresholds, model.n_exits)
-    device = get_device(device)
-    model.to_device(device)
+    model = make_runtime(model, info['network'], runtime, device, threads,
+                         main_only=thresholds is None)
     x, y = evaluation_split(info, split, data_dir)
     start = time.perf_counter()
     prediction, exit_index = predict(model, x, thresholds, batch_size)
@@ -88,6 +94,15 @@ def evaluate_saved(path, thresholds=None, device='@numpy', data_dir='auto',
     print('exits: %s' % ', '.join(
         'exit %d %.2f%%' % (k, 100 * f)
         for k, f in enumerate(result['exit_fractions'], 1)))
-    print('wall time: %.2f s (%.3f ms per sample, batch size %d)'
-          % (seconds, 1000 * seconds / len(y), batch_size))
+    print('wall time: %.2f s (%.3f ms per sample, batch size %d, %s)'
+          % (seconds, 1000 * seconds / len(y), batch_size,
+             _runtime_line(model.settings)))
     return result
+
+
+def _runtime_line(settings):
+    """``chainer`` or ``onnxruntime 1.32.0, 1 intra-op thread(s)``."""
+    if settings['runtime'] != 'onnxruntime':
+        return 'chainer %s' % settings['chainer']
+    return 'onnxruntime %s, %d intra-op thread(s)' % (
+        settings['onnxruntime'], settings['intra_op_num_threads'])

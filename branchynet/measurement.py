@@ -14,6 +14,10 @@
    baseline and a few sweep points (the choice among them), predicted vs
    measured accuracy, exit counts and time.
 
+Steps 1, 2 and 5 run on the chosen runtime (``runtime='onnxruntime'``:
+the models exported in memory, see :mod:`branchynet.runtime`); the summary
+records which, with its thread settings.
+
 Results go to ``OUT/sweep.json`` and ``OUT/records.npz``.
 """
 import os
@@ -23,13 +27,11 @@ import numpy
 
 from branchynet import sweep as sweep_lib
 from branchynet.data.download import atomic_path, write_json_atomic
-from branchynet.device import get_device, synchronize
 from branchynet.errors import BranchyNetError
 from branchynet.evaluation import evaluation_split, predict, summarize
 from branchynet.experiments import EXPERIMENTS
-from branchynet.inference import exit_records
-from branchynet.profiling import (count_macs, profile_paths, robust_ms,
-                                  run_one)
+from branchynet.profiling import count_macs, profile_paths, robust_ms
+from branchynet.runtime import as_runtime, make_runtime
 from branchynet.serialization import load_model
 
 
@@ -45,19 +47,19 @@ def timed_predict(model, x, thresholds):
         trimmed mean over all samples would cut the rare slow paths, not
         just the interrupted samples.)
     """
-    device = model.device
+    rt = as_runtime(model)
     times, outcomes = [], []
     for i in range(len(x)):
-        x1 = device.send(x[i:i + 1])
-        synchronize(device)
+        x1 = rt.send(x[i:i + 1])
+        rt.synchronize()
         start = time.perf_counter()
-        outcomes.append(run_one(model, x1, thresholds))
-        synchronize(device)
+        outcomes.append(rt.run_one(x1, thresholds))
+        rt.synchronize()
         times.append(time.perf_counter() - start)
     outcomes = numpy.array(outcomes, numpy.int32).reshape(-1, 2)
     times = 1000 * numpy.array(times)
     exit_index = outcomes[:, 1]
-    counts = numpy.bincount(exit_index, minlength=model.n_exits)
+    counts = numpy.bincount(exit_index, minlength=rt.n_exits)
     exit_ms = [robust_ms(times[exit_index == k]) if n else None
                for k, n in enumerate(counts)]
     ms = sum(t * n for t, n in zip(exit_ms, counts) if n) / len(times)
@@ -78,7 +80,7 @@ def validate_point(model, x, y, thresholds, predicted):
         ``exact_match`` (accuracy and exit counts identical).
     """
     p, e, measured_ms, measured_exit_ms = timed_predict(model, x, thresholds)
-    measured = summarize(p, e, y, model.n_exits)
+    measured = summarize(p, e, y, as_runtime(model).n_exits)
     return {
         'thresholds': None if thresholds is None else list(thresholds),
         'predicted_accuracy': predicted['accuracy'],
@@ -103,7 +105,8 @@ def _grid_rows(grid_result):
 def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
                        tune_on='val', rule='knee', epsilon=0.0,
                        budget_ms=None, grid=None, profile_samples=200,
-                       validate_samples=1000, warmup=20):
+                       validate_samples=1000, warmup=20, runtime='chainer',
+                       threads=1):
     """Run the whole measurement of one trained experiment (see module doc).
 
     Args:
@@ -120,29 +123,33 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
         profile_samples (int): samples timed per path.
         validate_samples (int): test samples run for real at batch size 1
             per validation point (0 skips validation).
+        runtime (str): ``chainer`` or ``onnxruntime`` (records, profile and
+            validation; multiply-adds are counted on the Chainer model).
+        threads (int): ONNX Runtime intra-op threads.
 
     Returns:
         dict: what is written to ``sweep.json``.
     """
     if tune_on not in ('val', 'test'):
         raise BranchyNetError("tune_on must be 'val' or 'test'")
-    device = get_device(device)
     baseline, base_info = load_model(os.path.join(model_dir, 'baseline'))
-    model, info = load_model(os.path.join(model_dir, 'branchynet'))
+    chainer_model, info = load_model(os.path.join(model_dir, 'branchynet'))
     experiment = EXPERIMENTS[info['settings']['experiment']]
     grid = sweep_lib.check_grid(experiment.grid if grid is None else grid)
-    thresholds = sweep_lib.threshold_grid(grid, model.n_exits)
-    baseline.to_device(device)
-    model.to_device(device)
+    thresholds = sweep_lib.threshold_grid(grid, chainer_model.n_exits)
+    baseline = make_runtime(baseline, base_info['network'], runtime, device,
+                            threads, main_only=True)
+    model = make_runtime(chainer_model, info['network'], runtime, device,
+                         threads)
 
     x_test, y_test = evaluation_split(info, 'test', data_dir)
     x_tune, y_tune = (x_test, y_test) if tune_on == 'test' else \
         evaluation_split(info, 'val', data_dir)
     print('recording entropies and predictions (one batched pass)...')
     start = time.perf_counter()
-    test_records = exit_records(model, x_test)
+    test_records = model.exit_records(x_test)
     tune_records = test_records if tune_on == 'test' else \
-        exit_records(model, x_tune)
+        model.exit_records(x_tune)
     base_pred = {name: predict(baseline, xs)[0] for name, xs in
                  (('test', x_test), ('tune', x_tune))}
     records_s = time.perf_counter() - start
@@ -154,7 +161,8 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
     # profile gives both (profile.baseline_ms)
     profile = profile_paths(model, x_test, profile_samples, warmup)
     profile_s = time.perf_counter() - start
-    macs = count_macs(model, device.send(x_test[:1]))
+    macs = count_macs(chainer_model,
+                      chainer_model.device.send(x_test[:1]))
 
     start = time.perf_counter()
     results = {}
@@ -208,7 +216,9 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
         'experiment': experiment.name,
         'network': info['network'],
         'model_dir': model_dir,
-        'device': str(device),
+        'device': model.device,
+        'runtime': model.name,
+        'runtime_settings': model.settings,
         'tuned_on': tune_on,
         'rule': rule,
         'grid': list(grid),

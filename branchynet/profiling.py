@@ -16,6 +16,10 @@ Two accountings are recorded side by side:
 On a GPU the device is synchronised before every clock read; the
 reference's GPU timings were not, which we do not reproduce (our trunk
 times are real trunk times).
+
+The model may be a Chainer BranchyNet or any runtime of
+:mod:`branchynet.runtime` (ONNX Runtime: ``--runtime onnxruntime``); the
+profile records which, with its thread settings.
 """
 import dataclasses
 import time
@@ -24,8 +28,7 @@ import chainer
 import numpy
 from scipy.stats import trim_mean
 
-from branchynet.device import synchronize
-from branchynet.inference import early_exit_one
+from branchynet.runtime import as_runtime
 
 
 #: fraction cut from each end of the timings before averaging
@@ -67,6 +70,8 @@ class PathProfile:
     exit_ms_p90: list
     stage_ms: list         # each trunk stage alone
     trunk_ms: list         # reference accounting: stages 1..k cumulated
+    runtime: str = 'chainer'
+    settings: dict = None  # the runtime's threads, providers, versions
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -77,32 +82,32 @@ def run_one(model, x1, thresholds):
 
     ``thresholds=None`` runs the main network alone (the baseline); otherwise
     the early-exit procedure. Both the profiler and the validation time this
-    function, so predicted and measured times cover the same work.
+    (:meth:`run_one` of the runtime), so predicted and measured times cover
+    the same work.
+
+    Args:
+        model: a BranchyNet or a runtime (:mod:`branchynet.runtime`).
+        x1: one sample, already where the runtime reads it (``send``).
     """
-    if thresholds is None:
-        with chainer.using_config('train', False), \
-                chainer.no_backprop_mode():
-            return int(model.forward_main(x1).array.argmax()), \
-                model.n_exits - 1
-    return early_exit_one(model, x1, thresholds)
+    return as_runtime(model).run_one(x1, thresholds)
 
 
-def _timed(fn, device):
-    synchronize(device)
+def _timed(fn, runtime):
+    runtime.synchronize()
     start = time.perf_counter()
     fn()
-    synchronize(device)
+    runtime.synchronize()
     return 1000 * (time.perf_counter() - start)
 
 
-def _stage_times(model, x, device):
+def _stage_times(runtime, x):
     times = []
     h = x
-    for stage in model.stages:
-        synchronize(device)
+    for stage in runtime.trunk_stages():
+        runtime.synchronize()
         start = time.perf_counter()
         h = stage(h)
-        synchronize(device)
+        runtime.synchronize()
         times.append(1000 * (time.perf_counter() - start))
     return times
 
@@ -115,7 +120,8 @@ def profile_paths(model, x, n_samples=200, n_warmup=20):
     machine affect all of them alike.
 
     Args:
-        model (BranchyNet): the trained network, on its device.
+        model (BranchyNet or runtime): the trained network, on its device,
+            or a runtime of :mod:`branchynet.runtime`.
         x (numpy.ndarray): float32 ``(N, C, H, W)``; the first ``n_samples``
             rows are used (cycled if N is smaller).
         n_samples (int): timed samples.
@@ -124,18 +130,17 @@ def profile_paths(model, x, n_samples=200, n_warmup=20):
     Returns:
         PathProfile
     """
-    device = model.device
-    k_exits = model.n_exits
+    rt = as_runtime(model)
+    k_exits = rt.n_exits
     paths = [forcing_thresholds(k_exits, k) for k in range(k_exits)]
 
     base, per_path, per_stage = [], [[] for _ in paths], []
     with chainer.using_config('train', False), chainer.no_backprop_mode():
         for i in range(n_warmup + n_samples):
-            x1 = device.send(x[i % len(x):i % len(x) + 1])
-            t_base = _timed(lambda: run_one(model, x1, None), device)
-            t_paths = [_timed(lambda: run_one(model, x1, t), device)
-                       for t in paths]
-            t_stages = _stage_times(model, x1, device)
+            x1 = rt.send(x[i % len(x):i % len(x) + 1])
+            t_base = _timed(lambda: rt.run_one(x1, None), rt)
+            t_paths = [_timed(lambda: rt.run_one(x1, t), rt) for t in paths]
+            t_stages = _stage_times(rt, x1)
             if i >= n_warmup:
                 base.append(t_base)
                 for k, t in enumerate(t_paths):
@@ -145,7 +150,7 @@ def profile_paths(model, x, n_samples=200, n_warmup=20):
     per_path = [numpy.array(p) for p in per_path]
     stage_ms = numpy.array([robust_ms(t) for t in numpy.array(per_stage).T])
     return PathProfile(
-        device=str(device), n_samples=n_samples,
+        device=rt.device, n_samples=n_samples,
         baseline_ms=robust_ms(base),
         baseline_ms_median=float(numpy.median(base)),
         baseline_ms_p10=float(numpy.percentile(base, 10)),
@@ -155,7 +160,8 @@ def profile_paths(model, x, n_samples=200, n_warmup=20):
         exit_ms_p10=[float(numpy.percentile(p, 10)) for p in per_path],
         exit_ms_p90=[float(numpy.percentile(p, 90)) for p in per_path],
         stage_ms=stage_ms.tolist(),
-        trunk_ms=numpy.cumsum(stage_ms).tolist())
+        trunk_ms=numpy.cumsum(stage_ms).tolist(),
+        runtime=rt.name, settings=rt.settings)
 
 
 class _MacCounter(chainer.LinkHook):
