@@ -1,6 +1,9 @@
 """CIFAR-10 batches and pcifar10: restricted unpickling, checksums, the ZCA
 and GCN recipes, data.npz validation, the sidecar, atomic writes.
 
+(The modules: branchynet.data.cifar10, safe_pickle, pcifar10; the user
+data set file has its own tests in test_data_user_npz.py.)
+
 Everything runs on small synthetic files written in the official format
 (``cifar-10-batches-py/data_batch_1..5``, ``test_batch``, ``batches.meta``,
 pickled dicts with ``data`` uint8 (n, 3072), ``labels``, ``batch_label``,
@@ -22,11 +25,12 @@ import scipy.linalg
 
 from branchynet import __version__
 from branchynet.data import load_dataset
-from branchynet.data import cifar10
-from branchynet.data.cifar10 import (build_pcifar10, get_cifar10_raw,
-                                     get_pcifar10, load_pcifar10_npz,
-                                     minmax_rows, prepare_pcifar10,
-                                     restricted_loads, zca_apply, zca_fit)
+from branchynet.data import cifar10, pcifar10
+from branchynet.data.cifar10 import BATCH_MAX_BYTES, get_cifar10_raw
+from branchynet.data.pcifar10 import (build_pcifar10, get_pcifar10,
+                                      load_pcifar10_npz, minmax_rows,
+                                      prepare_pcifar10, zca_fit)
+from branchynet.data.safe_pickle import restricted_loads
 from branchynet.errors import BranchyNetError
 from helpers import files_in
 
@@ -135,6 +139,47 @@ def test_loads_the_tarball_in_the_data_dir(tmp_path, data_root, cifar_src):
     assert files_in(data_root / 'cifar10') == ['cifar-10-python.tar.gz']
 
 
+def test_an_explicit_data_root_holds_cifar10(tmp_path, data_root, cifar_src):
+    target = tmp_path / 'root' / 'cifar10' / 'cifar-10-python.tar.gz'
+    target.parent.mkdir(parents=True)
+    target.write_bytes(cifar_src['tarball'].read_bytes())
+    check_raw(get_cifar10_raw(str(tmp_path / 'root'), download=False,
+                              md5=cifar_src['md5']), cifar_src['arrays'])
+    assert files_in(data_root) == []
+
+
+def test_an_oversized_batch_file_is_refused_unread(tmp_path):
+    write_cifar_folder(tmp_path / 'c', n=2)
+    victim = tmp_path / 'c' / 'cifar-10-batches-py' / 'data_batch_2'
+    with open(victim, 'wb') as f:
+        f.truncate(BATCH_MAX_BYTES + 1)                      # sparse
+    with pytest.raises(BranchyNetError, match='larger than a CIFAR-10 batch'):
+        get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False,
+                        file_md5=None)
+
+
+def test_an_oversized_batch_in_the_tarball_is_refused(tmp_path):
+    write_cifar_folder(tmp_path / 'src', n=2)
+    tarball = tmp_path / 'c' / 'cifar-10-python.tar.gz'
+    tarball.parent.mkdir()
+    with tarfile.open(tarball, 'w:gz') as tar:
+        info = tarfile.TarInfo('cifar-10-batches-py/data_batch_1')
+        info.size = BATCH_MAX_BYTES + 1
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    with pytest.raises(BranchyNetError, match='larger than a CIFAR-10 batch'):
+        get_cifar10_raw(cifar_dir=str(tarball.parent), download=False,
+                        md5=None)
+
+
+def test_an_oversized_tarball_is_refused_unread(tmp_path, monkeypatch):
+    tarball = tmp_path / 'c' / 'cifar-10-python.tar.gz'
+    tarball.parent.mkdir()
+    tarball.write_bytes(b'x' * 101)
+    monkeypatch.setattr(cifar10, 'CIFAR10_TARBALL_BYTES', 100)
+    with pytest.raises(BranchyNetError, match='larger than the official'):
+        get_cifar10_raw(cifar_dir=str(tarball.parent), download=False)
+
+
 def test_image_layout_is_channel_row_column():
     images = numpy.arange(2 * 3072, dtype=numpy.uint32).astype(
         numpy.uint8).reshape(2, 3072)
@@ -147,9 +192,9 @@ def test_image_layout_is_channel_row_column():
 @pytest.mark.parametrize('style', ['py2', 'py3'])
 def test_loads_an_extracted_folder(tmp_path, style):
     arrays, file_md5 = write_cifar_folder(tmp_path / 'c', n=8, style=style)
-    check_raw(get_cifar10_raw(str(tmp_path / 'c'), download=False,
+    check_raw(get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False,
                               file_md5=file_md5), arrays)
-    check_raw(get_cifar10_raw(str(tmp_path / 'c'), download=False,
+    check_raw(get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False,
                               file_md5=None), arrays)
 
 
@@ -168,7 +213,8 @@ def test_python2_style_batches_hold_bytes_keys():
 def test_extracted_folder_checked_against_file_md5(tmp_path):
     write_cifar_folder(tmp_path / 'c', n=8)
     with pytest.raises(BranchyNetError) as error:
-        get_cifar10_raw(str(tmp_path / 'c'), download=False)  # official md5
+        # the official md5s
+        get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False)
     assert 'data_batch_1' in str(error.value) and 'md5' in str(error.value)
 
 
@@ -176,7 +222,8 @@ def test_missing_batch_in_folder_is_named(tmp_path):
     write_cifar_folder(tmp_path / 'c', n=8)
     (tmp_path / 'c' / 'cifar-10-batches-py' / 'test_batch').unlink()
     with pytest.raises(BranchyNetError, match='test_batch'):
-        get_cifar10_raw(str(tmp_path / 'c'), download=False, file_md5=None)
+        get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False,
+                        file_md5=None)
 
 
 def test_truncated_batch_in_folder_is_named(tmp_path):
@@ -184,14 +231,15 @@ def test_truncated_batch_in_folder_is_named(tmp_path):
     victim = tmp_path / 'c' / 'cifar-10-batches-py' / 'data_batch_3'
     victim.write_bytes(victim.read_bytes()[:5000])
     with pytest.raises(BranchyNetError) as error:
-        get_cifar10_raw(str(tmp_path / 'c'), download=False, file_md5=None)
+        get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False,
+                        file_md5=None)
     assert str(victim) in str(error.value)
     assert 'truncated' in str(error.value)
 
 
 def test_nothing_there_and_no_download(tmp_path):
     with pytest.raises(BranchyNetError) as error:
-        get_cifar10_raw(str(tmp_path / 'empty'), download=False)
+        get_cifar10_raw(cifar_dir=str(tmp_path / 'empty'), download=False)
     message = str(error.value)
     assert 'cifar-10-python.tar.gz' in message
     assert 'cifar-10-batches-py' in message
@@ -201,7 +249,7 @@ def test_local_tarball_with_wrong_md5_is_named(tmp_path, cifar_src):
     # the synthetic tarball is not the official one: the default md5 refuses
     directory = cifar_src['tarball'].parent
     with pytest.raises(BranchyNetError) as error:
-        get_cifar10_raw(str(directory), download=False)
+        get_cifar10_raw(cifar_dir=str(directory), download=False)
     assert str(cifar_src['tarball']) in str(error.value)
     assert 'md5' in str(error.value)
 
@@ -211,7 +259,8 @@ def test_truncated_local_tarball_is_named(tmp_path, cifar_src):
     tarball.write_bytes(tarball.read_bytes()[:len(tarball.read_bytes()) // 2])
     for md5 in (cifar_src['md5'], None):       # caught by md5, or by gzip
         with pytest.raises(BranchyNetError) as error:
-            get_cifar10_raw(str(tarball.parent), download=False, md5=md5)
+            get_cifar10_raw(cifar_dir=str(tarball.parent), download=False,
+                            md5=md5)
         assert str(tarball) in str(error.value)
         assert 'truncated' in str(error.value)
 
@@ -222,7 +271,7 @@ def test_tarball_without_a_batch_is_named(tmp_path):
     tarball = tmp_path / 'c' / 'cifar-10-python.tar.gz'
     md5 = write_tarball(tarball, tmp_path / 'src')
     with pytest.raises(BranchyNetError, match='data_batch_5'):
-        get_cifar10_raw(str(tmp_path / 'c'), download=False, md5=md5)
+        get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False, md5=md5)
 
 
 def test_download_verifies_and_keeps_only_the_tarball(tmp_path, data_root,
@@ -234,8 +283,6 @@ def test_download_verifies_and_keeps_only_the_tarball(tmp_path, data_root,
     assert files_in(data_root / 'cifar10') == ['cifar-10-python.tar.gz']
     assert (data_root / 'cifar10' / 'cifar-10-python.tar.gz').read_bytes() \
         == cifar_src['tarball'].read_bytes()
-    assert [f for f in files_in(data_root / '_dl_cache')
-            if f != '_dl_lock'] == []
 
 
 def test_download_with_wrong_checksum_leaves_nothing(tmp_path, data_root,
@@ -244,9 +291,7 @@ def test_download_with_wrong_checksum_leaves_nothing(tmp_path, data_root,
         get_cifar10_raw(urls=[cifar_src['tarball'].as_uri()], md5='0' * 32)
     message = str(error.value)
     assert 'cifar-10-python.tar.gz' in message and 'md5' in message
-    assert files_in(data_root / 'cifar10') == []
-    assert [f for f in files_in(data_root / '_dl_cache')
-            if f != '_dl_lock'] == []
+    assert files_in(data_root) == []
 
 
 # ---------------------------------------------------------------------------
@@ -273,12 +318,13 @@ def test_restricted_unpickler_refuses_os_system(tmp_path):
     victim = tmp_path / 'c' / 'cifar-10-batches-py' / 'data_batch_1'
     victim.write_bytes(evil)
     with pytest.raises(BranchyNetError) as error:
-        get_cifar10_raw(str(tmp_path / 'c'), download=False, file_md5=None)
+        get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False,
+                        file_md5=None)
     assert str(victim) in str(error.value) and 'system' in str(error.value)
     md5 = write_tarball(tmp_path / 't' / 'cifar-10-python.tar.gz',
                         tmp_path / 'c')
     with pytest.raises(BranchyNetError, match='data_batch_1'):
-        get_cifar10_raw(str(tmp_path / 't'), download=False, md5=md5)
+        get_cifar10_raw(cifar_dir=str(tmp_path / 't'), download=False, md5=md5)
     assert not marker.exists()
 
 
@@ -328,13 +374,17 @@ def correlated(n, d, seed):
     return rng.randn(n, d) @ rng.randn(d, d) * 20 + rng.rand(d) * 100
 
 
+def whiten(x, mean, matrix):
+    return (x.reshape(len(x), -1) - mean) @ matrix
+
+
 @pytest.mark.parametrize('method', ['cov', 'svd', 'auto'])
 def test_zca_whitens_to_identity_covariance(method):
     x = correlated(500, 12, 0)
     mean, matrix = zca_fit(x, chunk=64, method=method)
     numpy.testing.assert_allclose(mean, x.mean(axis=0), rtol=1e-12)
     numpy.testing.assert_allclose(matrix, matrix.T, atol=1e-12)
-    white = zca_apply(x, mean, matrix, chunk=64, dtype=numpy.float64)
+    white = whiten(x, mean, matrix)
     numpy.testing.assert_allclose(white.mean(axis=0), 0, atol=1e-9)
     numpy.testing.assert_allclose(white.T @ white / len(x), numpy.eye(12),
                                   atol=1e-9)
@@ -348,7 +398,7 @@ def test_zca_with_fewer_samples_than_dimensions_stays_finite():
     x = correlated(8, 12, 1)
     mean, matrix = zca_fit(x)                    # 'svd': rank 7 of 12
     assert numpy.isfinite(matrix).all()
-    white = zca_apply(x, mean, matrix, dtype=numpy.float64)
+    white = whiten(x, mean, matrix)
     eig = numpy.linalg.eigvalsh(white.T @ white / len(x))
     # whitened within the data's span: eigenvalues 1 (7 of them) or 0
     numpy.testing.assert_allclose(numpy.sort(eig)[-7:], 1, atol=1e-8)
@@ -432,7 +482,7 @@ def test_gcn_leaves_flat_images_undivided():
     pixel_mean = numpy.linspace(0, 0.5, 12)
     rows = numpy.stack([pixel_mean * 255 + 30, numpy.arange(12.)])
     with numpy.errstate(all='raise'):
-        out = cifar10.gcn_rows(rows, pixel_mean)
+        out = pcifar10.gcn_rows(rows, pixel_mean)
     numpy.testing.assert_allclose(out[0], 0, atol=1e-12)
     numpy.testing.assert_allclose(out[1].std(ddof=1), 1)
 
@@ -486,17 +536,17 @@ def test_get_pcifar10_builds_data_npz_and_sidecar(data_root, cifar_in_root,
                               'test_x': [40, 3, 32, 32], 'test_y': [40]}
     assert meta['branchynet_version'] == __version__
     # the second call (and load_dataset) reads data.npz and builds nothing
-    monkeypatch.setattr(cifar10, 'build_pcifar10', _fail)
+    monkeypatch.setattr(pcifar10, 'build_pcifar10', _fail)
     for loaded in (get_pcifar10(), load_dataset('pcifar10'),
-                   load_dataset('pcifar10', str(data_root / 'pcifar10'))):
+                   load_dataset('pcifar10', str(data_root))):
         numpy.testing.assert_array_equal(loaded[0], x_train)
         numpy.testing.assert_array_equal(loaded[3], y_test)
 
 
 def test_pcifar10_from_an_extracted_folder(tmp_path, data_root):
     _, file_md5 = write_cifar_folder(tmp_path / 'c', n=6)
-    out = tmp_path / 'p'
-    x_train = get_pcifar10(str(out), recipe='gcn',
+    out = tmp_path / 'p' / 'pcifar10'
+    x_train = get_pcifar10(str(out.parent), recipe='gcn',
                            cifar_dir=str(tmp_path / 'c'), file_md5=file_md5,
                            download=False)[0]
     assert x_train.shape == (30, 3, 32, 32)
@@ -531,7 +581,7 @@ def test_prepare_does_not_rebuild_without_force(data_root, cifar_in_root,
                                                 monkeypatch):
     path = prepare_pcifar10(recipe='gcn', md5=cifar_in_root['md5'])
     stamp = os.stat(path).st_mtime_ns
-    monkeypatch.setattr(cifar10, 'build_pcifar10', _fail)
+    monkeypatch.setattr(pcifar10, 'build_pcifar10', _fail)
     assert prepare_pcifar10(recipe='gcn') == path
     assert os.stat(path).st_mtime_ns == stamp
     with pytest.raises(RuntimeError):
@@ -544,7 +594,7 @@ def _fail(*args, **kwargs):
 
 
 def test_failed_build_leaves_nothing(data_root, cifar_in_root, monkeypatch):
-    monkeypatch.setattr(cifar10, 'build_pcifar10', _fail)
+    monkeypatch.setattr(pcifar10, 'build_pcifar10', _fail)
     with pytest.raises(RuntimeError):
         get_pcifar10(recipe='gcn', md5=cifar_in_root['md5'])
     assert files_in(data_root / 'pcifar10') == []
@@ -554,7 +604,7 @@ def test_failed_write_leaves_nothing(data_root, cifar_in_root, monkeypatch):
     def partial_savez(f, **arrays):
         f.write(b'PK\x03\x04 half a zip')
         raise OSError('disk full')
-    monkeypatch.setattr(cifar10.numpy, 'savez', partial_savez)
+    monkeypatch.setattr(pcifar10.numpy, 'savez', partial_savez)
     with pytest.raises(OSError, match='disk full'):
         get_pcifar10(recipe='gcn', md5=cifar_in_root['md5'])
     assert files_in(data_root / 'pcifar10') == []
@@ -580,10 +630,11 @@ def test_user_npz_is_accepted_as_is(tmp_path, data_root, monkeypatch):
     arrays['train_x'] = arrays['train_x'].astype(numpy.float64) * 7 - 3
     arrays['train_y'] = arrays['train_y'].astype(numpy.int64)
     arrays['test_y'] = arrays['test_y'].astype(numpy.uint8)
-    (tmp_path / 'mine').mkdir()
-    numpy.savez(tmp_path / 'mine' / 'data.npz', extra=numpy.zeros(3),
+    (tmp_path / 'mine' / 'pcifar10').mkdir(parents=True)
+    numpy.savez(tmp_path / 'mine' / 'pcifar10' / 'data.npz',
+                extra=numpy.zeros(3),
                 **arrays)
-    monkeypatch.setattr(cifar10, 'build_pcifar10', _fail)
+    monkeypatch.setattr(pcifar10, 'build_pcifar10', _fail)
     for recipe in ('zca', 'gcn', None):        # no data.json: any recipe
         x_train, y_train, x_test, y_test = get_pcifar10(
             str(tmp_path / 'mine'), recipe=recipe, download=False)
@@ -592,7 +643,7 @@ def test_user_npz_is_accepted_as_is(tmp_path, data_root, monkeypatch):
         numpy.testing.assert_array_equal(
             x_train, arrays['train_x'].astype(numpy.float32))
         numpy.testing.assert_array_equal(y_test, arrays['test_y'])
-    assert files_in(tmp_path / 'mine') == ['data.npz']
+    assert files_in(tmp_path / 'mine') == ['pcifar10/data.npz']
 
 
 def _npz(path, **changes):
@@ -618,29 +669,32 @@ def _npz(path, **changes):
           train_y=numpy.zeros(0, int)), 'train_x'),
 ])
 def test_bad_npz_is_refused(tmp_path, changes, match):
-    path = tmp_path / 'data.npz'
+    path = tmp_path / 'pcifar10' / 'data.npz'
+    path.parent.mkdir()
     _npz(path, **changes)
     with pytest.raises(BranchyNetError, match=match) as error:
         get_pcifar10(str(tmp_path), download=False)
+    assert error.value.args[0].endswith('regenerate it from CIFAR-10')
     assert str(path) in str(error.value)
 
 
 def test_object_and_corrupt_npz_are_refused(tmp_path):
     path = tmp_path / 'data.npz'
     _npz(path, test_y=numpy.array([0, 1, None, 2], dtype=object))
-    with pytest.raises(BranchyNetError, match='corrupt'):
+    with pytest.raises(BranchyNetError, match='pickle'):
         load_pcifar10_npz(str(path))
     path.write_bytes(b'not a zip file at all')
     with pytest.raises(BranchyNetError, match=str(path)):
         load_pcifar10_npz(str(path))
     numpy.save(tmp_path / 'x.npy', numpy.zeros(3))
     os.replace(tmp_path / 'x.npy', path)
-    with pytest.raises(BranchyNetError, match='not an .npz'):
+    with pytest.raises(BranchyNetError, match='not a complete npz archive'):
         load_pcifar10_npz(str(path))
 
 
 def test_unreadable_sidecar_is_named(tmp_path):
-    _npz(tmp_path / 'data.npz')
-    (tmp_path / 'data.json').write_text('{not json')
+    (tmp_path / 'pcifar10').mkdir()
+    _npz(tmp_path / 'pcifar10' / 'data.npz')
+    (tmp_path / 'pcifar10' / 'data.json').write_text('{not json')
     with pytest.raises(BranchyNetError, match='data.json'):
         get_pcifar10(str(tmp_path), download=False)

@@ -1,15 +1,25 @@
-"""MNIST loading: IDX parsing, checksums, mirrors, errors; validation split."""
+"""MNIST loading: IDX parsing, checksums, mirrors, errors, bounded memory
+(gzip bombs, oversized files, hanging mirrors); validation split.
+
+Every call passes the *data root*; the files are in its ``mnist/``.
+"""
 import gzip
 import hashlib
+import os
 import shutil
+import socket
+import threading
+import time
+import zlib
 
 import numpy
 import pytest
 
 from branchynet.data import load_dataset, split_validation
-from branchynet.data.mnist import MNIST_SHA256, get_mnist
+from branchynet.data.mnist import (MNIST_SHA256, MNIST_SIZES, default_mirrors,
+                                   get_mnist)
 from branchynet.errors import BranchyNetError
-from helpers import REAL_MNIST, files_in
+from helpers import REAL_DATA_ROOT, REAL_MNIST, files_in
 
 NAMES = list(MNIST_SHA256)
 
@@ -35,8 +45,7 @@ def test_get_mnist_reads_gzip_and_raw_idx(tmp_path, data_root, tiny_mnist,
     if gz == 'mixed':
         gz = {name: i % 2 == 0 for i, name in enumerate(NAMES)}
     arrays, checksums = tiny_mnist(tmp_path / 'mnist', 12, 5, gz=gz)
-    loaded = get_mnist(str(tmp_path / 'mnist'), checksums=checksums,
-                       download=False)
+    loaded = get_mnist(str(tmp_path), checksums=checksums, download=False)
     check_loaded(loaded, arrays)
     assert len(loaded[0]) == 12 and len(loaded[2]) == 5
 
@@ -46,13 +55,13 @@ def test_load_dataset_uses_the_published_checksums(tmp_path, data_root,
     arrays, checksums = tiny_mnist(tmp_path / 'mnist', 10, 4)
     # our synthetic files are not MNIST: the published checksums reject them
     with pytest.raises(BranchyNetError, match='sha256'):
-        load_dataset('mnist', str(tmp_path / 'mnist'))
+        load_dataset('mnist', str(tmp_path))
     monkeypatch.setattr('branchynet.data.mnist.MNIST_SHA256', checksums)
-    check_loaded(load_dataset('mnist', str(tmp_path / 'mnist')), arrays)
+    check_loaded(load_dataset('mnist', str(tmp_path)), arrays)
 
 
-def test_auto_data_dir_is_the_mnist_folder_of_the_data_root(data_root,
-                                                            tiny_mnist):
+def test_auto_is_the_mnist_folder_of_the_default_data_root(data_root,
+                                                           tiny_mnist):
     arrays, checksums = tiny_mnist(data_root / 'mnist', 10, 4)
     check_loaded(get_mnist('auto', checksums=checksums, download=False),
                  arrays)
@@ -63,20 +72,19 @@ def test_download_tries_mirrors_in_order(tmp_path, data_root, tiny_mnist):
     mirrors = [(tmp_path / 'missing').as_uri() + '/',
                (tmp_path / 'mirror').as_uri() + '/']
     target = tmp_path / 'data' / 'mnist'
-    loaded = get_mnist(str(target), mirrors=mirrors, checksums=checksums)
+    loaded = get_mnist(str(target.parent), mirrors=mirrors,
+                       checksums=checksums)
     check_loaded(loaded, arrays)
-    # the verified .gz files landed in the data folder, byte for byte
-    assert files_in(target) == sorted(n + '.gz' for n in NAMES)
+    # the verified .gz files landed in the data folder, byte for byte, and
+    # nothing else (no temporaries, no cache)
+    assert files_in(target.parent) == sorted('mnist/' + n + '.gz'
+                                             for n in NAMES)
     for name in NAMES:
         assert (target / (name + '.gz')).read_bytes() == \
             (tmp_path / 'mirror' / (name + '.gz')).read_bytes()
-    # chainer's download cache (under the data root) keeps no copy
-    cache = data_root / '_dl_cache'
-    assert cache.is_dir()
-    assert [f for f in files_in(cache) if f != '_dl_lock'] == []
     # a second call reads the local files (the mirrors are not needed)
-    check_loaded(get_mnist(str(target), mirrors=[], checksums=checksums),
-                 arrays)
+    check_loaded(get_mnist(str(target.parent), mirrors=[],
+                           checksums=checksums), arrays)
 
 
 def test_corrupt_download_is_skipped_and_not_kept(tmp_path, data_root,
@@ -88,12 +96,11 @@ def test_corrupt_download_is_skipped_and_not_kept(tmp_path, data_root,
     victim.write_bytes(victim.read_bytes()[:40])                # truncated
     mirrors = [bad.as_uri() + '/', (tmp_path / 'good').as_uri() + '/']
     target = tmp_path / 'data' / 'mnist'
-    check_loaded(get_mnist(str(target), mirrors=mirrors, checksums=checksums),
-                 arrays)
+    check_loaded(get_mnist(str(target.parent), mirrors=mirrors,
+                           checksums=checksums), arrays)
     assert (target / victim.name).read_bytes() == \
         (tmp_path / 'good' / victim.name).read_bytes()
-    assert [f for f in files_in(data_root / '_dl_cache')
-            if f != '_dl_lock'] == []
+    assert files_in(target) == sorted(n + '.gz' for n in NAMES)
 
 
 def test_only_corrupt_downloads_give_an_error_and_leave_nothing(
@@ -105,15 +112,13 @@ def test_only_corrupt_downloads_give_an_error_and_leave_nothing(
     victim.write_bytes(gzip.compress(bytes(data)))
     target = tmp_path / 'data' / 'mnist'
     with pytest.raises(BranchyNetError) as error:
-        get_mnist(str(target), mirrors=[(tmp_path / 'bad').as_uri() + '/'],
+        get_mnist(str(target.parent),
+                  mirrors=[(tmp_path / 'bad').as_uri() + '/'],
                   checksums=checksums)
     message = str(error.value)
     assert 'train-labels-idx1-ubyte' in message and 'sha256' in message
     # only the files that were good are in the data folder; no temporaries
-    assert 'train-labels-idx1-ubyte.gz' not in files_in(target)
-    assert not any(f.startswith('.tmp') for f in files_in(target))
-    assert [f for f in files_in(data_root / '_dl_cache')
-            if f != '_dl_lock'] == []
+    assert files_in(target) == ['train-images-idx3-ubyte.gz']
 
 
 @pytest.mark.parametrize('damage', ['truncated_gz', 'truncated_raw',
@@ -134,8 +139,7 @@ def test_corrupt_local_file_is_named(tmp_path, data_root, tiny_mnist,
     else:
         path.write_bytes(b'\x1f\x8b' + b'garbage' * 10)
     with pytest.raises(BranchyNetError) as error:
-        get_mnist(str(tmp_path / 'mnist'), checksums=checksums,
-                  download=False)
+        get_mnist(str(tmp_path), checksums=checksums, download=False)
     assert str(path) in str(error.value)
 
 
@@ -144,22 +148,51 @@ def test_offline_without_data_gives_one_clear_message(tmp_path, data_root):
     mirrors = [(tmp_path / 'nowhere1').as_uri() + '/',
                (tmp_path / 'nowhere2').as_uri() + '/']
     with pytest.raises(BranchyNetError) as error:
-        get_mnist(str(target), mirrors=mirrors)
+        get_mnist(str(target.parent), mirrors=mirrors)
     message = str(error.value)
     assert '\n' not in message
-    assert str(target) in message
+    # what to do comes first: the folder, the four names, the command
+    assert message.startswith('MNIST is missing: put ')
+    assert message.index(str(target)) < message.index('nowhere1')
     for name in NAMES:
-        assert name in message
+        assert message.index(name + '.gz') < message.index('nowhere1')
+    assert 'curl -fL --remote-name-all ' in message
+    assert '--data-dir' in message
     assert 'nowhere1' in message and 'nowhere2' in message
-    assert files_in(target) == []
+    assert files_in(target.parent) == []
 
 
 def test_missing_files_without_download(tmp_path, data_root):
     with pytest.raises(BranchyNetError) as error:
         get_mnist(str(tmp_path / 'empty'), download=False)
     message = str(error.value)
-    assert str(tmp_path / 'empty') in message
+    assert str(tmp_path / 'empty' / 'mnist') + '/' in message
     assert all(name in message for name in NAMES)
+
+
+def test_only_the_missing_files_are_named(tmp_path, data_root, tiny_mnist):
+    tiny_mnist(tmp_path / 'mnist', 10, 4)
+    os.remove(tmp_path / 'mnist' / 't10k-labels-idx1-ubyte.gz')
+    with pytest.raises(BranchyNetError) as error:
+        get_mnist(str(tmp_path), download=False)
+    message = str(error.value)
+    assert 't10k-labels-idx1-ubyte.gz' in message
+    assert 'train-images' not in message
+
+
+@pytest.mark.parametrize('folder_name', ['mnist', 'digits'])
+def test_the_mnist_folder_given_as_data_root_is_explained(
+        tmp_path, data_root, tiny_mnist, folder_name):
+    tiny_mnist(tmp_path / folder_name, 10, 4)
+    with pytest.raises(BranchyNetError) as error:
+        get_mnist(str(tmp_path / folder_name), download=False)
+    message = str(error.value)
+    assert 'the data root is the folder holding mnist/' in message
+    if folder_name == 'mnist':
+        assert message.endswith('pass --data-dir %s' % tmp_path)
+    else:
+        assert 'move them into %s/' % (tmp_path / folder_name / 'mnist') \
+            in message
 
 
 def test_bad_idx_header_is_named(tmp_path, data_root, tiny_mnist):
@@ -172,15 +205,15 @@ def test_bad_idx_header_is_named(tmp_path, data_root, tiny_mnist):
                      **{'train-labels-idx1-ubyte':
                         hashlib.sha256(data).hexdigest()})
     with pytest.raises(BranchyNetError) as error:
-        get_mnist(str(tmp_path / 'mnist'), checksums=checksums,
-                  download=False)
+        get_mnist(str(tmp_path), checksums=checksums, download=False)
     assert str(path) in str(error.value)
 
 
-@pytest.mark.skipif(not REAL_MNIST.is_dir(),
-                    reason='no MNIST files in ../shared/data/mnist')
+@pytest.mark.skipif(REAL_MNIST is None, reason='no real MNIST files found '
+                    '(looked in $BRANCHYNET_DATA_ROOT/mnist, datasets/data/'
+                    'mnist and ../shared/data/mnist)')
 def test_real_mnist(data_root):
-    x_train, y_train, x_test, y_test = get_mnist(str(REAL_MNIST),
+    x_train, y_train, x_test, y_test = get_mnist(str(REAL_DATA_ROOT),
                                                  download=False)
     assert x_train.shape == (60000, 1, 28, 28)
     assert x_test.shape == (10000, 1, 28, 28)
@@ -193,6 +226,128 @@ def test_real_mnist(data_root):
         5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     assert 255 * float(x_train.mean(dtype=numpy.float64)) == pytest.approx(
         33.318, abs=1e-3)
+
+
+# ------------------------------------------------------------ bounded memory
+
+def gzip_bomb(path, raw_bytes):
+    """A .gz of ``raw_bytes`` zeros, written in pieces (never held whole)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    with open(path, 'wb') as f:
+        for start in range(0, raw_bytes, len(block)):
+            f.write(compressor.compress(block[:raw_bytes - start]))
+        f.write(compressor.flush())
+
+
+def test_a_gzip_bomb_is_refused_past_the_known_size(tmp_path, data_root,
+                                                    tiny_mnist):
+    _, checksums = tiny_mnist(tmp_path / 'mnist', 10, 4)
+    name = 't10k-labels-idx1-ubyte'
+    path = tmp_path / 'mnist' / (name + '.gz')
+    gzip_bomb(path, 64 << 20)
+    assert path.stat().st_size < 100000
+    with pytest.raises(BranchyNetError) as error:
+        get_mnist(str(tmp_path), checksums=checksums, download=False)
+    assert str(path) in str(error.value)
+    assert 'more than %d bytes' % MNIST_SIZES[name] in str(error.value)
+
+
+def test_an_oversized_raw_file_is_refused_unread(tmp_path, data_root,
+                                                 tiny_mnist):
+    _, checksums = tiny_mnist(tmp_path / 'mnist', 10, 4)
+    name = 'train-labels-idx1-ubyte'
+    os.remove(tmp_path / 'mnist' / (name + '.gz'))
+    with open(tmp_path / 'mnist' / name, 'wb') as f:
+        f.truncate(MNIST_SIZES[name] + 1)                 # sparse
+    with pytest.raises(BranchyNetError, match='larger than any MNIST file'):
+        get_mnist(str(tmp_path), checksums=checksums, download=False)
+
+
+def test_the_known_sizes_are_the_real_ones():
+    for name, size in MNIST_SIZES.items():
+        n = 60000 if name.startswith('train') else 10000
+        assert size == (16 + n * 784 if 'images' in name else 8 + n)
+    if REAL_MNIST is not None:
+        for name, size in MNIST_SIZES.items():
+            with gzip.open(REAL_MNIST / (name + '.gz')) as f:
+                assert len(f.read()) == size
+
+
+def test_a_download_larger_than_expected_is_refused(tmp_path, data_root):
+    mirror = tmp_path / 'mirror'
+    mirror.mkdir()
+    name = 'train-images-idx3-ubyte'
+    with open(mirror / (name + '.gz'), 'wb') as f:
+        f.truncate(MNIST_SIZES[name] * 2)
+    with pytest.raises(BranchyNetError) as error:
+        get_mnist(str(tmp_path / 'root'), mirrors=[mirror.as_uri() + '/'])
+    assert 'more than the' in str(error.value)
+    assert files_in(tmp_path / 'root') == []
+
+
+@pytest.fixture
+def silent_server():
+    """An HTTP 'mirror' that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(8)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+    threading.Thread(target=accept, daemon=True).start()
+    yield 'http://127.0.0.1:%d/' % server.getsockname()[1]
+    server.close()
+    for connection in held:
+        connection.close()
+
+
+def test_a_hanging_mirror_times_out_with_a_message(tmp_path, data_root,
+                                                   silent_server,
+                                                   monkeypatch, capsys):
+    monkeypatch.setenv('BRANCHYNET_DOWNLOAD_TIMEOUT', '0.5')
+    start = time.monotonic()
+    with pytest.raises(BranchyNetError) as error:
+        get_mnist(str(tmp_path), mirrors=[silent_server, silent_server])
+    assert time.monotonic() - start < 10
+    message = str(error.value)
+    assert message.count('timed out') == 2
+    assert message.index('MNIST is missing') < message.index(silent_server)
+    assert 'downloading %s' % silent_server in capsys.readouterr().err
+    assert files_in(tmp_path) == []
+
+
+@pytest.mark.parametrize('value', ['0', '-1', 'x', 'nan', 'inf'])
+def test_a_bad_timeout_setting_is_named(tmp_path, data_root, monkeypatch,
+                                        value):
+    monkeypatch.setenv('BRANCHYNET_DOWNLOAD_TIMEOUT', value)
+    with pytest.raises(BranchyNetError, match='BRANCHYNET_DOWNLOAD_TIMEOUT'):
+        get_mnist(str(tmp_path), mirrors=['file:///nowhere/'])
+
+
+def test_mirrors_from_the_environment(monkeypatch):
+    monkeypatch.delenv('BRANCHYNET_MNIST_MIRRORS', raising=False)
+    assert default_mirrors()[0].startswith('https://')
+    monkeypatch.setenv('BRANCHYNET_MNIST_MIRRORS', 'http://a/x http://b/y/')
+    assert default_mirrors() == ('http://a/x/', 'http://b/y/')
+
+
+def test_leftovers_of_a_killed_download_are_removed(tmp_path, data_root,
+                                                    tiny_mnist):
+    arrays, checksums = tiny_mnist(tmp_path / 'mnist', 10, 4)
+    old = tmp_path / 'mnist' / '.tmp-abc.gz'
+    young = tmp_path / 'mnist' / '.tmp-def.gz'
+    old.write_bytes(b'half')
+    young.write_bytes(b'half')
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    check_loaded(get_mnist(str(tmp_path), checksums=checksums,
+                           download=False), arrays)
+    assert not old.exists() and young.exists()   # young: maybe still written
 
 
 # ---------------------------------------------------------------- splitting

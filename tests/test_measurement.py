@@ -23,12 +23,12 @@ def trained(tmp_path_factory, tiny_mnist):
     patch.setattr('branchynet.data.mnist.MNIST_SHA256', checksums)
     patch.setenv('BRANCHYNET_DATA_ROOT', str(root / 'data_root'))
     training.train_experiment('lenet_mnist', str(root / 'model'),
-                              data_dir=str(data), epochs_main=2,
+                              data_dir=str(root), epochs_main=2,
                               epochs_joint=2, batch_size=16, val_size=32,
                               progress=False)
     summary = measure_experiment(
         str(root / 'model'), str(root / 'results' / 'lenet_mnist'),
-        data_dir=str(data), grid=[0.0, 0.01, 0.1, 0.5, 1.0, 2.0, 10.0],
+        data_dir=str(root), grid=[0.0, 0.01, 0.1, 0.5, 1.0, 2.0, 10.0],
         profile_samples=10, warmup=2, validate_samples=64)
     yield root, data, summary
     patch.undo()

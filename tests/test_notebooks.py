@@ -3,13 +3,13 @@ import pathlib
 
 import pytest
 
-from helpers import REAL_MNIST
+from helpers import REAL_DATA_ROOT
 
 papermill = pytest.importorskip('papermill')
 
 IPYNB = pathlib.Path(__file__).resolve().parents[1] / 'ipynb'
-needs_mnist = pytest.mark.skipif(not REAL_MNIST.is_dir(),
-                                 reason='no MNIST files in ../shared/data')
+needs_mnist = pytest.mark.skipif(REAL_DATA_ROOT is None,
+                                 reason='no real MNIST (tests/helpers.py)')
 
 
 def run(name, tmp_path, **parameters):
@@ -32,13 +32,13 @@ def test_notebooks_hold_no_outputs():
 def test_walkthrough(tmp_path):
     run('walkthrough.ipynb', tmp_path, epochs_main=1, epochs_joint=1,
         train_limit=512, test_limit=300, val_size=300,
-        data_dir=str(REAL_MNIST),
+        data_dir=str(REAL_DATA_ROOT),
         out=str(tmp_path / 'models'))
 
 
 @needs_mnist
 def test_lenet_mnist_notebook(tmp_path):
-    run('lenet_mnist.ipynb', tmp_path, quick=True, data_dir=str(REAL_MNIST),
+    run('lenet_mnist.ipynb', tmp_path, quick=True, data_dir=str(REAL_DATA_ROOT),
         models=str(tmp_path / 'models'), results_dir=str(tmp_path / 'results'),
         figs=str(tmp_path / 'figs'))
     assert (tmp_path / 'results' / 'quick' / 'lenet_mnist' / 'sweep.json').exists()
@@ -47,16 +47,19 @@ def test_lenet_mnist_notebook(tmp_path):
 
 @pytest.fixture(scope='module')
 def synthetic_pcifar10(tmp_path_factory):
-    """A small random data.npz in the pcifar10 format (no CIFAR here)."""
+    """A data root whose pcifar10/ holds a small random data.npz (no CIFAR
+    here)."""
     import numpy
-    folder = tmp_path_factory.mktemp('pcifar10')
+    root = tmp_path_factory.mktemp('data_root')
+    folder = root / 'pcifar10'
+    folder.mkdir()
     rng = numpy.random.RandomState(0)
     numpy.savez(folder / 'data.npz',
                 train_x=rng.rand(600, 3, 32, 32).astype(numpy.float32),
                 train_y=rng.randint(0, 10, 600).astype(numpy.int32),
                 test_x=rng.rand(200, 3, 32, 32).astype(numpy.float32),
                 test_y=rng.randint(0, 10, 200).astype(numpy.int32))
-    return folder
+    return root
 
 
 # ResNet-110 is slow on a CPU: a few iterations and samples are enough to

@@ -1,24 +1,34 @@
-"""Data sets: loading by name, and the validation split used to tune thresholds."""
+"""Data sets: loading by name, and the validation split used to tune thresholds.
+
+Every function takes the **data root**, the folder holding ``mnist/``,
+``cifar10/`` and ``pcifar10/`` (as ChainerCV's dataset root); ``'auto'`` is
+:func:`get_data_root`'s default. The modules: :mod:`.download` (data root,
+bounded verified downloads), :mod:`.mnist`, :mod:`.cifar10` (the official
+python batches), :mod:`.safe_pickle` (their restricted unpickling),
+:mod:`.pcifar10` (recipes and ``data.npz``), :mod:`.user_npz` (a user's own
+data set file, validated).
+"""
 import numpy
 
 from branchynet.data.download import get_data_root
 from branchynet.data.mnist import get_mnist
+from branchynet.data.pcifar10 import get_pcifar10
+from branchynet.data.user_npz import load_user_npz
 from branchynet.errors import BranchyNetError
 
 
-def load_dataset(name, data_dir='auto'):
+def load_dataset(name, data_root='auto'):
     """``(x_train, y_train, x_test, y_test)`` of data set ``name``.
 
     Args:
         name (str): ``mnist`` or ``pcifar10``.
-        data_dir (str): where the files are; ``'auto'`` for the data root.
+        data_root (str): the data root; ``'auto'`` for the default one.
     """
     if name == 'mnist':
-        return get_mnist(data_dir)
+        return get_mnist(data_root)
     if name == 'pcifar10':
-        from branchynet.data.cifar10 import get_pcifar10
         # whichever recipe built the file on disk (data.json says which)
-        return get_pcifar10(data_dir, recipe=None)
+        return get_pcifar10(data_root, recipe=None)
     raise BranchyNetError('unknown data set %r' % name)
 
 
@@ -41,7 +51,7 @@ def split_validation(x, y, val_size, seed=0):
 
 
 def load_splits(name, val_size, train_limit=0, test_limit=0,
-                data_dir='auto'):
+                data_root='auto'):
     """Train, validation and test splits of data set ``name``.
 
     Args:
@@ -49,12 +59,13 @@ def load_splits(name, val_size, train_limit=0, test_limit=0,
         val_size (int): training samples held out (:func:`split_validation`).
         train_limit, test_limit (int): keep only the first N samples of the
             training and of the test and validation splits (0: all).
+        data_root (str): the data root (see :func:`load_dataset`).
 
     Returns:
         dict: ``train``, ``val``, ``test``, each an ``(x, y)`` tuple of
         float32 ``(N, C, H, W)`` images and int32 ``(N,)`` labels.
     """
-    x_train, y_train, x_test, y_test = load_dataset(name, data_dir)
+    x_train, y_train, x_test, y_test = load_dataset(name, data_root)
     x_train, y_train, x_val, y_val = split_validation(
         x_train, y_train, val_size, seed=0)
     if train_limit:
@@ -66,5 +77,5 @@ def load_splits(name, val_size, train_limit=0, test_limit=0,
             'test': (x_test, y_test)}
 
 
-__all__ = ['get_data_root', 'get_mnist', 'load_dataset', 'load_splits',
-           'split_validation']
+__all__ = ['get_data_root', 'get_mnist', 'get_pcifar10', 'load_dataset',
+           'load_splits', 'load_user_npz', 'split_validation']

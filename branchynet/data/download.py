@@ -1,32 +1,44 @@
-"""The data root, checksummed downloads from mirrors, atomic writes.
+"""The data root, and bounded, verified downloads from mirrors.
 
-Downloads go through :func:`chainer.dataset.cached_download` (its cache lives
-under the data root in ``_dl_cache``); a file is only moved into place after
-its checksum matches, and a cached download that fails the check is removed,
-so nothing bad stays behind.
+A download streams into a temporary file beside its target, never more than
+a size cap, and a mirror that sends nothing for ``timeout`` seconds (or takes
+longer than ``deadline`` in all) is given up with a message; the file is
+checked (``verify``) before it is moved into place, so nothing unverified is
+ever kept. The atomic writes themselves live in :mod:`branchynet.atomic`
+(re-exported here for the modules that import them from this one).
 """
-import contextlib
-import hashlib
-import json
+import http.client
 import os
-import socket
-import tempfile
+import sys
+import time
+import urllib.error
+import urllib.request
 
-import chainer
-
+from branchynet.atomic import (atomic_path, remove_leftovers,  # noqa: F401
+                               write_bytes_atomic, write_json_atomic)
 from branchynet.errors import BranchyNetError
 
 _REPO_DATASETS = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
         __file__)))), 'datasets')
 
+#: seconds a mirror may send nothing before it is given up
+#: (``$BRANCHYNET_DOWNLOAD_TIMEOUT`` overrides)
+DOWNLOAD_TIMEOUT = 60.0
+#: seconds one download from one mirror may take in all
+DOWNLOAD_DEADLINE = 3600.0
+#: temporaries in data folders older than this are leftovers of a killed run
+LEFTOVER_AGE = 600.0
+_BLOCK = 1 << 20
+
 
 def get_data_root(data_root='auto'):
-    """The folder that holds the data sets.
+    """The data root, the folder holding ``mnist/``, ``cifar10/``,
+    ``pcifar10/``.
 
-    ``'auto'`` means ``$BRANCHYNET_DATA_ROOT`` if set, else ``datasets/data``
-    in the repository when the package runs from a checkout, else
-    ``~/.branchynet/data``.
+    ``'auto'`` (or None) means ``$BRANCHYNET_DATA_ROOT`` if set, else
+    ``datasets/data`` in the repository when the package runs from a
+    checkout, else ``~/.branchynet/data``.
     """
     if data_root not in (None, 'auto'):
         return os.path.abspath(os.path.expanduser(data_root))
@@ -38,86 +50,116 @@ def get_data_root(data_root='auto'):
     return os.path.join(os.path.expanduser('~'), '.branchynet', 'data')
 
 
-def dataset_dir(name, data_dir='auto'):
-    """The folder of data set ``name``: ``data_dir`` itself, or for
-    ``'auto'`` (or None) ``<data root>/<name>``."""
-    if data_dir in (None, 'auto'):
-        return os.path.join(get_data_root(), name)
-    return os.path.abspath(os.path.expanduser(data_dir))
+def dataset_dir(name, data_root='auto'):
+    """``<data root>/<name>``, the folder of data set ``name``."""
+    return os.path.join(get_data_root(data_root), name)
 
 
-def sha256_of(data):
-    """Hex sha256 of a bytes object."""
-    return hashlib.sha256(data).hexdigest()
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path``; move it into place on success.
-
-    Nothing is left at ``path`` (nor a temporary file) if the body raises.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix=suffix)
-    os.close(fd)
+def download_timeout():
+    """:data:`DOWNLOAD_TIMEOUT`, or ``$BRANCHYNET_DOWNLOAD_TIMEOUT``."""
+    text = os.environ.get('BRANCHYNET_DOWNLOAD_TIMEOUT')
+    if not text:
+        return DOWNLOAD_TIMEOUT
     try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        value = float(text)
+    except ValueError:
+        value = float('nan')
+    if not 0 < value < float('inf'):
+        raise BranchyNetError('BRANCHYNET_DOWNLOAD_TIMEOUT must be a positive '
+                              'number of seconds, got %r' % text)
+    return value
 
 
-def write_bytes_atomic(path, data):
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, 'wb') as f:
-            f.write(data)
+class _MirrorError(Exception):
+    """One mirror failed (network, size, time); the next one is tried."""
 
 
-def write_json_atomic(path, obj):
-    """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically."""
-    text = json.dumps(obj, indent=1, sort_keys=True) + '\n'
-    write_bytes_atomic(path, text.encode())
+def _reason(error):
+    if isinstance(error, urllib.error.URLError) and not isinstance(
+            error, urllib.error.HTTPError):
+        error = error.reason
+    if isinstance(error, TimeoutError):
+        return 'timed out'
+    return str(error) or type(error).__name__
 
 
-def download_verified(urls, verify, data_root):
+def _stream(url, out, max_bytes, timeout, deadline):
+    """Copy ``url`` into the open binary file ``out``; at most ``max_bytes``.
+
+    Network failures raise :class:`_MirrorError`; write failures (a full
+    disk) propagate as they are.
+    """
+    start = time.monotonic()
+    try:
+        response = urllib.request.urlopen(url, timeout=timeout)
+    except (urllib.error.URLError, http.client.HTTPException, OSError,
+            ValueError) as e:
+        raise _MirrorError(_reason(e)) from None
+    with response:
+        length = response.headers.get('Content-Length')
+        if length and length.isdigit() and int(length) > max_bytes:
+            raise _MirrorError('announces %s bytes, more than the %d expected'
+                               % (length, max_bytes))
+        total = 0
+        while True:
+            if time.monotonic() - start > deadline:
+                raise _MirrorError('took longer than %g s' % deadline)
+            try:
+                block = response.read(_BLOCK)
+            except TimeoutError:
+                raise _MirrorError('sent nothing for %g s (timed out)'
+                                   % timeout) from None
+            except (http.client.HTTPException, OSError) as e:
+                raise _MirrorError(_reason(e)) from None
+            if not block:
+                return total
+            total += len(block)
+            if total > max_bytes:
+                raise _MirrorError('sends more than the %d bytes expected'
+                                   % max_bytes)
+            out.write(block)
+
+
+def download_verified(urls, target, verify, max_bytes, timeout=None,
+                      deadline=DOWNLOAD_DEADLINE):
     """Download the first of ``urls`` whose content passes ``verify``.
 
     Args:
-        urls (list of str): mirrors, tried in order.
+        urls (list of str): mirrors, tried in order (``file://`` works too).
+        target (str): where the verified file goes (atomically).
         verify (callable): ``verify(path)`` raises :class:`BranchyNetError`
             when the downloaded file is not the expected one.
-        data_root (str): the data root (holds chainer's download cache).
+        max_bytes (int): the most bytes a download may have.
+        timeout (float): seconds without data before a mirror is given up
+            (default :func:`download_timeout`).
+        deadline (float): seconds one mirror may take in all.
 
     Returns:
-        str: path of the verified file in the download cache.
+        str: ``target``.
 
     Raises:
-        BranchyNetError: every mirror failed; the message lists why.
+        BranchyNetError: every mirror failed; the message lists why, one
+            reason per mirror.
     """
+    timeout = download_timeout() if timeout is None else timeout
     failures = []
-    old_root = chainer.dataset.get_dataset_root()
-    old_timeout = socket.getdefaulttimeout()
-    chainer.dataset.set_dataset_root(data_root)
-    socket.setdefaulttimeout(60)  # urlretrieve has no timeout of its own
-    try:
-        for url in urls:
-            try:
-                path = chainer.dataset.cached_download(url)
-            except Exception as e:  # URLError, HTTPError, OSError, timeouts
-                failures.append('%s: %s' % (url, e))
-                continue
-            try:
-                verify(path)
-            except BranchyNetError as e:
-                os.remove(path)
-                failures.append('%s: %s' % (url, e))
-                continue
-            return path
-    finally:
-        chainer.dataset.set_dataset_root(old_root)
-        socket.setdefaulttimeout(old_timeout)
-    raise BranchyNetError('could not download (%s)' % '; '.join(failures))
+    for url in urls:
+        print('branchynet: downloading %s (timeout %g s)' % (url, timeout),
+              file=sys.stderr, flush=True)
+        try:
+            with atomic_path(target) as tmp:
+                with open(tmp, 'wb') as out:
+                    _stream(url, out, max_bytes, timeout, deadline)
+                verify(tmp)
+        except (_MirrorError, BranchyNetError) as e:
+            failures.append('%s: %s' % (url, e))
+            continue
+        return target
+    raise BranchyNetError('download failed (%s)' % ('; '.join(failures)
+                                                     or 'no mirror given'))
+
+
+__all__ = ['DOWNLOAD_DEADLINE', 'DOWNLOAD_TIMEOUT', 'LEFTOVER_AGE',
+           'atomic_path', 'dataset_dir', 'download_timeout',
+           'download_verified', 'get_data_root', 'remove_leftovers',
+           'write_bytes_atomic', 'write_json_atomic']

@@ -1,20 +1,28 @@
 """MNIST as the reference prepares it: pixels / 255, float32 ``(N, 1, 28, 28)``.
 
-The four standard IDX files are looked for in the MNIST folder (by default
-``<data root>/mnist``), gzip-compressed (``name.gz``) or not (``name``). A
-missing file is downloaded from a list of mirrors tried in order. Every file
-is verified by the sha256 of its *decompressed* content before it is used or
-cached, so a truncated or corrupted file is reported by name and never kept.
+The four standard IDX files are looked for in ``<data root>/mnist/``,
+gzip-compressed (``name.gz``) or not (``name``). A missing file is
+downloaded from a list of mirrors tried in order. Every file is verified by
+the sha256 of its *decompressed* content before it is used or kept, so a
+truncated or corrupted file is reported by name and never kept.
+
+Memory is bounded whatever the files hold: the four files have known sizes
+(:data:`MNIST_SIZES`), a raw file larger than its size is refused unread,
+and a ``.gz`` is inflated as a stream that stops one byte past that size, so
+a gzip bomb (2 MB inflating to 2 GiB) costs at most the largest MNIST file,
+47 MB.
 """
 import gzip
+import hashlib
 import os
+import shlex
 import zlib
 
 import numpy
 
-from branchynet.data.download import (dataset_dir, download_verified,
-                                      get_data_root, sha256_of,
-                                      write_bytes_atomic)
+from branchynet.data.download import (LEFTOVER_AGE, dataset_dir,
+                                      download_verified, get_data_root,
+                                      remove_leftovers)
 from branchynet.errors import BranchyNetError
 
 #: sha256 of the decompressed IDX files (as published with the data set)
@@ -29,7 +37,17 @@ MNIST_SHA256 = {
         'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2',
 }
 
+#: bytes of the decompressed IDX files: 16-byte header + 28 * 28 per image,
+#: 8-byte header + 1 per label
+MNIST_SIZES = {
+    'train-images-idx3-ubyte': 16 + 60000 * 28 * 28,
+    'train-labels-idx1-ubyte': 8 + 60000,
+    't10k-images-idx3-ubyte': 16 + 10000 * 28 * 28,
+    't10k-labels-idx1-ubyte': 8 + 10000,
+}
+
 #: mirrors serving ``<name>.gz``, tried in order
+#: (``$BRANCHYNET_MNIST_MIRRORS``, base URLs separated by spaces, overrides)
 MNIST_MIRRORS = (
     'https://ossci-datasets.s3.amazonaws.com/mnist/',
     'https://storage.googleapis.com/cvdf-datasets/mnist/',
@@ -37,22 +55,45 @@ MNIST_MIRRORS = (
 )
 
 
-def _read_idx_bytes(path):
-    """Raw IDX content of ``path`` (gzip or not); errors name the file."""
+def _gz_limit(raw_size):
+    """The largest ``.gz`` of ``raw_size`` bytes: stored blocks add 5 bytes
+    per 64 KiB, the header a few hundred."""
+    return raw_size + raw_size // 1000 + 65536
+
+
+def read_idx_bytes(path, max_bytes):
+    """Raw IDX content of ``path`` (gzip or not), at most ``max_bytes``.
+
+    Raises:
+        BranchyNetError: unreadable, truncated, or larger than
+            ``max_bytes`` (then read no further); names the file.
+    """
     try:
+        size = os.path.getsize(path)
         with open(path, 'rb') as f:
-            data = f.read()
-        if data[:2] == b'\x1f\x8b':
-            data = gzip.decompress(data)
+            gzipped = f.read(2) == b'\x1f\x8b'
+            f.seek(0)
+            if size > (_gz_limit(max_bytes) if gzipped else max_bytes):
+                raise BranchyNetError(
+                    'MNIST file %s is %d bytes, larger than any MNIST file '
+                    'can be' % (path, size))
+            if not gzipped:
+                return f.read()
+            with gzip.GzipFile(fileobj=f) as g:
+                data = g.read(max_bytes + 1)
     except (OSError, EOFError, zlib.error) as e:
         raise BranchyNetError('MNIST file %s is corrupt or truncated (%s)'
                               % (path, e)) from None
+    if len(data) > max_bytes:
+        raise BranchyNetError('MNIST file %s inflates to more than %d bytes, '
+                              'the size of that MNIST file (a gzip bomb or '
+                              'not MNIST)' % (path, max_bytes))
     return data
 
 
 def _verified(path, name, checksums):
-    data = _read_idx_bytes(path)
-    if sha256_of(data) != checksums[name]:
+    data = read_idx_bytes(path, MNIST_SIZES[name])
+    if hashlib.sha256(data).hexdigest() != checksums[name]:
         raise BranchyNetError(
             'MNIST file %s has the wrong content (sha256 mismatch); '
             'delete it and download again' % path)
@@ -80,28 +121,61 @@ def _find(directory, name):
     return None
 
 
-def _fetch(directory, name, mirrors, checksums, data_root):
+def _fetch(directory, name, mirrors, checksums):
     """Download ``name.gz`` into ``directory``, verified; returns its bytes."""
+    verified = {}
+
     def verify(path):
-        _verified(path, name, checksums)
-    cached = download_verified([m + name + '.gz' for m in mirrors], verify,
-                               data_root)
-    target = os.path.join(directory, name + '.gz')
-    with open(cached, 'rb') as f:
-        write_bytes_atomic(target, f.read())
-    os.remove(cached)
-    return _verified(target, name, checksums)
+        verified['data'] = _verified(path, name, checksums)
+
+    download_verified([m + name + '.gz' for m in mirrors],
+                      os.path.join(directory, name + '.gz'), verify,
+                      _gz_limit(MNIST_SIZES[name]))
+    return verified['data']
 
 
-def get_mnist(data_dir='auto', mirrors=MNIST_MIRRORS, checksums=None,
-              download=True):
+def default_mirrors():
+    """``$BRANCHYNET_MNIST_MIRRORS`` (space-separated), else the built-in."""
+    env = os.environ.get('BRANCHYNET_MNIST_MIRRORS', '').split()
+    return tuple(m if m.endswith('/') else m + '/' for m in env) or \
+        MNIST_MIRRORS
+
+
+def missing_message(directory, missing, mirrors, failure=None):
+    """What to do first, then (if any) why downloading failed: one line."""
+    files = [name + '.gz' for name in missing]
+    urls = ' '.join(mirrors[0] + f for f in files) if mirrors else ''
+    how = ('mkdir -p %s && cd %s && curl -fL --remote-name-all %s'
+           % (shlex.quote(directory), shlex.quote(directory), urls))
+    text = ('MNIST is missing: put %s (gzip or raw IDX) in %s/ (on a machine '
+            'with internet: `%s`), or pass --data-dir DATA_ROOT, the folder '
+            'holding mnist/' % (', '.join(files), directory, how))
+    if failure:
+        text += '. Downloading failed: %s' % failure
+    return text
+
+
+def _check_not_the_mnist_folder(root, directory):
+    """A data root that holds the MNIST files itself was meant as mnist/."""
+    if any(_find(root, name) for name in MNIST_SHA256) and not os.path.isdir(
+            directory):
+        parent = os.path.dirname(root)
+        advice = ('pass --data-dir %s' % parent
+                  if os.path.basename(root) == 'mnist'
+                  else 'move them into %s/' % directory)
+        raise BranchyNetError(
+            'MNIST files are in %s itself, but the data root is the folder '
+            'holding mnist/: %s' % (root, advice))
+
+
+def get_mnist(data_root='auto', mirrors=None, checksums=None, download=True):
     """Load MNIST, downloading missing files when allowed.
 
     Args:
-        data_dir (str): folder holding the four files; ``'auto'`` is
-            ``<data root>/mnist``.
+        data_root (str): the data root; the files are in its ``mnist/``.
+            ``'auto'``: :func:`~branchynet.data.download.get_data_root`.
         mirrors (sequence of str): base URLs tried in order for a missing
-            file.
+            file (default :func:`default_mirrors`).
         checksums (dict): file name -> sha256 of its decompressed content;
             default :data:`MNIST_SHA256`.
         download (bool): try the mirrors for missing files.
@@ -113,28 +187,32 @@ def get_mnist(data_dir='auto', mirrors=MNIST_MIRRORS, checksums=None,
 
     Raises:
         BranchyNetError: a file is missing and could not be downloaded, or is
-            corrupt; the message names the file and where to put it.
+            corrupt; the message says first where to put which files.
     """
     checksums = MNIST_SHA256 if checksums is None else checksums
-    data_root = get_data_root()
-    directory = dataset_dir('mnist', data_dir)
+    mirrors = default_mirrors() if mirrors is None else tuple(mirrors)
+    root = get_data_root(data_root)
+    directory = dataset_dir('mnist', root)
+    remove_leftovers(directory, older_than=LEFTOVER_AGE)
+    missing = [n for n in MNIST_SHA256 if _find(directory, n) is None]
+    if missing:
+        _check_not_the_mnist_folder(root, directory)
+        if not download:
+            raise BranchyNetError(missing_message(directory, missing,
+                                                  mirrors))
     arrays = {}
     for name in MNIST_SHA256:
         path = _find(directory, name)
         if path is not None:
             data = _verified(path, name, checksums)
-        elif download:
-            try:
-                data = _fetch(directory, name, mirrors, checksums, data_root)
-            except BranchyNetError as e:
-                raise BranchyNetError(
-                    'MNIST file %s.gz is missing from %s and %s. Put the four '
-                    'files %s (.gz or not) in that folder, or pass --data-dir'
-                    % (name, directory, e, ', '.join(MNIST_SHA256))) from None
         else:
-            raise BranchyNetError(
-                'MNIST file %s(.gz) is missing from %s; put the four files %s '
-                'there' % (name, directory, ', '.join(MNIST_SHA256)))
+            try:
+                data = _fetch(directory, name, mirrors, checksums)
+            except BranchyNetError as e:
+                missing = [n for n in MNIST_SHA256
+                           if _find(directory, n) is None]
+                raise BranchyNetError(missing_message(
+                    directory, missing, mirrors, str(e))) from None
         try:
             arrays[name] = parse_idx(data)
         except BranchyNetError as e:

@@ -1,0 +1,379 @@
+"""pcifar10, the preprocessed CIFAR-10 that B-AlexNet and B-ResNet-110 train
+on: its recipes, and its ``data.npz`` in ``<data root>/pcifar10/``.
+
+The reference trains on a file ``pcifar10/data.npz`` that was never
+published; :func:`get_pcifar10` regenerates it from the CIFAR-10 batches
+(:mod:`branchynet.data.cifar10`) with a named recipe (:data:`RECIPES`),
+writes it atomically with a sidecar ``data.json`` saying how it was made,
+and accepts a user's own ``data.npz`` (same four keys) after validating it
+(:func:`~branchynet.data.user_npz.load_user_npz`).
+
+The recipes (see :func:`build_pcifar10`):
+
+- ``'zca'`` (default; the reference's ``datasets/cifar10.py``): ZCA whitening
+  fitted on the raw 0-255 training vectors (3072-d; mean subtracted;
+  covariance over the training set divided by N; eigendecomposition; no
+  epsilon), applied to the training and test sets with the training mean and
+  matrix; then every image is rescaled by its own min and max to [0, 1].
+- ``'gcn'`` (the reference's ``datasets/cifar10gcn.py``): pixels / 255, minus
+  the per-pixel training mean, then global contrast normalisation of every
+  image: minus its own mean, divided by its own standard deviation
+  (``ddof=1``; an image whose std is below 1e-8 is left undivided).
+
+Folders (below the data root, :func:`~branchynet.data.get_data_root`):
+
+- ``cifar10/``: ``cifar-10-python.tar.gz`` and/or ``cifar-10-batches-py/``;
+- ``pcifar10/``: ``data.npz`` (keys ``train_x``, ``train_y``, ``test_x``,
+  ``test_y``) and ``data.json``.
+"""
+import datetime
+import json
+import os
+
+import numpy
+
+from branchynet.data.cifar10 import (CIFAR10_FILE_MD5, CIFAR10_MD5,
+                                     CIFAR10_URLS, IMAGE_SHAPE, N_CLASSES,
+                                     load_cifar10)
+from branchynet.data.download import (LEFTOVER_AGE, atomic_path, dataset_dir,
+                                      remove_leftovers, write_json_atomic)
+from branchynet.data.user_npz import load_user_npz
+from branchynet.errors import BranchyNetError
+
+#: the pcifar10 recipes :func:`build_pcifar10` knows
+RECIPES = ('zca', 'gcn')
+RECIPE_DESCRIPTIONS = {
+    'zca': 'ZCA whitening fitted on the raw 0-255 training vectors '
+           '(covariance over the training set, no epsilon), applied to train '
+           'and test; then each image min-max rescaled to [0, 1] '
+           '(reference datasets/cifar10.py)',
+    'gcn': 'pixels / 255, minus the per-pixel training mean, then each image '
+           'minus its mean and divided by its std (ddof=1) '
+           '(reference datasets/cifar10gcn.py)',
+}
+_CHUNK = 2048
+
+
+# ---------------------------------------------------------------------------
+# The recipes
+# ---------------------------------------------------------------------------
+
+def _flat(x):
+    x = numpy.asarray(x)
+    return x.reshape(len(x), -1)
+
+
+def _map_rows(x, fn, chunk=_CHUNK, dtype=numpy.float32):
+    """``fn`` applied to row chunks of 2-d ``x``, gathered in a ``dtype``
+    array (so the float64 work never holds more than a chunk)."""
+    out = numpy.empty(x.shape, dtype)
+    for i in range(0, len(x), chunk):
+        out[i:i + chunk] = fn(x[i:i + chunk].astype(numpy.float64))
+    return out
+
+
+def zca_fit(x, chunk=_CHUNK, method='auto'):
+    """Fit ZCA whitening on the rows of ``x``.
+
+    The covariance is taken over the rows, divided by N (as the reference
+    does), in float64; the matrix is ``V diag(lambda ** -1/2) V^T`` from its
+    eigendecomposition (the reference's SVD of the covariance gives the same
+    matrix), with no epsilon. Eigenvalues at rounding level
+    (``<= lambda_max * D * eps``), which only exist when the data do not span
+    all D dimensions (e.g. fewer samples than dimensions), get 0 instead of
+    an infinite gain: those directions are dropped rather than blown up. On
+    CIFAR-10 (50000 x 3072 raw pixels) the covariance has full rank and
+    nothing is dropped.
+
+    Args:
+        x (array): ``(N, ...)``, any numeric dtype; rows are flattened.
+        chunk (int): rows converted to float64 at a time.
+        method (str): ``'cov'`` (eigendecomposition of the D x D covariance,
+            accumulated over row chunks), ``'svd'`` (thin SVD of the centred
+            N x D data, cheaper when N < D), or ``'auto'`` (``'svd'`` when
+            N <= D). Both give the same matrix up to rounding.
+
+    Returns:
+        tuple: ``(mean, matrix)``: float64 ``(D,)`` and the symmetric float64
+        ``(D, D)`` whitening matrix; whitened rows are
+        ``(row - mean) @ matrix``.
+    """
+    x = _flat(x)
+    n, d = x.shape
+    if n < 2:
+        raise BranchyNetError('ZCA needs at least 2 samples, got %d' % n)
+    mean = numpy.zeros(d)
+    for i in range(0, n, chunk):
+        mean += x[i:i + chunk].sum(axis=0, dtype=numpy.float64)
+    mean /= n
+    if method == 'auto':
+        method = 'svd' if n <= d else 'cov'
+    if method == 'cov':
+        cov = numpy.zeros((d, d))
+        for i in range(0, n, chunk):
+            c = x[i:i + chunk].astype(numpy.float64)
+            c -= mean
+            cov += c.T @ c  # BLAS syrk
+        cov /= n
+        eigval, eigvec = numpy.linalg.eigh(cov)
+        del cov
+    elif method == 'svd':
+        c = x.astype(numpy.float64) - mean
+        _, s, vt = numpy.linalg.svd(c, full_matrices=False)
+        eigval, eigvec = s ** 2 / n, vt.T
+    else:
+        raise BranchyNetError("ZCA method must be 'auto', 'cov' or 'svd', "
+                              "got %r" % (method,))
+    top = max(float(eigval.max()), 0.0)
+    keep = eigval > top * d * numpy.finfo(numpy.float64).eps
+    gain = numpy.zeros_like(eigval)
+    gain[keep] = 1 / numpy.sqrt(eigval[keep])
+    matrix = (eigvec * gain) @ eigvec.T
+    return mean, (matrix + matrix.T) / 2
+
+
+def minmax_rows(a):
+    """Rescale every row of 2-d float ``a`` by its own min and max to [0, 1].
+
+    Each row's minimum maps to exactly 0 and its maximum to exactly 1. A
+    constant row (zero range) maps to all zeros instead of dividing by zero
+    (the reference would produce NaN there).
+    """
+    lo = a.min(axis=1, keepdims=True)
+    span = a.max(axis=1, keepdims=True) - lo
+    span[span == 0] = 1  # constant rows: (a - lo) is already all zero
+    return (a - lo) / span
+
+
+def gcn_rows(a, pixel_mean, min_divisor=1e-8):
+    """The ``'gcn'`` recipe on 2-d raw pixel rows ``a`` (float64).
+
+    ``a / 255 - pixel_mean``, then each row minus its own mean, divided by
+    its own std (``ddof=1``); a row whose std is below ``min_divisor`` (a
+    constant image) is not divided, so it maps to zeros.
+    """
+    a = a / 255 - pixel_mean
+    a -= a.mean(axis=1, keepdims=True)
+    std = a.std(axis=1, ddof=1 if a.shape[1] > 1 else 0, keepdims=True)
+    std[std < min_divisor] = 1
+    a /= std
+    return a
+
+
+def build_pcifar10(x_train, x_test, recipe='zca', chunk=_CHUNK):
+    """Preprocess CIFAR-10 images with a pcifar10 recipe.
+
+    Statistics (mean, whitening matrix) come from the training set only and
+    are applied unchanged to the test set. Work is done in float64 over
+    chunks of ``chunk`` images; only the float32 results are held in full.
+
+    Args:
+        x_train (array): raw training images, ``(N, 3, 32, 32)`` uint8 as
+            :func:`~branchynet.data.cifar10.get_cifar10_raw` returns them
+            (any ``(N, ...)`` numeric array works; rows are flattened).
+        x_test (array): raw test images, same trailing shape.
+        recipe (str): ``'zca'`` or ``'gcn'``; see the module docstring.
+
+    Returns:
+        tuple: float32 ``train_x`` and ``test_x``, shaped like the inputs.
+        With ``'zca'`` every image spans exactly [0, 1] (a constant one is
+        all 0).
+    """
+    _check_recipe(recipe)
+    x_train, x_test = numpy.asarray(x_train), numpy.asarray(x_test)
+    if x_train.ndim < 2 or x_test.shape[1:] != x_train.shape[1:]:
+        raise BranchyNetError('training and test images must be (N, ...) with '
+                              'the same image shape, got %s and %s'
+                              % (x_train.shape, x_test.shape))
+    flat_train, flat_test = _flat(x_train), _flat(x_test)
+    if recipe == 'zca':
+        mean, matrix = zca_fit(flat_train, chunk)
+
+        def fn(c):
+            return minmax_rows((c - mean) @ matrix)
+    else:
+        if len(flat_train) < 1:
+            raise BranchyNetError('no training images')
+        pixel_mean = numpy.zeros(flat_train.shape[1])
+        for i in range(0, len(flat_train), chunk):
+            pixel_mean += flat_train[i:i + chunk].sum(axis=0,
+                                                      dtype=numpy.float64)
+        pixel_mean /= 255 * len(flat_train)
+
+        def fn(c):
+            return gcn_rows(c, pixel_mean)
+    return (_map_rows(flat_train, fn, chunk).reshape(x_train.shape),
+            _map_rows(flat_test, fn, chunk).reshape(x_test.shape))
+
+
+def _check_recipe(recipe):
+    if recipe not in RECIPES:
+        raise BranchyNetError('unknown pcifar10 recipe %r (choose one of %s)'
+                              % (recipe, ', '.join(RECIPES)))
+
+
+
+# ---------------------------------------------------------------------------
+# pcifar10/data.npz
+# ---------------------------------------------------------------------------
+
+def load_pcifar10_npz(path):
+    """Load and validate a pcifar10 ``data.npz`` (never unpickles).
+
+    Accepted: keys ``train_x``, ``train_y``, ``test_x``, ``test_y`` (others
+    are ignored); images ``(N, 3, 32, 32)`` of any float dtype, cast to
+    float32 (float64 files are accepted; values must be finite after the
+    cast); labels ``(N,)`` of any integer dtype with values in 0..9, cast to
+    int32. The image values are not otherwise checked, so a user's own
+    preprocessing is used as is.
+
+    Returns:
+        tuple: ``(train_x, train_y, test_x, test_y)``: float32, int32,
+        float32, int32.
+
+    Raises:
+        BranchyNetError: the file is unreadable or breaks a rule above; the
+            message names the file and the key.
+    """
+    try:
+        return load_user_npz(path, IMAGE_SHAPE, N_CLASSES, name='pcifar10',
+                             any_float=True)
+    except BranchyNetError as e:
+        raise BranchyNetError(
+            '%s. Fix it, or delete it (and data.json) to regenerate it from '
+            'CIFAR-10' % e) from None
+
+
+def _check_sidecar(directory, recipe):
+    """Raise if ``data.json`` names a recipe other than ``recipe``."""
+    path = os.path.join(directory, 'data.json')
+    if recipe is None or not os.path.exists(path):
+        return
+    try:
+        with open(path) as f:
+            built = json.load(f).get('recipe')
+    except (OSError, ValueError, AttributeError, RecursionError) as e:
+        raise BranchyNetError('pcifar10 description %s is unreadable (%s); '
+                              'delete it' % (path, e)) from None
+    if built != recipe:
+        raise BranchyNetError(
+            'pcifar10 file %s was built with recipe %r (says %s), not %r: '
+            'choose recipe %r, or delete data.npz and data.json (or rebuild '
+            'with force) to build it with %r' % (
+                os.path.join(directory, 'data.npz'), built, path, recipe,
+                built, recipe))
+
+
+def _build(directory, cifar_dir, recipe, download, urls, md5, file_md5):
+    """Build pcifar10 into ``directory`` from the CIFAR folder
+    ``cifar_dir``; returns the four arrays."""
+    from branchynet import __version__
+    (x_train, y_train, x_test, y_test), source = load_cifar10(
+        cifar_dir, download, urls, md5, file_md5)
+    train_x, test_x = build_pcifar10(x_train, x_test, recipe)
+    arrays = dict(train_x=train_x, train_y=y_train, test_x=test_x,
+                  test_y=y_test)
+    meta = {
+        'dataset': 'pcifar10',
+        'recipe': recipe,
+        'recipe_description': RECIPE_DESCRIPTIONS[recipe],
+        'source': source,
+        'shapes': {k: list(v.shape) for k, v in arrays.items()},
+        'dtypes': {k: str(v.dtype) for k, v in arrays.items()},
+        'branchynet_version': __version__,
+        'numpy_version': numpy.__version__,
+        'created': datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec='seconds'),
+    }
+    npz_path = os.path.join(directory, 'data.npz')
+    # data.json goes in just before data.npz is moved into place: a failure
+    # anywhere leaves neither a partial data.npz nor a new data.json
+    with atomic_path(npz_path) as tmp:
+        with open(tmp, 'wb') as f:
+            numpy.savez(f, **arrays)
+        write_json_atomic(os.path.join(directory, 'data.json'), meta)
+    return train_x, y_train, test_x, y_test
+
+
+def _folders(data_root, cifar_dir):
+    """``(pcifar10 folder, CIFAR folder)``; both in the data root unless
+    ``cifar_dir`` names the CIFAR folder; leftovers of a killed build go."""
+    directory = dataset_dir('pcifar10', data_root)
+    if cifar_dir in (None, 'auto'):
+        cifar_dir = dataset_dir('cifar10', data_root)
+    remove_leftovers(directory, older_than=LEFTOVER_AGE)
+    return directory, os.path.abspath(os.path.expanduser(cifar_dir))
+
+
+def get_pcifar10(data_root='auto', recipe='zca', download=True,
+                 cifar_dir=None, urls=CIFAR10_URLS, md5=CIFAR10_MD5,
+                 file_md5=CIFAR10_FILE_MD5):
+    """Load pcifar10, building it from the CIFAR-10 batches when absent.
+
+    When ``<data root>/pcifar10/data.npz`` exists it is validated
+    (:func:`load_pcifar10_npz`) and returned; a ``data.json`` beside it
+    naming another recipe is an error. A ``data.npz`` without ``data.json``
+    (a user's own file) is used as is. Otherwise CIFAR-10 is loaded from
+    ``<data root>/cifar10``
+    (:func:`~branchynet.data.cifar10.get_cifar10_raw`), preprocessed with
+    ``recipe``
+    (:func:`build_pcifar10`), and written to ``data.npz`` with a ``data.json``
+    recording the recipe, the source's sha256, the shapes and the package
+    version; both are written atomically.
+
+    Args:
+        data_root (str): the data root (``'auto'``: the default one).
+        recipe (str or None): ``'zca'`` or ``'gcn'``; ``None`` accepts an
+            existing file whatever its recipe and builds with ``'zca'``.
+        download (bool): download CIFAR-10 if it is needed and missing.
+        cifar_dir (str or None): the CIFAR folder, instead of
+            ``<data root>/cifar10``.
+        urls, md5, file_md5: see
+            :func:`~branchynet.data.cifar10.get_cifar10_raw`.
+
+    Returns:
+        tuple: ``(x_train, y_train, x_test, y_test)``: float32
+        ``(50000, 3, 32, 32)``, int32 ``(50000,)`` in 0..9, float32
+        ``(10000, 3, 32, 32)``, int32 ``(10000,)``.
+
+    Raises:
+        BranchyNetError: invalid data.npz, recipe mismatch, or CIFAR-10
+            missing / corrupt.
+    """
+    if recipe is not None:
+        _check_recipe(recipe)
+    directory, cifar_dir = _folders(data_root, cifar_dir)
+    npz_path = os.path.join(directory, 'data.npz')
+    if os.path.exists(npz_path):
+        _check_sidecar(directory, recipe)
+        return load_pcifar10_npz(npz_path)
+    return _build(directory, cifar_dir, recipe or 'zca', download, urls, md5,
+                  file_md5)
+
+
+def prepare_pcifar10(data_root='auto', cifar_dir=None, recipe='zca',
+                     force=False, download=True, urls=CIFAR10_URLS,
+                     md5=CIFAR10_MD5, file_md5=CIFAR10_FILE_MD5):
+    """Make sure pcifar10 exists; build it (again, with ``force``).
+
+    Without ``force`` an existing ``data.npz`` is only validated (and its
+    ``data.json`` recipe checked). With ``force`` it is rebuilt from
+    CIFAR-10 and replaced, a user's own file included. Arguments as in
+    :func:`get_pcifar10`.
+
+    Returns:
+        str: the path of ``data.npz``.
+    """
+    _check_recipe(recipe)
+    directory, cifar_dir = _folders(data_root, cifar_dir)
+    npz_path = os.path.join(directory, 'data.npz')
+    if os.path.exists(npz_path) and not force:
+        _check_sidecar(directory, recipe)
+        load_pcifar10_npz(npz_path)
+    else:
+        _build(directory, cifar_dir, recipe, download, urls, md5, file_md5)
+    return npz_path
+
+
+__all__ = ['RECIPES', 'build_pcifar10', 'get_pcifar10', 'load_pcifar10_npz',
+           'minmax_rows', 'prepare_pcifar10', 'zca_fit']

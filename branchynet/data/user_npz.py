@@ -1,0 +1,101 @@
+"""A user's own data set in one ``.npz`` file, validated before it is used.
+
+The file holds four arrays: ``train_x`` and ``test_x``, float32 images
+``(N, C, H, W)`` of the network's input shape; ``train_y`` and ``test_y``,
+integer labels ``(N,)`` in ``[0, classes)``. Other keys are ignored. The
+headers of all four are checked first (keys, shapes, dtypes, sizes), before
+any data are read; then the values (NaN, infinity, label range). Nothing is
+ever unpickled (:class:`~branchynet.safe_npz.SafeNpz`). Every defect is one
+:class:`~branchynet.errors.BranchyNetError` naming the file and the key.
+"""
+import numpy
+
+from branchynet.safe_npz import SafeNpz
+
+KEYS = ('train_x', 'train_y', 'test_x', 'test_y')
+#: the most bytes the four arrays may declare together
+MAX_BYTES = 32 * 2 ** 30
+_PAIRS = (('train_x', 'train_y'), ('test_x', 'test_y'))
+
+
+def _check_headers(npz, input_shape, any_float, max_bytes):
+    """Shapes and dtypes of the four entries, checked from their headers."""
+    missing = [k for k in KEYS if k not in npz]
+    if missing:
+        raise npz.error('missing key(s) %s (it holds %s)' % (
+            ', '.join(missing), ', '.join(npz.keys) or 'nothing'))
+    headers = {k: npz.header(k) for k in KEYS}
+    for xk, yk in _PAIRS:
+        (x_shape, x_dtype), (y_shape, y_dtype) = headers[xk], headers[yk]
+        if len(x_shape) != 4 or x_shape[1:] != tuple(input_shape) or \
+                x_shape[0] == 0:
+            raise npz.error('%s should be (N, %s) images with N > 0, got %s'
+                            % (xk, ', '.join(map(str, input_shape)),
+                               x_shape))
+        if not (x_dtype == numpy.float32 or (any_float
+                                              and x_dtype.kind == 'f')):
+            raise npz.error('%s should hold %s images, got %s' % (
+                xk, 'float32 (or other float)' if any_float else 'float32',
+                x_dtype))
+        if y_shape != (x_shape[0],):
+            raise npz.error('%s should be (%d,) labels matching %s, got %s'
+                            % (yk, x_shape[0], xk, y_shape))
+        if y_dtype.kind not in 'iu':
+            raise npz.error('%s should hold integer labels, got %s'
+                            % (yk, y_dtype))
+    total = sum(numpy.prod(s) * d.itemsize for s, d in headers.values())
+    if total > max_bytes:
+        raise npz.error('declares %d bytes of arrays, more than the %d '
+                        'allowed' % (total, max_bytes))
+    return headers
+
+
+def _read_images(npz, key, shape, dtype):
+    x = npz.read(key, shape, dtype, kinds='f')
+    if x.dtype != numpy.float32:
+        with numpy.errstate(over='ignore'):     # too large -> inf, refused
+            x = x.astype(numpy.float32)
+        if not (numpy.isfinite(x.min()) and numpy.isfinite(x.max())):
+            raise npz.error('holds values too large for float32 (infinite '
+                            'after the cast)', key)
+    return x
+
+
+def _read_labels(npz, key, shape, dtype, n_classes):
+    y = npz.read(key, shape, dtype, kinds='iu')
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= n_classes:
+        raise npz.error('has labels outside 0..%d (%d..%d)'
+                        % (n_classes - 1, low, high), key)
+    return y.astype(numpy.int32)
+
+
+def load_user_npz(path, input_shape, n_classes, name='data set',
+                  any_float=False, max_bytes=MAX_BYTES):
+    """Load and validate a user's data set file.
+
+    Args:
+        path (str): the ``.npz`` file.
+        input_shape (tuple): ``(C, H, W)`` the network takes.
+        n_classes (int): labels must be in ``[0, n_classes)``.
+        name (str): what the file is, for messages (``'pcifar10'``...).
+        any_float (bool): accept any float dtype for the images and cast
+            to float32 (values must stay finite).
+        max_bytes (int): the most bytes the four arrays may declare.
+
+    Returns:
+        tuple: ``(x_train, y_train, x_test, y_test)``: float32
+        ``(N, C, H, W)``, int32 ``(N,)``, float32 ``(M, C, H, W)``,
+        int32 ``(M,)``.
+
+    Raises:
+        BranchyNetError: unreadable file, missing key, wrong shape or dtype,
+            NaN or infinity, label out of range; one line naming the key.
+    """
+    with SafeNpz(path, label='%s file %s' % (name, path)) as npz:
+        headers = _check_headers(npz, input_shape, any_float, max_bytes)
+        out = []
+        for xk, yk in _PAIRS:
+            out.append(_read_images(npz, xk, *headers[xk]))
+            out.append(_read_labels(npz, yk, *headers[yk], n_classes))
+    return tuple(out)

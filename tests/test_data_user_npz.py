@@ -1,0 +1,130 @@
+"""A user's own data set file: every defect is one clear line naming the key.
+
+``load_user_npz(path, input_shape, n_classes)`` (the future
+``--dataset npz:PATH``): keys train_x, train_y, test_x, test_y; float32
+``(N, C, H, W)`` images of the network's input shape, integer labels in
+``[0, classes)``.
+"""
+import io
+import zipfile
+
+import numpy
+import pytest
+
+from branchynet.data import load_user_npz
+from branchynet.errors import BranchyNetError
+
+SHAPE = (1, 8, 8)
+
+
+def arrays(n=6, m=4, classes=3):
+    rng = numpy.random.RandomState(0)
+    return dict(train_x=rng.rand(n, *SHAPE).astype(numpy.float32),
+                train_y=numpy.arange(n) % classes,
+                test_x=rng.rand(m, *SHAPE).astype(numpy.float32),
+                test_y=(numpy.arange(m) % classes).astype(numpy.uint8))
+
+
+def write(path, **changes):
+    data = arrays()
+    data.update(changes)
+    numpy.savez(path, **{k: v for k, v in data.items() if v is not None})
+    return str(path)
+
+
+def test_a_good_file_loads(tmp_path):
+    want = arrays()
+    got = load_user_npz(write(tmp_path / 'd.npz', extra=numpy.zeros(2)),
+                        SHAPE, 3)
+    for g, key in zip(got, ('train_x', 'train_y', 'test_x', 'test_y')):
+        numpy.testing.assert_array_equal(g, want[key])
+    assert [g.dtype for g in got] == [numpy.float32, numpy.int32,
+                                      numpy.float32, numpy.int32]
+    assert all(g.flags.writeable for g in got)
+
+
+def test_compressed_and_fortran_order_files_load(tmp_path):
+    data = arrays()
+    data['train_x'] = numpy.asfortranarray(data['train_x'])
+    numpy.savez_compressed(tmp_path / 'd.npz', **data)
+    got = load_user_npz(str(tmp_path / 'd.npz'), SHAPE, 3)
+    numpy.testing.assert_array_equal(got[0], arrays()['train_x'])
+
+
+@pytest.mark.parametrize('changes, match', [
+    (dict(test_y=None), 'missing key.*test_y.*holds train_x'),
+    (dict(train_x=None, train_y=None), 'missing key.*train_x, train_y'),
+    (dict(train_x=numpy.zeros((6, 8, 8, 1), numpy.float32)),
+     r'train_x should be \(N, 1, 8, 8\)'),
+    (dict(train_x=numpy.zeros((6, 64), numpy.float32)), 'train_x'),
+    (dict(test_x=numpy.zeros((4, 1, 8, 8, 1), numpy.float32)), 'test_x'),
+    (dict(train_x=numpy.zeros((0, 1, 8, 8), numpy.float32),
+          train_y=numpy.zeros(0, int)), 'N > 0'),
+    (dict(test_x=numpy.zeros((4, 1, 8, 8), numpy.uint8)), 'float32'),
+    (dict(test_x=numpy.zeros((4, 1, 8, 8), numpy.float64)), 'float32'),
+    (dict(test_x=numpy.zeros((4, 1, 8, 8), numpy.complex64)), 'float32'),
+    (dict(test_x=numpy.full((4, 1, 8, 8), 'a')), 'float32'),
+    (dict(train_y=numpy.arange(5)), r'train_y should be \(6,\)'),
+    (dict(train_y=numpy.zeros((6, 1), int)), 'train_y'),
+    (dict(train_y=numpy.zeros(6, numpy.float32)), 'integer'),
+    (dict(train_y=numpy.zeros(6, bool)), 'integer'),
+    (dict(train_y=numpy.zeros(6, 'U1')), 'integer'),
+    (dict(test_y=numpy.array([0, 1, 3, 2])), r'0\.\.2 \(0\.\.3\)'),
+    (dict(test_y=numpy.array([0, -1, 2, 2])), r'outside 0\.\.2'),
+    (dict(test_y=numpy.array([0, 1, 2 ** 40, 2])), r'outside 0\.\.2'),
+    (dict(train_x=numpy.full((6, 1, 8, 8), numpy.nan, numpy.float32)),
+     'train_x.*NaN'),
+    (dict(test_x=numpy.full((4, 1, 8, 8), -numpy.inf, numpy.float32)),
+     'test_x.*infinite'),
+    (dict(test_y=numpy.array([0, 1, None, 2], dtype=object)), 'pickle'),
+])
+def test_each_defect_is_named(tmp_path, changes, match):
+    path = write(tmp_path / 'd.npz', **changes)
+    with pytest.raises(BranchyNetError, match=match) as error:
+        load_user_npz(path, SHAPE, 3)
+    message = str(error.value)
+    assert message.startswith('data set file %s' % path)
+    assert '\n' not in message
+
+
+@pytest.mark.parametrize('content', [b'', b'not a zip', b'PK\x03\x04junk'])
+def test_not_an_npz(tmp_path, content):
+    path = tmp_path / 'd.npz'
+    path.write_bytes(content)
+    with pytest.raises(BranchyNetError, match='not a complete npz archive'):
+        load_user_npz(str(path), SHAPE, 3)
+
+
+def test_a_missing_file(tmp_path):
+    with pytest.raises(BranchyNetError, match='No such file'):
+        load_user_npz(str(tmp_path / 'nothing.npz'), SHAPE, 3)
+
+
+def test_a_truncated_file(tmp_path):
+    path = tmp_path / 'd.npz'
+    write(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) * 2 // 3])
+    with pytest.raises(BranchyNetError, match='npz archive'):
+        load_user_npz(str(path), SHAPE, 3)
+
+
+def test_headers_are_checked_before_any_data_is_read(tmp_path):
+    """A header declaring a TiB array is refused from the header alone."""
+    path = tmp_path / 'd.npz'
+    write(path, train_x=None, train_y=None)
+    with zipfile.ZipFile(path, 'a') as z:
+        for key, descr, shape in (('train_x', '<f4', (2 ** 38, 1, 8, 8)),
+                                  ('train_y', '<i8', (2 ** 38,))):
+            header = io.BytesIO()
+            numpy.lib.format.write_array_header_1_0(header, {
+                'descr': descr, 'fortran_order': False, 'shape': shape})
+            z.writestr(key + '.npy', header.getvalue() + bytes(64))
+    with pytest.raises(BranchyNetError, match='more than the'):
+        load_user_npz(str(path), SHAPE, 3)
+
+
+def test_the_total_size_cap(tmp_path):
+    path = write(tmp_path / 'd.npz')
+    with pytest.raises(BranchyNetError, match='more than the 100 allowed'):
+        load_user_npz(path, SHAPE, 3, max_bytes=100)
