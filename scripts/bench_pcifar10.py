@@ -51,11 +51,9 @@ def write_tarball(path, seed=0):
 
 def _build(work, recipe, md5, queue):
     import branchynet  # noqa: F401  (patches NumPy 2 before chainer)
-    from branchynet.data.cifar10 import get_pcifar10
+    from branchynet.data.pcifar10 import get_pcifar10
     start = time.perf_counter()
-    get_pcifar10(os.path.join(work, 'pcifar10'), recipe=recipe,
-                 download=False, cifar_dir=os.path.join(work, 'cifar10'),
-                 md5=md5)
+    get_pcifar10(work, recipe=recipe, download=False, md5=md5)
     seconds = time.perf_counter() - start
     queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
 
