@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy  # noqa: E402
 
 from branchynet.data.download import atomic_path  # noqa: E402
-from branchynet.report import DISPLAY, device_name  # noqa: E402
+from branchynet.report import (DISPLAY, RUNTIMES, device_name,  # noqa: E402
+                               runtime_of)
 from branchynet.sweep import reference_frontier  # noqa: E402
 
 
@@ -49,10 +50,11 @@ def fig3(summary, prefix):
     ax.plot([chosen['ms']], [100 * chosen['accuracy']], '*', color='C2',
             ms=14, label='chosen (T=%s)' % ', '.join(
                 '%g' % t for t in chosen['thresholds']))
-    ax.set_xlabel('runtime (ms per sample, %s, end to end)'
-                  % device_name(summary['device']))
+    where = '%s, %s' % (device_name(summary['device']),
+                        RUNTIMES[runtime_of(summary)])
+    ax.set_xlabel('runtime (ms per sample, %s, end to end)' % where)
     ax.set_ylabel('accuracy (%)')
-    ax.set_title('%s, %s' % (branchy_name, device_name(summary['device'])))
+    ax.set_title('%s, %s' % (branchy_name, where))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc='best')
     return save_figure(fig, prefix)
@@ -144,8 +146,11 @@ def make_figures(results, results_dir, figs_dir):
     for summary in results:
         name = summary['experiment']
         device = device_name(summary['device']).lower()
+        # Chainer keeps the original name; other runtimes get a suffix
+        runtime = runtime_of(summary)
+        suffix = '' if runtime == 'chainer' else '_' + runtime
         written += fig3(summary, os.path.join(
-            figs_dir, 'fig3_%s_%s' % (name, device)))
+            figs_dir, 'fig3_%s_%s%s' % (name, device, suffix)))
         records_path = os.path.join(results_dir, name, 'records.npz')
         if os.path.exists(records_path):
             with numpy.load(records_path, allow_pickle=False) as records:

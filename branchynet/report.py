@@ -4,7 +4,8 @@ Columns are the paper's (network, accuracy, ms, gain, T, exit %) plus what
 the paper's method hid: the time and gain under the reference's own
 trunk-only accounting, the multiply-adds of each exit path, and the
 arithmetic bound on the gain (baseline multiply-adds over the expected
-multiply-adds at the chosen exit fractions).
+multiply-adds at the chosen exit fractions). Rows come per device and
+runtime (Chainer, or ONNX Runtime with its thread settings in the notes).
 """
 import csv
 import glob
@@ -24,13 +25,32 @@ DISPLAY = {
     'b_resnet110': ('ResNet-110', 'B-ResNet'),
 }
 
-COLUMNS = ['device', 'network', 'acc %', 'ms', 'gain', 'T', 'exit %',
-           'ms (ref.)', 'gain (ref.)', 'MACs per exit path', 'MAC bound']
+#: runtime key -> as shown in the table
+RUNTIMES = {'chainer': 'Chainer', 'onnxruntime': 'ONNX Runtime'}
+
+COLUMNS = ['device', 'runtime', 'network', 'acc %', 'ms', 'gain', 'T',
+           'exit %', 'ms (ref.)', 'gain (ref.)', 'MACs per exit path', 'MAC bound']
 
 
 def device_name(spec):
     """``@numpy`` -> ``CPU``, ``@cupy:0`` -> ``GPU``."""
     return 'GPU' if 'cupy' in spec else 'CPU'
+
+
+def runtime_of(summary):
+    """The runtime a sweep ran on (results from before the option: Chainer)."""
+    return summary.get('runtime', 'chainer')
+
+
+def runtime_note(summary):
+    """``Chainer 7.8.1`` or ``ONNX Runtime 1.32.0, 1 intra-op thread``."""
+    settings = summary.get('runtime_settings') or {}
+    if runtime_of(summary) != 'onnxruntime':
+        return 'Chainer %s' % settings.get('chainer', '')
+    return 'ONNX Runtime %s, %s intra-op thread(s), %s' % (
+        settings.get('onnxruntime', ''),
+        settings.get('intra_op_num_threads', '?'),
+        ', '.join(settings.get('providers', [])))
 
 
 def load_results(results_dir):
@@ -53,18 +73,19 @@ def table_rows(summary):
     """The baseline row and the BranchyNet row of one sweep result."""
     base_name, branchy_name = DISPLAY[summary['network']]
     device = device_name(summary['device'])
+    runtime = RUNTIMES[runtime_of(summary)]
     base_ms = summary['baseline']['ms']
     chosen = summary['sweep_test'][summary['chosen_index']]
     macs = summary['macs']
     expected_macs = float(numpy.dot(chosen['exit_fractions'], macs['path']))
     baseline_row = {
-        'device': device, 'network': base_name,
+        'device': device, 'runtime': runtime, 'network': base_name,
         'acc %': 100 * summary['baseline']['test_accuracy'], 'ms': base_ms,
         'gain': None, 'T': None, 'exit %': None, 'ms (ref.)': base_ms,
         'gain (ref.)': None, 'MACs per exit path': [macs['baseline']],
         'MAC bound': None}
     branchy_row = {
-        'device': device, 'network': branchy_name,
+        'device': device, 'runtime': runtime, 'network': branchy_name,
         'acc %': 100 * chosen['accuracy'], 'ms': chosen['ms'],
         'gain': base_ms / chosen['ms'], 'T': chosen['thresholds'],
         'exit %': [100 * f for f in chosen['exit_fractions']],
@@ -136,8 +157,10 @@ def write_table(results, out_dir):
         list of dict: the rows.
     """
     order = list(DISPLAY)
-    results = sorted(results, key=lambda s: (device_name(s['device']),
-                                             order.index(s['network'])))
+    runtimes = list(RUNTIMES)
+    results = sorted(results, key=lambda s: (
+        device_name(s['device']), runtimes.index(runtime_of(s)),
+        order.index(s['network'])))
     rows = [row for s in results for row in table_rows(s)]
     markdown = to_markdown(rows)
     notes = ['', 'ms: end-to-end per-sample latency at batch size 1 '
@@ -146,15 +169,17 @@ def write_table(results, out_dir):
              'trunk stages only. MAC bound: gain the multiply-adds allow at '
              'the chosen exit fractions.', '']
     for s in results:
-        notes.append('%s on %s: T chosen by rule %r on the %s split; '
+        notes.append('%s on %s (%s): T chosen by rule %r on the %s split; '
                      'accuracy and exit %% on %d test samples.' % (
                          s['experiment'], device_name(s['device']),
-                         s['rule'], 'validation' if s['tuned_on'] == 'val'
-                         else 'test', s['n_test']))
+                         runtime_note(s), s['rule'],
+                         'validation' if s['tuned_on'] == 'val' else 'test',
+                         s['n_test']))
         if s['validation']:
-            notes += ['', 'Validation (%s, %s): predicted vs real batch-1 '
-                      'inference' % (s['experiment'],
-                                     device_name(s['device'])), '',
+            notes += ['', 'Validation (%s, %s, %s): predicted vs real '
+                      'batch-1 inference' % (
+                          s['experiment'], device_name(s['device']),
+                          RUNTIMES[runtime_of(s)]), '',
                       validation_markdown(s)]
     os.makedirs(out_dir, exist_ok=True)
     write_bytes_atomic(os.path.join(out_dir, 'table1.md'),

@@ -1,13 +1,15 @@
-"""`branchynet sweep` and `branchynet report` end to end on a tiny model."""
+"""`branchynet sweep` and `branchynet report` end to end on a tiny model,
+on Chainer and on ONNX Runtime."""
 import json
 import os
+import shutil
 
 import numpy
 import pytest
 
 from branchynet import cli, training
 from branchynet.errors import BranchyNetError
-from branchynet.figures import exit1_curve
+from branchynet.figures import exit1_curve, make_figures
 from branchynet.measurement import measure_experiment
 from branchynet.report import load_results, write_table
 
@@ -28,9 +30,27 @@ def trained(tmp_path_factory, tiny_mnist):
                               progress=False)
     summary = measure_experiment(
         str(root / 'model'), str(root / 'results' / 'lenet_mnist'),
-        data_dir=str(root), grid=[0.0, 0.01, 0.1, 0.5, 1.0, 2.0, 10.0],
+        data_dir=str(root), grid=GRID,
         profile_samples=10, warmup=2, validate_samples=64)
     yield root, data, summary
+    patch.undo()
+
+
+GRID = [0.0, 0.01, 0.1, 0.5, 1.0, 2.0, 10.0]
+
+
+@pytest.fixture(scope='module')
+def on_onnxruntime(trained):
+    """The same measurement with ``runtime='onnxruntime'``."""
+    root, _, _ = trained
+    patch = pytest.MonkeyPatch()
+    patch.setenv('BRANCHYNET_DATA_ROOT', str(root / 'data_root'))
+    out = root / 'both' / 'lenet_mnist_onnxruntime'
+    summary = measure_experiment(
+        str(root / 'model'), str(out), data_dir=str(root), grid=GRID,
+        profile_samples=10, warmup=2, validate_samples=64,
+        runtime='onnxruntime')
+    yield out, summary
     patch.undo()
 
 
@@ -69,7 +89,8 @@ def test_report_writes_table_and_figures(trained, tmp_path):
     assert cli.main(['report', '--results', str(root / 'results'),
                      '--figs', str(tmp_path / 'figs')]) == 0
     table = (root / 'results' / 'table1.md').read_text()
-    assert '| CPU | LeNet |' in table and '| CPU | B-LeNet |' in table
+    assert '| CPU | Chainer | LeNet |' in table
+    assert '| CPU | Chainer | B-LeNet |' in table
     assert 'Validation' in table
     rows = json.loads((root / 'results' / 'table1.json').read_text())
     assert [r['network'] for r in rows] == ['LeNet', 'B-LeNet']
@@ -121,3 +142,70 @@ def test_write_table_is_stable_for_several_results(trained, tmp_path):
     assert [(r['device'], r['network']) for r in rows] == [
         ('CPU', 'LeNet'), ('CPU', 'B-LeNet'), ('GPU', 'LeNet'),
         ('GPU', 'B-LeNet')]
+
+
+def test_sweep_on_onnxruntime_equals_chainer(trained, on_onnxruntime):
+    root, _, on_chainer = trained
+    out, summary = on_onnxruntime
+    assert (on_chainer['runtime'], summary['runtime']) == \
+        ('chainer', 'onnxruntime')
+    assert summary['profile']['runtime'] == 'onnxruntime'
+    settings = summary['runtime_settings']
+    assert settings['intra_op_num_threads'] == 1
+    assert settings['providers'] == ['CPUExecutionProvider']
+    # the same records, so the same sweep, whatever the runtime
+    for a, b in zip(on_chainer['sweep_test'], summary['sweep_test']):
+        assert a['accuracy'] == b['accuracy']
+        assert a['exit_fractions'] == b['exit_fractions']
+    with numpy.load(root / 'results' / 'lenet_mnist' / 'records.npz') as a, \
+            numpy.load(out / 'records.npz') as b:
+        numpy.testing.assert_allclose(a['test_entropy'], b['test_entropy'],
+                                      atol=1e-5)
+        numpy.testing.assert_array_equal(a['test_prediction'],
+                                         b['test_prediction'])
+    # and the prediction holds against real batch-1 runs on ONNX Runtime
+    for row in summary['validation']:
+        assert row['exact_match'], row
+    assert summary['macs'] == on_chainer['macs']
+
+
+def test_report_has_rows_per_runtime(trained, on_onnxruntime, tmp_path):
+    root, _, _ = trained
+    out, _ = on_onnxruntime
+    shutil.copytree(root / 'results' / 'lenet_mnist', out.parent / 'lenet')
+    results = load_results(str(out.parent))
+    rows = write_table(results, str(tmp_path))
+    assert [(r['runtime'], r['network']) for r in rows] == [
+        ('Chainer', 'LeNet'), ('Chainer', 'B-LeNet'),
+        ('ONNX Runtime', 'LeNet'), ('ONNX Runtime', 'B-LeNet')]
+    table = (tmp_path / 'table1.md').read_text()
+    assert '| CPU | ONNX Runtime | B-LeNet |' in table
+    assert 'ONNX Runtime 1.' in table and '1 intra-op thread' in table
+    written = make_figures(results, str(out.parent), str(tmp_path / 'figs'))
+    assert str(tmp_path / 'figs' / 'fig3_lenet_mnist_cpu_onnxruntime.png') \
+        in written
+    assert str(tmp_path / 'figs' / 'fig3_lenet_mnist_cpu.png') in written
+
+
+def test_evaluate_on_both_runtimes(trained, capsys):
+    root, _, _ = trained
+    printed = []
+    for runtime in ('chainer', 'onnxruntime'):
+        for batch in ('1000', '1'):
+            assert cli.main(['evaluate', str(root / 'model' / 'branchynet'),
+                             '-t', '0.5', '--data-dir', str(root),
+                             '--batch-size', batch,
+                             '--runtime', runtime]) == 0
+            lines = capsys.readouterr().out.splitlines()
+            assert runtime in lines[-1]
+            printed.append(lines[1:3])          # accuracy and exits
+    assert all(p == printed[0] for p in printed)
+
+
+@pytest.mark.parametrize('option', [['--runtime', 'tvm'], ['--threads', '0']])
+def test_runtime_options_reject_bad_values(trained, option, capsys):
+    root, _, _ = trained
+    with pytest.raises(SystemExit) as e:
+        cli.main(['evaluate', str(root / 'model' / 'branchynet')] + option)
+    assert e.value.code == 2
+    assert capsys.readouterr().err.count('\n') == 1

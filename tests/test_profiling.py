@@ -38,3 +38,22 @@ def test_multiply_adds_match_the_layer_table():
     assert macs['exit'] == [exit1, 84 * 10]
     assert macs['path'] == [conv1 + exit1, conv1 + stage2 + exit1 + 840]
     assert macs['baseline'] == conv1 + stage2 + 840
+
+
+def test_profile_on_onnxruntime():
+    from branchynet.runtime import make_runtime
+    model = b_lenet()
+    runtime = make_runtime(model, 'b_lenet', 'onnxruntime')
+    x = numpy.random.RandomState(0).rand(10, 1, 28, 28).astype(numpy.float32)
+    for k in range(model.n_exits):
+        t = forcing_thresholds(model.n_exits, k)
+        assert [run_one(runtime, runtime.send(x[i:i + 1]), t)[1]
+                for i in range(5)] == [k] * 5
+    profile = profile_paths(runtime, x, n_samples=30, n_warmup=3)
+    assert profile.runtime == 'onnxruntime'
+    assert profile.settings['intra_op_num_threads'] == 1
+    assert profile.exit_ms_median[0] < profile.exit_ms_median[1]
+    # the trunk alone (cut out of each segment's graph) costs less than the
+    # whole exit path
+    assert len(profile.stage_ms) == 2
+    assert profile.trunk_ms[0] < profile.exit_ms_median[0]
