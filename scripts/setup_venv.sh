@@ -28,6 +28,22 @@ VENV=$(cd "$(dirname "$VENV")" && pwd)/$(basename "$VENV")
 STAMP=$VENV/.branchynet-setup.sha256
 VPY=$VENV/bin/python
 
+# Two setups at once (tests/run.sh in one terminal, get_results.sh in another)
+# would create and pip-install into the same venv together and fail half-way
+# with a misleading message. flock(1) on a file beside the venv makes the
+# second wait for the first; it then finds the venv up to date. The lock goes
+# with the process (fd 9), also when it is killed.
+LOCK=$VENV.lock
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$LOCK" || die "cannot create the lock file $LOCK"
+  if ! flock -n 9; then
+    say "another setup_venv.sh is working on $VENV; waiting for it (lock $LOCK)"
+    flock 9 || die "could not take the lock $LOCK"
+  fi
+else
+  say "flock (util-linux) not found: two setups at once are not kept apart"
+fi
+
 is_311() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; }
 
 want=$( { printf '%s\n' "$ROOT"; cat "$ROOT/requirements.txt" "$ROOT/constraints.txt" "$ROOT/setup.py"; } \
@@ -56,8 +72,13 @@ else
   fi
   if [ -z "$PY" ] || ! is_311 "$PY"; then die "Python 3.11 is required (python3.11, or python3 being 3.11, or PYTHON=/path/to/python3.11); none found"; fi
   say "creating $VENV with $(command -v "$PY") ($("$PY" -V 2>&1))"
-  "$PY" -m venv "$VENV" \
-    || die "'$PY -m venv $VENV' failed (on Debian/Ubuntu: apt-get install python3.11-venv)"
+  if ! "$PY" -m venv "$VENV"; then
+    # the Debian hint only when ensurepip (what python3.11-venv adds) is absent
+    if "$PY" -c 'import ensurepip' 2>/dev/null; then
+      die "'$PY -m venv $VENV' failed (see its message above)"
+    fi
+    die "'$PY -m venv $VENV' failed: $PY has no ensurepip (on Debian/Ubuntu: apt-get install python3.11-venv)"
+  fi
 fi
 
 rm -f "$STAMP"
