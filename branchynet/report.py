@@ -15,8 +15,9 @@ import os
 
 import numpy
 
-from branchynet.data.download import write_bytes_atomic, write_json_atomic
+from branchynet.atomic import write_bytes_atomic, write_json_atomic
 from branchynet.errors import BranchyNetError
+from branchynet.sweep_schema import check_sweep_result
 
 #: network key -> (baseline name, branchy name), as in the paper's table
 DISPLAY = {
@@ -54,7 +55,8 @@ def runtime_note(summary):
 
 
 def load_results(results_dir):
-    """Every ``sweep.json`` directly below ``results_dir``, by path order."""
+    """Every ``sweep.json`` directly below ``results_dir``, by path order,
+    each checked (:func:`~branchynet.sweep_schema.check_sweep_result`)."""
     paths = sorted(glob.glob(os.path.join(results_dir, '*', 'sweep.json')))
     if not paths:
         raise BranchyNetError('no sweep results (*/sweep.json) in %s; run '
@@ -63,14 +65,42 @@ def load_results(results_dir):
     for path in paths:
         try:
             with open(path) as f:
-                results.append(json.load(f))
-        except (OSError, ValueError) as e:
-            raise BranchyNetError('cannot read %s: %s' % (path, e)) from None
+                results.append(check_sweep_result(json.load(f), path,
+                                                  DISPLAY, RUNTIMES))
+        except (OSError, ValueError, RecursionError) as e:
+            raise BranchyNetError('cannot read %s: %s' % (
+                path, 'nested too deeply' if isinstance(e, RecursionError)
+                else e)) from None
     return results
 
 
+def baseline_rows(summary, device, runtime, base_name):
+    """One row per measured baseline; the reference's Table I one first.
+
+    ``LeNet`` is the main network after phase 2 (the phase-2 trunk with
+    main's own classifier: what the reference measured for Table I);
+    ``LeNet (phase 1)`` the main network as phase 1 left it. Results from
+    before both were measured have one row, from ``baseline``.
+    """
+    base_ms = summary['baseline']['ms']
+    macs = [summary['macs']['baseline']]
+    entries = summary.get('baselines') or [summary['baseline']]
+    rows = []
+    for entry in entries:
+        name = base_name
+        if entry.get('model') == 'baseline' and len(entries) > 1:
+            name = '%s (phase 1)' % base_name
+        rows.append({
+            'device': device, 'runtime': runtime, 'network': name,
+            'acc %': 100 * entry['test_accuracy'], 'ms': base_ms,
+            'gain': None, 'T': None, 'exit %': None, 'ms (ref.)': base_ms,
+            'gain (ref.)': None, 'MACs per exit path': macs,
+            'MAC bound': None})
+    return rows
+
+
 def table_rows(summary):
-    """The baseline row and the BranchyNet row of one sweep result."""
+    """The baseline rows and the BranchyNet row of one sweep result."""
     base_name, branchy_name = DISPLAY[summary['network']]
     device = device_name(summary['device'])
     runtime = RUNTIMES[runtime_of(summary)]
@@ -78,12 +108,6 @@ def table_rows(summary):
     chosen = summary['sweep_test'][summary['chosen_index']]
     macs = summary['macs']
     expected_macs = float(numpy.dot(chosen['exit_fractions'], macs['path']))
-    baseline_row = {
-        'device': device, 'runtime': runtime, 'network': base_name,
-        'acc %': 100 * summary['baseline']['test_accuracy'], 'ms': base_ms,
-        'gain': None, 'T': None, 'exit %': None, 'ms (ref.)': base_ms,
-        'gain (ref.)': None, 'MACs per exit path': [macs['baseline']],
-        'MAC bound': None}
     branchy_row = {
         'device': device, 'runtime': runtime, 'network': branchy_name,
         'acc %': 100 * chosen['accuracy'], 'ms': chosen['ms'],
@@ -93,7 +117,7 @@ def table_rows(summary):
         'gain (ref.)': base_ms / chosen['trunk_ms'],
         'MACs per exit path': macs['path'],
         'MAC bound': macs['baseline'] / expected_macs}
-    return [baseline_row, branchy_row]
+    return baseline_rows(summary, device, runtime, base_name) + [branchy_row]
 
 
 def _cell(column, value):

@@ -80,8 +80,10 @@ def test_sweep_json_holds_the_grid_and_both_accountings(trained):
         # the reference's trunk-only accounting never exceeds ours
         assert row['trunk_ms'] < row['ms']
     assert saved['macs']['path'][0] < saved['macs']['path'][1]
-    # T = 0 sends everything to the final exit, T = 10 nearly all to exit 1
+    # T = 0 sends everything to the final exit; T = 10 everything to exit 1,
+    # since no entropy over 10 classes exceeds log(10) = 2.3
     assert saved['sweep_test'][0]['exit_fractions'] == [0.0, 1.0]
+    assert saved['sweep_test'][-1]['exit_fractions'] == [1.0, 0.0]
 
 
 def test_report_writes_table_and_figures(trained, tmp_path):
@@ -93,13 +95,64 @@ def test_report_writes_table_and_figures(trained, tmp_path):
     assert '| CPU | Chainer | B-LeNet |' in table
     assert 'Validation' in table
     rows = json.loads((root / 'results' / 'table1.json').read_text())
-    assert [r['network'] for r in rows] == ['LeNet', 'B-LeNet']
-    assert rows[1]['gain'] == pytest.approx(rows[0]['ms'] / rows[1]['ms'])
+    assert [r['network'] for r in rows] == ['LeNet', 'LeNet (phase 1)',
+                                            'B-LeNet']
+    # the gain: the baseline's profiled time over the chosen point's
+    # expected time, from the profile's per-path times and its exit shares
+    with open(root / 'results' / 'lenet_mnist' / 'sweep.json') as f:
+        saved = json.load(f)
+    chosen = saved['sweep_test'][saved['chosen_index']]
+    expected_ms = numpy.dot(chosen['exit_fractions'],
+                            saved['profile']['exit_ms'])
+    assert rows[2]['gain'] == pytest.approx(
+        saved['profile']['baseline_ms'] / expected_ms)
     for name in ('fig3_lenet_mnist_cpu', 'fig4_lenet_mnist',
                  'training_lenet_mnist'):
         for ext in ('pdf', 'png'):
             assert os.path.getsize(tmp_path / 'figs' / ('%s.%s' % (name, ext))) > 1000
     assert (root / 'results' / 'table1.csv').read_text().startswith('device,')
+
+
+def test_both_baselines_are_measured_the_reference_one_first(trained):
+    """Table I's baseline is the reference's: main after phase 2."""
+    root, _, summary = trained
+    from branchynet.evaluation import evaluation_split, predict
+    from branchynet.serialization import load_model
+    accuracy = {}
+    for name in ('baseline_after_joint', 'baseline'):
+        model, info = load_model(str(root / 'model' / name))
+        x, y = evaluation_split(info, 'test', str(root))
+        accuracy[name] = float((predict(model, x)[0] == y).mean())
+    assert [b['model'] for b in summary['baselines']] == [
+        'baseline_after_joint', 'baseline']
+    assert summary['baseline']['model'] == 'baseline_after_joint'
+    for entry in summary['baselines']:
+        assert entry['test_accuracy'] == accuracy[entry['model']]
+    rows = write_table([summary], str(root / 'baselines'))
+    assert [r['acc %'] for r in rows[:2]] == [
+        100 * accuracy['baseline_after_joint'], 100 * accuracy['baseline']]
+
+
+def test_a_model_trained_on_everything_is_tuned_on_the_test_set(
+        trained, tmp_path, capsys):
+    root, _, _ = trained
+    model = tmp_path / 'model'
+    shutil.copytree(root / 'model', model)
+    for name in ('branchynet', 'baseline', 'baseline_after_joint'):
+        info = json.loads((model / (name + '.json')).read_text())
+        info['settings'].update(protocol='reference', val_size=0,
+                                eval_every=0)
+        (model / (name + '.json')).write_text(json.dumps(info))
+    summary = measure_experiment(str(model), str(tmp_path / 'out'),
+                                 data_dir=str(root), grid=GRID,
+                                 profile_samples=5, warmup=1,
+                                 validate_samples=0)
+    assert summary['tuned_on'] == 'test'
+    assert summary['n_tune'] == summary['n_test']
+    assert cli.main(['sweep', str(model), '--tune-on', 'val',
+                     '--out', str(tmp_path / 'o2')]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and '--tune-on test' in err
 
 
 def test_exit1_curve_counts_by_entropy_order():
@@ -140,8 +193,8 @@ def test_write_table_is_stable_for_several_results(trained, tmp_path):
     gpu = dict(summary, device='@cupy:0')
     rows = write_table([gpu, summary], str(tmp_path))
     assert [(r['device'], r['network']) for r in rows] == [
-        ('CPU', 'LeNet'), ('CPU', 'B-LeNet'), ('GPU', 'LeNet'),
-        ('GPU', 'B-LeNet')]
+        ('CPU', 'LeNet'), ('CPU', 'LeNet (phase 1)'), ('CPU', 'B-LeNet'),
+        ('GPU', 'LeNet'), ('GPU', 'LeNet (phase 1)'), ('GPU', 'B-LeNet')]
 
 
 def test_sweep_on_onnxruntime_equals_chainer(trained, on_onnxruntime):
@@ -176,8 +229,9 @@ def test_report_has_rows_per_runtime(trained, on_onnxruntime, tmp_path):
     results = load_results(str(out.parent))
     rows = write_table(results, str(tmp_path))
     assert [(r['runtime'], r['network']) for r in rows] == [
-        ('Chainer', 'LeNet'), ('Chainer', 'B-LeNet'),
-        ('ONNX Runtime', 'LeNet'), ('ONNX Runtime', 'B-LeNet')]
+        ('Chainer', 'LeNet'), ('Chainer', 'LeNet (phase 1)'),
+        ('Chainer', 'B-LeNet'), ('ONNX Runtime', 'LeNet'),
+        ('ONNX Runtime', 'LeNet (phase 1)'), ('ONNX Runtime', 'B-LeNet')]
     table = (tmp_path / 'table1.md').read_text()
     assert '| CPU | ONNX Runtime | B-LeNet |' in table
     assert 'ONNX Runtime 1.' in table and '1 intra-op thread' in table
