@@ -1,21 +1,44 @@
 """The ``branchynet`` command.
 
-Every user mistake (unknown network, bad thresholds, missing data...) ends
-with one line ``branchynet: error: ...`` and exit status 2.
+Exit status: 0 on success; 2 with one line ``branchynet: error: ...`` for
+every user mistake (unknown network, bad thresholds, missing or corrupt data
+or models, a full disk or another operating-system error); 130 with
+``branchynet: interrupted`` on Ctrl-C (SIGINT) and 143 with
+``branchynet: interrupted (SIGTERM)`` on SIGTERM (128 + the signal number,
+what a shell reports for a process the signal killed). Work stops the same
+way for both signals: finished outputs stay, atomic writes leave no
+half-written file.
 """
 import argparse
+import errno
 import math
 import os
+import signal
 import sys
+import threading
 
 from branchynet.errors import BranchyNetError
 
+DESCRIPTION = ('BranchyNet (Teerapittayanon et al., ICPR 2016) reproduced: '
+               'train the baseline and the B-network, evaluate early exit, '
+               'sweep the thresholds, report Table I and the figures.')
+EXIT_ERROR, EXIT_SIGINT, EXIT_SIGTERM = 2, 130, 128 + signal.SIGTERM
+
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (not usage + error)."""
+    """argparse, but a usage error is one line ``branchynet: error: ...``
+    (not usage + ``branchynet evaluate: error: ...``)."""
 
     def error(self, message):
-        self.exit(2, '%s: error: %s\n' % (self.prog, message))
+        command = self.prog.partition(' ')[2]
+        hint = ' (see branchynet %s--help)' % (command + ' ' if command
+                                                else '')
+        self.exit(EXIT_ERROR, 'branchynet: error: %s%s\n'
+                  % (_one_line(message), hint))
+
+
+def _one_line(text):
+    return ' '.join(str(text).split())
 
 
 def positive_int(text):
@@ -30,35 +53,47 @@ def positive_int(text):
 
 
 def non_negative_int(text):
-    value = int(text) if text.lstrip('-').isdigit() else None
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
     if value is None or value < 0:
-        raise argparse.ArgumentTypeError('expected an integer >= 0, got %r'
+        raise argparse.ArgumentTypeError('expected an integer >= 0, got %.40r'
                                          % text)
     return value
 
 
 def threshold_list(text):
-    """``0.025`` or ``0.0001,0.05`` -> tuple of floats >= 0, not NaN."""
+    """``0.025`` or ``0.0001,0.05`` -> tuple of finite floats >= 0.
+
+    Infinity (``inf``, or ``1e400``, which overflows to it) is refused: it
+    would land in ``sweep.json`` as ``Infinity``, which is not JSON.
+    """
     try:
         values = tuple(float(t) for t in text.split(','))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            'thresholds must be comma-separated numbers, got %r'
+            'thresholds must be comma-separated numbers, got %.80r'
             % text) from None
     for t in values:
-        if math.isnan(t) or t < 0:
+        if not math.isfinite(t) or t < 0:
             raise argparse.ArgumentTypeError(
-                'thresholds must be >= 0 and not NaN, got %r' % text)
+                'thresholds must be finite numbers >= 0, got %.80r' % text)
     return values
+
+
+def _add_data_root(p):
+    p.add_argument('--data-dir', default='auto', metavar='DATA_ROOT',
+                   help='the data root, the folder holding mnist/, cifar10/ '
+                        'and pcifar10/ (default: $BRANCHYNET_DATA_ROOT, else '
+                        'datasets/data)')
 
 
 def _add_common(p):
     p.add_argument('--device', default='@numpy',
                    help='Chainer device specifier: @numpy (default), '
                         '@cupy:0, ...')
-    p.add_argument('--data-dir', default='auto',
-                   help="folder holding the data set's files "
-                        "(default: the data root, datasets/data/<name>)")
+    _add_data_root(p)
 
 
 def _add_runtime(p):
@@ -83,15 +118,21 @@ def cmd_train(args):
     results = train_experiment(
         args.network, out, device=args.device, data_dir=args.data_dir,
         resume=args.resume, progress=not args.no_progress,
+        allow_changed_settings=args.allow_changed_settings,
         epochs_main=args.epochs_main, epochs_joint=args.epochs_joint,
         batch_size=args.batch_size, recipe=args.recipe, lr=args.lr,
         seed=args.seed, betas=args.betas, exit_weights=weights,
         phase2=args.phase2, protocol=args.protocol, val_size=args.val_size,
         eval_every=args.eval_every, train_limit=args.train_limit,
-        test_limit=args.test_limit)
+        test_limit=args.test_limit, communicator=args.communicator)
     base, branchy = results['baseline'], results['branchynet']
-    print('baseline test accuracy: %.2f%%'
-          % (100 * base['test_accuracy_main']))
+    if base is None:                 # not rank 0 of an MPI job
+        return
+    after = results['baseline_after_joint']
+    print('baseline test accuracy: %.2f%% after phase 1, %.2f%% after '
+          'phase 2 (the reference\'s Table I baseline)'
+          % (100 * base['test_accuracy_main'],
+             100 * after['test_accuracy_main']))
     print('B-network test accuracy per exit: %s' % ', '.join(
         'exit %d %.2f%%' % (k, 100 * a)
         for k, a in enumerate(branchy['test_accuracy_per_exit'], 1)))
@@ -124,7 +165,7 @@ def cmd_sweep(args):
     if summary['validation']:
         print(validation_markdown(summary))
     print('thresholds tuned on the %s split; results in %s'
-          % ('validation' if args.tune_on == 'val' else 'test', out))
+          % ('validation' if summary['tuned_on'] == 'val' else 'test', out))
 
 
 def cmd_export(args):
@@ -139,9 +180,17 @@ def cmd_export(args):
     print('  %s (sidecar)' % os.path.join(out, 'export.json'))
 
 
+def _check_folder(option, path):
+    """An output folder must be a folder (or not exist yet)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise BranchyNetError('%s %s is a file, not a folder' % (option, path))
+
+
 def cmd_report(args):
     from branchynet.report import load_results, to_markdown, write_table
     from branchynet.figures import make_figures
+    _check_folder('--results', args.results)
+    _check_folder('--figs', args.figs)
     results = load_results(args.results)
     rows = write_table(results, args.results)
     print(to_markdown(rows))
@@ -150,15 +199,15 @@ def cmd_report(args):
 
 
 def cmd_data(args):
-    from branchynet.data.cifar10 import prepare_pcifar10
-    path = prepare_pcifar10(data_dir=args.data_dir, cifar_dir=args.cifar_dir,
+    from branchynet.data.pcifar10 import prepare_pcifar10
+    path = prepare_pcifar10(data_root=args.data_dir, cifar_dir=args.cifar_dir,
                             recipe=args.recipe, force=args.force)
     print('pcifar10 (%s recipe): %s' % (args.recipe, path))
 
 
 def build_parser():
     from branchynet.experiments import EXPERIMENTS
-    parser = _Parser(prog='branchynet', description=__doc__.split('\n')[0])
+    parser = _Parser(prog='branchynet', description=DESCRIPTION)
     sub = parser.add_subparsers(dest='command', parser_class=_Parser,
                                 required=True)
 
@@ -213,7 +262,18 @@ def build_parser():
     p.add_argument('--test-limit', type=non_negative_int, default=0,
                    help='use only the first N test samples (0: all)')
     p.add_argument('--resume', action='store_true',
-                   help='continue an interrupted phase from its snapshot')
+                   help='continue an interrupted phase from its snapshot '
+                        '(with the settings the run started with)')
+    p.add_argument('--communicator', choices=['naive', 'flat', 'pure_nccl'],
+                   help='train data-parallel across the processes of an MPI '
+                        'job (mpiexec -n N branchynet train ...) with this '
+                        'ChainerMN communicator: naive or flat on CPUs, '
+                        'pure_nccl on GPUs (one per process); --batch-size '
+                        'stays the global batch')
+    p.add_argument('--allow-changed-settings', action='store_true',
+                   help='--resume even though the settings differ from '
+                        "those the run started with (the saved models "
+                        "record the new ones)")
     p.add_argument('--no-progress', action='store_true',
                    help='no progress bar')
     _add_common(p)
@@ -237,10 +297,11 @@ def build_parser():
     p.add_argument('model_dir', help='folder written by `branchynet train` '
                    '(holds baseline.* and branchynet.*)')
     p.add_argument('--out', help='results folder (default results/NAME)')
-    p.add_argument('--tune-on', choices=['val', 'test'], default='val',
+    p.add_argument('--tune-on', choices=['val', 'test'],
                    help='split the thresholds are chosen on (default: the '
-                        'validation split held out of training; the paper '
-                        'used the test set)')
+                        'validation split held out of training; the test '
+                        'set, as the paper did, for a model trained with '
+                        '--protocol reference)')
     p.add_argument('--rule', choices=['knee', 'accuracy', 'budget'],
                    default='knee', help='how to choose the thresholds: the '
                    'knee of the frontier, the fastest within --epsilon of '
@@ -280,8 +341,7 @@ def build_parser():
                         "normalisation)")
     p.add_argument('--force', action='store_true',
                    help='rebuild data.npz even when it exists')
-    p.add_argument('--data-dir', default='auto',
-                   help='folder for data.npz (default <data root>/pcifar10)')
+    _add_data_root(p)
     p.add_argument('--cifar-dir', default='auto',
                    help='folder holding cifar-10-python.tar.gz or '
                         'cifar-10-batches-py/ (default <data root>/cifar10)')
@@ -297,24 +357,81 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, 'quick', False):
-        args.profile_samples = min(args.profile_samples, 30)
-        args.warmup = min(args.warmup, 5)
-        args.validate_samples = min(args.validate_samples, 200)
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C raises
+    ``KeyboardInterrupt``, so that both stop work the same way."""
+
+
+def _sigterm_handler(main_pid):
+    def handler(signum, frame):
+        if os.getpid() != main_pid:      # a forked worker: die as before
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated()
+    return handler
+
+
+def describe_os_error(e):
+    """One line for an operating-system error, with the file it concerns."""
+    text = e.strerror or _one_line(e) or type(e).__name__
+    names = [n for n in (e.filename, e.filename2) if n is not None]
+    if names:
+        text = '%s: %s' % (' -> '.join(map(str, names)), text)
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        text += (' (the disk is full: free some space and run again; '
+                 'finished outputs were kept, nothing was half-written)')
+    return text
+
+
+def _run(args):
+    if getattr(args, 'device', None) is not None:
+        from branchynet.device import get_device
+        get_device(args.device)          # validated before any work starts
     from branchynet.device import tune_malloc
     tune_malloc()
+    args.func(args)
+
+
+def main(argv=None):
+    """Run the command; returns the exit status (see the module docstring).
+    """
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = None
+    if in_main_thread:
+        previous = signal.signal(signal.SIGTERM,
+                                 _sigterm_handler(os.getpid()))
     try:
-        args.func(args)
+        args = build_parser().parse_args(argv)
+        if getattr(args, 'quick', False):
+            args.profile_samples = min(args.profile_samples, 30)
+            args.warmup = min(args.warmup, 5)
+            args.validate_samples = min(args.validate_samples, 200)
+        _run(args)
     except BranchyNetError as e:
-        print('branchynet: error: %s' % e, file=sys.stderr)
-        return 2
+        # under MPI: printed once, or the job aborted (distributed.py)
+        from branchynet.distributed import error_exit
+        return error_exit('branchynet: error: %s' % _one_line(e), e)
+    except OSError as e:
+        return _fail(describe_os_error(e))
+    except MemoryError:
+        return _fail('out of memory (try a smaller --batch-size or fewer '
+                     'samples)')
+    except Terminated:
+        print('branchynet: interrupted (SIGTERM)', file=sys.stderr)
+        return EXIT_SIGTERM
     except KeyboardInterrupt:
         print('branchynet: interrupted', file=sys.stderr)
-        return 130
+        return EXIT_SIGINT
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _fail(message):
+    print('branchynet: error: %s' % message, file=sys.stderr)
+    return EXIT_ERROR
 
 
 if __name__ == '__main__':

@@ -42,6 +42,7 @@ from chainer.training import extensions
 from branchynet import data as data_lib
 from branchynet.data.download import write_json_atomic
 from branchynet.device import get_device
+from branchynet.distributed import Workers, get_workers
 from branchynet.errors import BranchyNetError
 from branchynet.experiments import get_experiment
 from branchynet.inference import exit_records
@@ -202,21 +203,63 @@ def exit_keys(n_exits, main_only):
             ['exit%d/accuracy' % k for k in range(1, n_exits + 1)])
 
 
+@dataclasses.dataclass
+class Run:
+    """What every phase of one training run shares.
+
+    Attributes:
+        out (str): the output folder.
+        settings (TrainSettings): the run's settings.
+        splits (dict): ``train``, ``val``, ``test`` as ``(x, y)``.
+        device: the Chainer device of this process.
+        resume (bool): continue from snapshots.
+        progress (bool): show a progress bar (rank 0).
+        workers (Workers): one process or an MPI job.
+    """
+    out: str
+    settings: TrainSettings
+    splits: dict
+    device: object
+    resume: bool = False
+    progress: bool = True
+    workers: Workers = dataclasses.field(default_factory=Workers)
+
+    @property
+    def recipe(self):
+        return get_experiment(self.settings.experiment).recipe(
+            self.settings.recipe)
+
+    @property
+    def network(self):
+        return get_experiment(self.settings.experiment).network
+
+    def say(self, message):
+        """Print on rank 0 only."""
+        if self.workers.is_root:
+            print(message, flush=True)
+
+
 def _evaluation_trigger(every, epochs):
     points = list(range(every, epochs + 1, every)) if every else []
     return chainer.training.triggers.ManualScheduleTrigger(
         sorted(set(points + [epochs])), 'epoch')
 
 
-def _extend_reports(trainer, loss_link, settings, epochs, device, test):
-    """Evaluator, log, plots and printed lines of one phase."""
+def _extend_reports(trainer, loss_link, run, epochs):
+    """Evaluator (every rank), log, plots and printed lines (rank 0)."""
+    settings, workers = run.settings, run.workers
     if settings.eval_every:
+        test = workers.shard(
+            chainer.datasets.TupleDataset(*run.splits['test']), None)
         test_iter = chainer.iterators.SerialIterator(
             test, max(settings.batch_size, 256), repeat=False, shuffle=False)
-        trainer.extend(extensions.Evaluator(test_iter, loss_link,
-                                            device=device), name='test',
+        evaluator = extensions.Evaluator(test_iter, loss_link,
+                                         device=run.device)
+        trainer.extend(workers.evaluator(evaluator), name='test',
                        trigger=_evaluation_trigger(settings.eval_every,
                                                    epochs))
+    if not workers.is_root:
+        return
     trainer.extend(extensions.LogReport())
     losses, accuracies = exit_keys(loss_link.model.n_exits,
                                    loss_link.main_only)
@@ -227,55 +270,76 @@ def _extend_reports(trainer, loss_link, settings, epochs, device, test):
     trainer.extend(extensions.PrintReport(
         ['epoch', 'iteration', 'main/loss', 'test/main/loss']
         + ['test/main/' + k for k in accuracies] + ['elapsed_time']))
+    if run.progress:
+        trainer.extend(extensions.ProgressBar(update_interval=10))
 
 
-def run_phase(loss_link, optimizers, lr_shifts, splits, settings, epochs,
-              out, device, phase, resume, progress=True):
-    """Train ``loss_link`` for ``epochs`` epochs with a Chainer Trainer.
-
-    Args:
-        loss_link (JointLoss): the loss; its model is on ``device``.
-        optimizers (dict): name -> optimizer set up on its target.
-        lr_shifts (list): learning-rate extensions.
-        splits (dict): ``train`` and ``test`` as ``(x, y)``.
-        phase (int): 1 or 2 (keeps the two phases' random streams apart).
-
-    Returns:
-        list of dict: the LogReport log (one entry per epoch).
-    """
-    recipe = get_experiment(settings.experiment).recipe(settings.recipe)
-    train = chainer.datasets.TupleDataset(*splits['train'])
-    test = chainer.datasets.TupleDataset(*splits['test'])
-    seed_everything([settings.seed, phase])
-    order_rng = numpy.random.RandomState([settings.seed, phase, 1])
-    augment_rng = numpy.random.RandomState([settings.seed, phase, 2])
+def _make_trainer(loss_link, optimizers, run, epochs, out, phase):
+    """The Trainer of one phase: iterator, updater, random sources."""
+    settings, workers = run.settings, run.workers
+    # one process keeps the streams it always had; ranks get their own
+    stream = [settings.seed, phase] + (
+        [workers.rank] if workers.size > 1 else [])
+    seed_everything(stream)
+    order_rng = numpy.random.RandomState(stream + [1])
+    augment_rng = numpy.random.RandomState(stream + [2])
+    train = workers.shard(
+        chainer.datasets.TupleDataset(*run.splits['train']), settings.seed)
     iterator = EpochIterator(
-        train, settings.batch_size,
+        train, workers.local_batch(settings.batch_size),
         chainer.iterators.ShuffleOrderSampler(order_rng),
         keep_short_batch=settings.keep_short_batch)
-    converter = CropFlip(augment_rng) if recipe.augment else \
+    converter = CropFlip(augment_rng) if run.recipe.augment else \
         chainer.dataset.concat_examples
-    updater = JointUpdater(iterator, optimizers, loss_link, converter, device)
+    updater = JointUpdater(iterator, workers.wrap_optimizers(optimizers),
+                           loss_link, converter, run.device)
     trainer = chainer.training.Trainer(updater, (epochs, 'epoch'), out=out)
     # the loss reports as 'main' (the optimizers' targets are other links)
     trainer.reporter.add_observer('main', loss_link)
     trainer.extend(RandomStates({'order': order_rng, 'augment': augment_rng,
                                  'numpy_global': None}))
+    return trainer
+
+
+def _restore(trainer, run, out):
+    """Load the newest snapshot every rank has; or clear old ones."""
+    iterations = dict(snapshot_iterations(out))
+    common = run.workers.common_iteration(list(iterations)) \
+        if run.resume else None
+    if common is not None:
+        run.say('resuming from %s' % iterations[common])
+        load_npz_safe(iterations[common], trainer)
+    elif not run.resume:        # a fresh start: no older run's snapshot stays
+        for path in iterations.values():
+            os.remove(path)
+
+
+def run_phase(loss_link, optimizers, lr_shifts, run, phase):
+    """Train ``loss_link`` for one phase with a Chainer Trainer.
+
+    Args:
+        loss_link (JointLoss): the loss; its model is on ``run.device``.
+        optimizers (dict): name -> optimizer set up on its target.
+        lr_shifts (list): learning-rate extensions.
+        run (Run): the training run.
+        phase (int): 1 or 2.
+
+    Returns:
+        list of dict: the LogReport log (one entry per epoch; empty on
+        ranks other than 0).
+    """
+    epochs = (run.settings.epochs_main if phase == 1
+              else run.settings.epochs_joint)
+    out = run.workers.out_dir(os.path.join(run.out, 'phase%d' % phase))
+    trainer = _make_trainer(loss_link, optimizers, run, epochs, out, phase)
     for shift in lr_shifts:
         trainer.extend(shift)
-    _extend_reports(trainer, loss_link, settings, epochs, device, test)
+    _extend_reports(trainer, loss_link, run, epochs)
     trainer.extend(extensions.snapshot(
-        filename='snapshot_iter_{.updater.iteration}', n_retains=1),
-        trigger=(1, 'epoch'))
-    if progress:
-        trainer.extend(extensions.ProgressBar(update_interval=10))
-    snapshot = latest_snapshot(out) if resume else None
-    if snapshot is not None:
-        print('resuming from %s' % snapshot)
-        load_npz_safe(snapshot, trainer)
-    else:                       # a fresh start: no older run's snapshot stays
-        for _, path in snapshot_iterations(out):
-            os.remove(path)
+        filename='snapshot_iter_{.updater.iteration}',
+        n_retains=1 if run.workers.size == 1 else 2), trigger=(1, 'epoch'))
+    _restore(trainer, run, out)
+    run.workers.start(trainer.updater.get_all_optimizers())
     try:
         trainer.run(show_loop_exception_msg=False)
     except NonFiniteLoss as e:
@@ -283,13 +347,17 @@ def run_phase(loss_link, optimizers, lr_shifts, splits, settings, epochs,
                               'snapshot is %s' % (phase, e, latest_snapshot(
                                   out) or 'none (before the first epoch end)')
                               ) from None
+    if not run.workers.is_root:
+        return []
     return trainer.get_extension('LogReport').log
 
 
-def phase_iterations(settings, splits, epochs):
-    per_epoch = iterations_per_epoch(len(splits['train'][0]),
-                                     settings.batch_size,
-                                     settings.keep_short_batch)
+def phase_iterations(run, epochs):
+    """Updates in ``epochs`` epochs (for learning-rate drops)."""
+    per_epoch = iterations_per_epoch(
+        len(run.splits['train'][0]) // run.workers.size,
+        run.workers.local_batch(run.settings.batch_size),
+        run.settings.keep_short_batch)
     return int(epochs * per_epoch)
 
 
@@ -330,14 +398,14 @@ def _done(prefix):
     return all(os.path.exists(p) for p in model_paths(prefix))
 
 
-def _skip_note(prefix, info, settings):
-    changed = settings_changes(info, settings)
-    print('%s.json exists, skipping%s' % (prefix, (
+def _skip_note(run, prefix, info):
+    changed = settings_changes(info, run.settings)
+    run.say('%s.json exists, skipping%s' % (prefix, (
         '; it was trained with %s: remove it to retrain' % ', '.join(changed))
         if changed else ''))
 
 
-def initial_network(out, settings):
+def initial_network(out, settings, write=True):
     """The network before training, from ``OUT/initial.npz`` or built anew.
 
     Phase 2 of the reference starts every exit head from these values, so
@@ -349,39 +417,45 @@ def initial_network(out, settings):
     model = build()
     if os.path.exists(path):
         load_npz_safe(path, model)
-    else:
+    elif write:
         save_npz_atomic(path, model)
     return model
 
 
-def train_phase1(out, settings, splits, device, resume, progress):
-    """Phase 1: the main network alone. Returns ``(model, info)`` on CPU."""
-    prefix = os.path.join(out, 'baseline')
+def train_phase1(run):
+    """Phase 1: the main network alone. Returns ``(model, info)`` on CPU.
+
+    ``info`` is None on ranks other than 0 of an MPI job.
+    """
+    prefix = os.path.join(run.out, 'baseline')
     if _done(prefix):
         model, info = load_model(prefix)
-        _skip_note('phase 1: ' + prefix, info, settings)
+        _skip_note(run, 'phase 1: ' + prefix, info)
         return model, info
-    print('phase 1: main network alone, %d epochs' % settings.epochs_main)
-    recipe = get_experiment(settings.experiment).recipe(settings.recipe)
-    model = initial_network(out, settings)
-    model.to_device(device)
+    run.say('phase 1: main network alone, %d epochs, %s'
+            % (run.settings.epochs_main, run.workers.describe()))
+    model = initial_network(run.out, run.settings, run.workers.is_root)
+    model.to_device(run.device)
     main = MainNetwork(model.stages, model.exits[-1])
     optimizers, shifts = setup_optimizers(
-        recipe, settings, {'main': main},
-        phase_iterations(settings, splits, settings.epochs_main))
-    phase_dir = os.path.join(out, 'phase1')
+        run.recipe, run.settings, {'main': main},
+        phase_iterations(run, run.settings.epochs_main))
     log = run_phase(JointLoss(model, main_only=True), optimizers, shifts,
-                    splits, settings, settings.epochs_main, phase_dir,
-                    device, 1, resume, progress)
-    save_npz_atomic(os.path.join(phase_dir, 'optimizer.npz'),
-                    optimizers['main'])
-    info = {'network': get_experiment(settings.experiment).network,
-            'settings': dataclasses.asdict(settings), 'role': 'baseline',
-            'test_accuracy_main': main_accuracy(model, *splits['test'],
-                                                device),
-            'epoch_seconds': epoch_seconds(log)}
+                    run, 1)
+    info = None
+    if run.workers.is_root:
+        save_npz_atomic(os.path.join(run.out, 'phase1', 'optimizer.npz'),
+                        optimizers['main'])
+        info = {'network': run.network,
+                'settings': dataclasses.asdict(run.settings),
+                'role': 'baseline',
+                'test_accuracy_main': main_accuracy(
+                    model, *run.splits['test'], run.device),
+                'epoch_seconds': epoch_seconds(log)}
     model.to_device('@numpy')
-    save_model(prefix, model, info)
+    if run.workers.is_root:
+        save_model(prefix, model, info)
+    run.workers.agree(None)              # the files exist for every rank
     return model, info
 
 
@@ -425,46 +499,56 @@ def baseline_after_joint(baseline, model, main_head):
     return main
 
 
-def train_phase2(out, settings, splits, device, resume, progress, baseline):
-    """Phase 2: every exit jointly. Returns the B-network's info."""
-    prefix = os.path.join(out, 'branchynet')
-    after_prefix = os.path.join(out, 'baseline_after_joint')
-    if _done(prefix) and _done(after_prefix):
-        info = load_model(prefix)[1]
-        _skip_note('phase 2: ' + prefix, info, settings)
-        return info, load_model(after_prefix)[1]
-    recipe = get_experiment(settings.experiment).recipe(settings.recipe)
-    initial = initial_network(out, settings)
-    weights = resolve_exit_weights(settings.exit_weights, initial.n_exits)
-    print('phase 2 (%s start): all exits jointly, weights %s, %d epochs'
-          % (settings.phase2, weights, settings.epochs_joint))
-    model, main_head = phase2_start(baseline, initial, settings.phase2)
-    model.to_device(device)
-    main_head.to_device(device)
-    optimizers, shifts = setup_optimizers(
-        recipe, settings, phase2_targets(model, main_head, settings.phase2),
-        phase_iterations(settings, splits, settings.epochs_joint))
-    if settings.phase2 == 'reference':
-        load_npz_safe(os.path.join(out, 'phase1', 'optimizer.npz'),
-                      optimizers['main'])
-    log = run_phase(JointLoss(model, weights), optimizers, shifts, splits,
-                    settings, settings.epochs_joint,
-                    os.path.join(out, 'phase2'), device, 2, resume, progress)
-    common = {'network': get_experiment(settings.experiment).network,
-              'settings': dataclasses.asdict(settings)}
+def _save_phase2(run, model, main_head, baseline, log, weights):
+    """Write the B-network and the reference's baseline (rank 0)."""
+    common = {'network': run.network,
+              'settings': dataclasses.asdict(run.settings)}
     info = dict(common, role='branchynet', exit_weights=weights,
                 test_accuracy_per_exit=exit_accuracies(
-                    model, *splits['test'], device),
+                    model, *run.splits['test'], run.device),
                 epoch_seconds=epoch_seconds(log))
     model.to_device('@numpy')
     main_head.to_device('@numpy')
     after = baseline_after_joint(baseline, model, main_head)
     after_info = dict(common, role='baseline_after_joint',
                       test_accuracy_main=main_accuracy(
-                          after, *splits['test'], '@numpy'))
-    save_model(after_prefix, after, after_info)
-    save_model(prefix, model, info)
+                          after, *run.splits['test'], '@numpy'))
+    save_model(os.path.join(run.out, 'baseline_after_joint'), after,
+               after_info)
+    save_model(os.path.join(run.out, 'branchynet'), model, info)
     return info, after_info
+
+
+def train_phase2(run, baseline):
+    """Phase 2: every exit jointly. Returns the two models' infos."""
+    prefix = os.path.join(run.out, 'branchynet')
+    after_prefix = os.path.join(run.out, 'baseline_after_joint')
+    if _done(prefix) and _done(after_prefix):
+        info = load_model(prefix)[1]
+        _skip_note(run, 'phase 2: ' + prefix, info)
+        return info, load_model(after_prefix)[1]
+    settings = run.settings
+    initial = initial_network(run.out, settings, run.workers.is_root)
+    weights = resolve_exit_weights(settings.exit_weights, initial.n_exits)
+    run.say('phase 2 (%s start): all exits jointly, weights %s, %d epochs, '
+            '%s' % (settings.phase2, weights, settings.epochs_joint,
+                    run.workers.describe()))
+    model, main_head = phase2_start(baseline, initial, settings.phase2)
+    model.to_device(run.device)
+    main_head.to_device(run.device)
+    optimizers, shifts = setup_optimizers(
+        run.recipe, settings, phase2_targets(model, main_head,
+                                             settings.phase2),
+        phase_iterations(run, settings.epochs_joint))
+    if settings.phase2 == 'reference':
+        load_npz_safe(os.path.join(run.out, 'phase1', 'optimizer.npz'),
+                      optimizers['main'])
+    log = run_phase(JointLoss(model, weights), optimizers, shifts, run, 2)
+    infos = (None, None)
+    if run.workers.is_root:
+        infos = _save_phase2(run, model, main_head, baseline, log, weights)
+    run.workers.agree(None)
+    return infos
 
 
 def prepare_output(out):
@@ -490,9 +574,41 @@ def _saved_settings(path):
         raise BranchyNetError('cannot read %s: %s' % (path, e)) from None
 
 
+def _lock_output(run):
+    """Lock ``run.out`` (rank 0 holds it); every rank fails alike."""
+    lock, error = None, None
+    if run.workers.is_root:
+        lock = OutputLock(run.out)
+        try:
+            lock.__enter__()
+        except BranchyNetError as e:
+            lock, error = None, str(e)
+    run.workers.check_all(error)
+    return lock
+
+
+def _start(run, asked, allow_changed_settings):
+    """Check a resumed run's settings, clean up, record the settings."""
+    settings_path = os.path.join(run.out, 'settings.json')
+    error = None
+    if run.resume:
+        try:
+            check_resume_settings(_saved_settings(settings_path), asked,
+                                  allow_changed_settings)
+        except BranchyNetError as e:
+            error = str(e)
+    run.workers.check_all(error)
+    if run.workers.is_root:
+        for phase in ('phase1', 'phase2'):
+            remove_stale_snapshot_dirs(os.path.join(run.out, phase))
+        write_json_atomic(settings_path, asked)
+    run.workers.agree(None)
+
+
 def train_experiment(name, out, device='@numpy', data_dir='auto',
                      resume=False, progress=True,
-                     allow_changed_settings=False, **overrides):
+                     allow_changed_settings=False, communicator=None,
+                     **overrides):
     """Run both phases of experiment ``name``; skip a phase already done.
 
     Everything that can be checked is checked before any training: the
@@ -502,40 +618,43 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
     Args:
         name (str): experiment (``lenet_mnist`` ...).
         out (str): output folder (see the module docstring).
-        device (str): Chainer device specifier (``@numpy``, ``@cupy:0``).
+        device (str): Chainer device specifier (``@numpy``, ``@cupy:0``);
+            under MPI, ``@cupy`` means the GPU of the process's local rank.
         data_dir (str): data folder, ``'auto'`` for the data root.
         resume (bool): continue an interrupted phase from its snapshot; the
             settings must be those the run started with.
         allow_changed_settings (bool): resume even with other settings.
+        communicator (str or None): a ChainerMN communicator name to train
+            across the processes of an MPI job (:mod:`branchynet.distributed`).
         overrides: fields of :class:`TrainSettings` (epochs, batch size...).
 
     Returns:
         dict: the info saved with each model, by role (``baseline``,
-        ``branchynet``, ``baseline_after_joint``).
+        ``branchynet``, ``baseline_after_joint``); None values on ranks
+        other than 0.
     """
     settings = resolve_settings(name, **overrides)
     resolve_exit_weights(settings.exit_weights,      # checked now, not after
                          NETWORKS[get_experiment(name).network]().n_exits)
-    device = get_device(device)
+    workers = get_workers(communicator)
+    workers.local_batch(settings.batch_size)
+    device = get_device(workers.device(device))
     prepare_output(out)
     splits = prepare_data(settings, data_dir)
     if settings.batch_size > len(splits['train'][0]):
         raise BranchyNetError('batch size %d is larger than the %d training '
                               'samples' % (settings.batch_size,
                                            len(splits['train'][0])))
+    run = Run(out, settings, splits, device, resume, progress, workers)
     asked = json.loads(json.dumps(dataclasses.asdict(settings)))
-    with OutputLock(out):
-        settings_path = os.path.join(out, 'settings.json')
-        if resume:
-            check_resume_settings(_saved_settings(settings_path), asked,
-                                  allow_changed_settings)
-        for phase in ('phase1', 'phase2'):
-            remove_stale_snapshot_dirs(os.path.join(out, phase))
-        write_json_atomic(settings_path, asked)
+    lock = _lock_output(run)
+    try:
+        _start(run, asked, allow_changed_settings)
         results = {}
-        baseline, results['baseline'] = train_phase1(
-            out, settings, splits, device, resume, progress)
+        baseline, results['baseline'] = train_phase1(run)
         results['branchynet'], results['baseline_after_joint'] = \
-            train_phase2(out, settings, splits, device, resume, progress,
-                         baseline)
+            train_phase2(run, baseline)
+    finally:
+        if lock is not None:
+            lock.__exit__(None, None, None)
     return results

@@ -1,6 +1,7 @@
 """Plain helpers shared by several test modules (fixtures live in conftest)."""
 import os
 import pathlib
+import textwrap
 
 _REPO = pathlib.Path(__file__).resolve().parents[1]
 _MNIST_NAMES = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
@@ -37,3 +38,30 @@ def files_in(directory):
         return []
     return sorted(str(p.relative_to(directory)) for p in directory.rglob('*')
                   if p.is_file())
+
+
+#: ``python -c CLI_WRAPPER ARGS`` runs ``branchynet ARGS`` in a subprocess
+#: with the tiny MNIST files' checksums (JSON in ``$TEST_MNIST_SHA256``) and,
+#: with ``$TEST_KILL=PHASE:ITERATION``, kills itself with SIGKILL when that
+#: phase reaches that update (``$TEST_KILL_RANK``: only on that MPI rank).
+CLI_WRAPPER = textwrap.dedent('''
+    import json, os, signal, sys
+    import branchynet.data.mnist as mnist
+    mnist.MNIST_SHA256 = json.loads(os.environ['TEST_MNIST_SHA256'])
+    from branchynet import updater
+    kill = os.environ.get('TEST_KILL')
+    rank = os.environ.get('TEST_KILL_RANK')
+    if kill and rank not in (None, os.environ.get('OMPI_COMM_WORLD_RANK')):
+        kill = None
+    if kill:
+        phase, iteration = (int(v) for v in kill.split(':'))
+        real = updater.JointUpdater.update_core
+        def update_core(self):
+            this_phase = 1 if self.loss_func.main_only else 2
+            if this_phase == phase and self.iteration == iteration:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(self)
+        updater.JointUpdater.update_core = update_core
+    from branchynet.cli import main
+    sys.exit(main(sys.argv[1:]))
+''')

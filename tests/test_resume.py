@@ -11,38 +11,17 @@ import random
 import signal
 import subprocess
 import sys
-import textwrap
 
 import numpy
 import pytest
 
 from branchynet import resume
 from branchynet.errors import BranchyNetError
+from helpers import CLI_WRAPPER
 
 N_TRAIN, N_TEST, VAL, BATCH = 64, 16, 8, 8
 ITERS = (N_TRAIN - VAL) // BATCH              # 7 updates per epoch
 EPOCHS = 4
-
-# Runs the CLI; kills itself when phase PHASE reaches update ITERATION.
-WRAPPER = textwrap.dedent('''
-    import json, os, signal, sys
-    import branchynet.data.mnist as mnist
-    mnist.MNIST_SHA256 = json.loads(os.environ['TEST_MNIST_SHA256'])
-    from branchynet import updater
-    kill = os.environ.get('TEST_KILL')
-    if kill:
-        phase, iteration = (int(v) for v in kill.split(':'))
-        real = updater.JointUpdater.update_core
-        def update_core(self):
-            this_phase = 1 if self.loss_func.main_only else 2
-            if this_phase == phase and self.iteration == iteration:
-                os.kill(os.getpid(), signal.SIGKILL)
-            return real(self)
-        updater.JointUpdater.update_core = update_core
-    from branchynet.cli import main
-    sys.exit(main(sys.argv[1:]))
-''')
-
 
 @pytest.fixture(scope='module')
 def mnist_files(tmp_path_factory, tiny_mnist):
@@ -66,7 +45,7 @@ def run_cli(args, mnist_files, kill=None, check=True):
     env.pop('TEST_KILL', None)
     if kill:
         env['TEST_KILL'] = '%d:%d' % kill
-    proc = subprocess.run([sys.executable, '-c', WRAPPER] + args, env=env,
+    proc = subprocess.run([sys.executable, '-c', CLI_WRAPPER] + args, env=env,
                           capture_output=True, text=True, timeout=300)
     if check and kill is None:
         assert proc.returncode == 0, proc.stderr

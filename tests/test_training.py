@@ -25,7 +25,8 @@ ITERS_PER_EPOCH = -(-(N_TRAIN - VAL) // BATCH)
 @pytest.fixture(scope='module')
 def mnist_dir(tmp_path_factory, tiny_mnist):
     directory = tmp_path_factory.mktemp('tiny_mnist')
-    _, checksums = tiny_mnist(directory, N_TRAIN, N_TEST)
+    # a data root: the files are in its mnist/
+    _, checksums = tiny_mnist(directory / 'mnist', N_TRAIN, N_TEST)
     return str(directory), checksums
 
 

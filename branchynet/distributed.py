@@ -1,0 +1,196 @@
+"""Who trains: one process, or several through ChainerMN (data parallel).
+
+``mpiexec -n N branchynet train NETWORK --communicator naive`` runs both
+phases on N processes. Each process trains on its shard of the training
+set (``chainermn.scatter_dataset``) with ``batch_size / N`` samples per
+step; ``chainermn.create_multi_node_optimizer`` averages the gradients
+over the processes before every update, so one step on N processes is one
+step on the global batch, and the learning rate means what it means on one
+process (it is not scaled with N).
+
+The training code talks to a :class:`Workers` object: :class:`Workers`
+itself is the single process (everything a no-op), :class:`MPIWorkers` the
+ChainerMN job. Rank 0 logs, plots, prints and writes the models; every rank
+snapshots its own state (its shard's order and random generators) into its
+own folder, so a killed job resumes exactly, from the newest epoch that
+every rank saved.
+"""
+import os
+import sys
+
+from branchynet.errors import BranchyNetError
+
+#: communicators for CPUs and for GPUs (one GPU per process)
+COMMUNICATORS = ('naive', 'flat', 'pure_nccl')
+
+
+#: the MPI job this process belongs to, once :func:`get_workers` made one
+_ACTIVE = None
+
+
+class SharedError(BranchyNetError):
+    """An error that every rank of the job raised alike (printed once)."""
+
+
+class Workers:
+    """A single process: the default, and the interface of the MPI case."""
+    size = 1
+    rank = 0
+    is_root = True
+
+    def describe(self):
+        return 'one process'
+
+    def device(self, spec):
+        """The device this process trains on."""
+        return spec
+
+    def local_batch(self, batch_size):
+        """Samples per step on this process for a global ``batch_size``."""
+        return batch_size
+
+    def shard(self, dataset, seed):
+        """This process's part of ``dataset`` (shuffled with ``seed``, or
+        in order when it is None)."""
+        return dataset
+
+    def wrap_optimizers(self, optimizers):
+        """Optimizers that average gradients over the processes."""
+        return optimizers
+
+    def start(self, optimizers):
+        """Make every process start from the same weights."""
+
+    def evaluator(self, evaluator):
+        return evaluator
+
+    def out_dir(self, phase_dir):
+        """Where this process's trainer writes (snapshots, logs)."""
+        return phase_dir
+
+    def agree(self, value):
+        """``value`` as rank 0 has it, on every rank."""
+        return value
+
+    def common_iteration(self, iterations):
+        """The newest snapshot iteration every process has (or None)."""
+        return max(iterations) if iterations else None
+
+    def check_all(self, error):
+        """Raise ``error`` (a message or None) on every rank if any has one."""
+        if error:
+            raise BranchyNetError(error)
+
+
+class MPIWorkers(Workers):
+    """An MPI job of ``comm.size`` processes (ChainerMN communicator)."""
+
+    def __init__(self, comm):
+        self.comm = comm
+        self.size = comm.size
+        self.rank = comm.rank
+        self.is_root = comm.rank == 0
+
+    def describe(self):
+        return '%d processes (ChainerMN)' % self.size
+
+    def device(self, spec):
+        # one GPU per process on each machine
+        if str(spec).startswith('@cupy'):
+            return '@cupy:%d' % self.comm.intra_rank
+        return spec
+
+    def local_batch(self, batch_size):
+        if batch_size % self.size:
+            raise BranchyNetError(
+                'batch size %d does not split over %d processes; use a '
+                'multiple of %d' % (batch_size, self.size, self.size))
+        return batch_size // self.size
+
+    def shard(self, dataset, seed):
+        import chainermn
+        return chainermn.scatter_dataset(dataset, self.comm,
+                                         shuffle=seed is not None, seed=seed)
+
+    def wrap_optimizers(self, optimizers):
+        import chainermn
+        return {name: chainermn.create_multi_node_optimizer(opt, self.comm)
+                for name, opt in optimizers.items()}
+
+    def start(self, optimizers):
+        # A multi-node optimizer's first update only broadcasts rank 0's
+        # weights and skips the step; broadcasting here instead and letting
+        # it record the parameters keeps one update per step, as on one
+        # process.
+        for optimizer in optimizers.values():
+            self.comm.bcast_data(optimizer.target)
+            optimizer.is_changed(optimizer.target)
+
+    def evaluator(self, evaluator):
+        import chainermn
+        return chainermn.create_multi_node_evaluator(evaluator, self.comm)
+
+    def out_dir(self, phase_dir):
+        if self.is_root:
+            return phase_dir
+        return os.path.join(phase_dir, 'rank%d' % self.rank)
+
+    def agree(self, value):
+        # (ChainerMN broadcasts no bare None, and takes None off the root)
+        return self.comm.bcast_obj([value] if self.is_root else None)[0]
+
+    def common_iteration(self, iterations):
+        every = self.comm.gather_obj(sorted(iterations))
+        common = None
+        if self.is_root:
+            shared = set(every[0]).intersection(*map(set, every[1:]))
+            common = max(shared) if shared else None
+        return self.agree(common)
+
+    def check_all(self, error):
+        errors = [e for e in self.comm.gather_obj(error) or [] if e]
+        first = self.agree(errors[0] if errors else None)
+        if first:
+            raise SharedError(first)
+
+
+def get_workers(communicator=None):
+    """:class:`Workers` for ``communicator`` (None: a single process).
+
+    Raises:
+        BranchyNetError: an unknown communicator, or MPI not usable.
+    """
+    if communicator is None:
+        return Workers()
+    if communicator not in COMMUNICATORS:
+        raise BranchyNetError('unknown communicator %r (choose from %s)'
+                              % (communicator, ', '.join(COMMUNICATORS)))
+    try:
+        import chainermn
+        comm = chainermn.create_communicator(communicator)
+    except ImportError as e:
+        raise BranchyNetError(
+            '--communicator needs mpi4py and an MPI library (%s); install '
+            'them with `scripts/setup_venv.sh --mpi`' % e) from None
+    # an uncaught exception on one rank aborts the job instead of leaving
+    # the others waiting in a collective call
+    chainermn.global_except_hook.add_hook()
+    global _ACTIVE
+    _ACTIVE = MPIWorkers(comm)
+    return _ACTIVE
+
+
+def error_exit(line, error):
+    """Print a user error and return the exit status 2, or end the MPI job.
+
+    An error every rank raised (:class:`SharedError`) is printed by rank 0
+    alone. An error of one rank is printed by it, and the job is aborted,
+    since the other ranks would wait for it forever.
+    """
+    if _ACTIVE is None or isinstance(error, SharedError):
+        if _ACTIVE is None or _ACTIVE.is_root:
+            print(line, file=sys.stderr, flush=True)
+        return 2
+    print('%s (rank %d)' % (line, _ACTIVE.rank), file=sys.stderr, flush=True)
+    _ACTIVE.comm.mpi_comm.Abort(2)
+    return 2                                    # not reached

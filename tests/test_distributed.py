@@ -1,0 +1,193 @@
+"""Data-parallel training with ChainerMN, two processes under mpiexec.
+
+Skipped where ``mpiexec`` or mpi4py is missing (.ci/run installs Open MPI).
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy
+import pytest
+
+from branchynet.distributed import Workers, get_workers
+from branchynet.errors import BranchyNetError
+from helpers import CLI_WRAPPER, files_in
+
+MPIEXEC = shutil.which('mpiexec')
+try:
+    import mpi4py  # noqa: F401
+    HAVE_MPI4PY = True
+except ImportError:
+    HAVE_MPI4PY = False
+needs_mpi = pytest.mark.skipif(
+    not (MPIEXEC and HAVE_MPI4PY), reason='needs mpiexec and mpi4py '
+    '(apt-get install openmpi-bin; pip install mpi4py)')
+
+N_TRAIN, N_TEST, VAL, BATCH = 64, 16, 8, 8
+
+
+def mpiexec(n, args, env=None, timeout=240):
+    """Run ``python ARGS`` on ``n`` processes (as root too, as in CI)."""
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT='1',
+               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1', OMP_NUM_THREADS='1',
+               **(env or {}))
+    cmd = [MPIEXEC, '--oversubscribe', '-n', str(n)]
+    for name in ('BRANCHYNET_DATA_ROOT', 'TEST_MNIST_SHA256', 'TEST_KILL',
+                 'TEST_KILL_RANK', 'OMP_NUM_THREADS', 'PYTHONPATH'):
+        if name in env:
+            cmd += ['-x', name]
+    return subprocess.run(cmd + [sys.executable] + args, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory, tiny_mnist):
+    root = tmp_path_factory.mktemp('root')
+    _, checksums = tiny_mnist(root / 'mnist', N_TRAIN, N_TEST)
+    return {'BRANCHYNET_DATA_ROOT': str(root),
+            'TEST_MNIST_SHA256': json.dumps(checksums)}
+
+
+def train_args(out, *extra):
+    return ['-c', CLI_WRAPPER, 'train', 'lenet_mnist', '--out', str(out),
+            '--epochs-main', '3', '--epochs-joint', '3', '--batch-size',
+            str(BATCH), '--val-size', str(VAL), '--no-progress',
+            '--communicator', 'naive'] + list(extra)
+
+
+def weights(out, role):
+    with numpy.load(str(out / (role + '.npz'))) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+@pytest.fixture(scope='module')
+def two_process_run(tmp_path_factory, data):
+    out = tmp_path_factory.mktemp('mpi') / 'out'
+    proc = mpiexec(2, train_args(out), data)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out, proc
+
+
+@needs_mpi
+def test_two_processes_train_and_write_one_model(two_process_run):
+    out, proc = two_process_run
+    # rank 0 alone prints, logs and writes the models
+    assert proc.stdout.count('models saved in') == 1
+    assert '2 processes (ChainerMN)' in proc.stdout
+    files = files_in(out)
+    for role in ('baseline', 'branchynet', 'baseline_after_joint'):
+        assert files.count(role + '.npz') == 1
+    # every rank keeps its own snapshots (its shard's order and generators):
+    # 28 samples a rank at 4 a step, 7 steps an epoch, the last two epochs
+    for phase in ('phase1', 'phase2'):
+        for folder in (phase, phase + '/rank1'):
+            assert [f for f in files if f.startswith(folder + '/snapshot')] \
+                == [folder + '/snapshot_iter_14', folder + '/snapshot_iter_21']
+    assert not any(f.startswith('phase1/rank1/') and f.endswith('.png')
+                   for f in files)
+    with open(out / 'branchynet.json') as f:
+        assert json.load(f)['settings']['batch_size'] == BATCH
+
+
+# One update of B-LeNet's phase 2 on a fixed global batch of 16, with the
+# reference's optimizers; rank r of N takes its share. Writes the weights.
+ONE_STEP = textwrap.dedent('''
+    import sys
+    import numpy, chainer
+    from branchynet.distributed import Workers, get_workers
+    from branchynet.experiments import get_experiment
+    from branchynet.model import JointLoss
+    from branchynet.networks import b_lenet
+    from branchynet.training import phase2_targets, resolve_settings
+    from branchynet.updater import JointUpdater, setup_optimizers
+    out, communicator = sys.argv[1], sys.argv[2]
+    workers = get_workers(communicator) if communicator != 'none' \\
+        else Workers()
+    rng = numpy.random.RandomState(0)
+    x = rng.rand(16, 1, 28, 28).astype(numpy.float32)
+    t = (numpy.arange(16) % 10).astype(numpy.int32)
+    n = 16 // workers.size
+    share = chainer.datasets.TupleDataset(
+        x[workers.rank * n:(workers.rank + 1) * n],
+        t[workers.rank * n:(workers.rank + 1) * n])
+    numpy.random.seed(0)
+    model = b_lenet()
+    head = b_lenet().exits[-1]
+    settings = resolve_settings('lenet_mnist', batch_size=16)
+    optimizers, _ = setup_optimizers(
+        get_experiment('lenet_mnist').recipe(), settings,
+        phase2_targets(model, head, 'reference'), 1)
+    optimizers = workers.wrap_optimizers(optimizers)
+    workers.start(optimizers)
+    iterator = chainer.iterators.SerialIterator(share, n, shuffle=False)
+    updater = JointUpdater(iterator, optimizers, JointLoss(model),
+                           chainer.dataset.concat_examples, '@numpy')
+    updater.update()
+    if workers.is_root:
+        arrays = {k: p.array for k, p in model.namedparams()}
+        # the gradients the optimizers used (averaged over the ranks)
+        arrays.update({'grad' + k: p.grad for k, p in model.namedparams()})
+        numpy.savez(out, **arrays)
+''')
+
+
+@needs_mpi
+def test_one_step_on_two_processes_equals_one_step_on_the_global_batch(
+        tmp_path):
+    env = {'PYTHONPATH': os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))}
+    two = str(tmp_path / 'two.npz')
+    proc = mpiexec(2, ['-c', ONE_STEP, two, 'naive'], env)
+    assert proc.returncode == 0, proc.stderr
+    one = str(tmp_path / 'one.npz')
+    proc = subprocess.run([sys.executable, '-c', ONE_STEP, one, 'none'],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    with numpy.load(one) as a, numpy.load(two) as b:
+        assert sorted(a.files) == sorted(b.files)
+        for k in a.files:
+            if k.startswith('grad'):
+                scale = float(numpy.abs(a[k]).max())
+                numpy.testing.assert_allclose(b[k], a[k], rtol=1e-4,
+                                              atol=1e-5 * scale, err_msg=k)
+            else:
+                # Adam's first step is about alpha = 1e-3 wherever the
+                # gradient is not tiny: 1e-5 is 1% of a step
+                numpy.testing.assert_allclose(b[k], a[k], rtol=0, atol=1e-5,
+                                              err_msg=k)
+        numpy.random.seed(0)
+        from branchynet.networks import b_lenet
+        fresh = {k: p.array for k, p in b_lenet().namedparams()}
+        assert all(not numpy.array_equal(a[k], fresh[k]) for k in fresh)
+
+
+@needs_mpi
+def test_a_killed_two_process_run_resumes(two_process_run, data, tmp_path):
+    straight, _ = two_process_run
+    out = tmp_path / 'out'
+    # rank 1 dies in phase 1's second epoch; mpiexec ends the job
+    killed = mpiexec(2, train_args(out), dict(
+        data, TEST_KILL='1:10', TEST_KILL_RANK='1'))
+    assert killed.returncode != 0
+    assert not (out / 'baseline.json').exists()
+    resumed = mpiexec(2, train_args(out, '--resume'), data)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert resumed.stdout.count('resuming from') == 1
+    for role in ('baseline', 'branchynet'):
+        a, b = weights(out, role), weights(straight, role)
+        diff = max(float(numpy.abs(a[k] - b[k]).max()) for k in a)
+        assert diff == 0, (role, diff)
+
+
+def test_one_process_needs_no_mpi():
+    workers = get_workers(None)
+    assert isinstance(workers, Workers) and workers.size == 1
+    assert workers.local_batch(7) == 7
+    assert workers.common_iteration([3, 9]) == 9
+    assert workers.common_iteration([]) is None
+    with pytest.raises(BranchyNetError, match='unknown communicator'):
+        get_workers('hierarchical2')
