@@ -15,11 +15,27 @@ and never trimming it makes the memory reusable (``scripts/bench_train_step.py
 """
 import ctypes
 import ctypes.util
+import sys
 
 import chainer
 import numpy
 
 from branchynet.errors import BranchyNetError
+
+
+#: how to get CuPy, for the one-line error of ``--device @cupy:N``
+CUPY_HOWTO = ('use the GPU Docker image (docker/build.sh gpu, then '
+              'docker/shell.sh gpu -- ...) or add CuPy to the host venv with '
+              'scripts/setup_venv.sh --gpu')
+
+
+def _cupy_missing(spec):
+    """The one-line error for a CuPy device when CuPy cannot be imported."""
+    reason = getattr(chainer.backends.cuda, '_resolution_error', None)
+    reason = ' '.join(str(reason).split()) if reason else 'not installed'
+    return BranchyNetError('device %s needs CuPy, which this Python (%s) '
+                           'cannot import (%s): %s'
+                           % (spec, sys.executable, reason, CUPY_HOWTO))
 
 
 def get_device(spec):
@@ -29,13 +45,18 @@ def get_device(spec):
         spec (str or chainer.backend.Device): ``@numpy``, ``@cupy:0``...
 
     Raises:
-        BranchyNetError: unknown specifier, or CuPy/GPU not available.
+        BranchyNetError: unknown specifier, CuPy missing (the message says
+            how to get it) or the GPU not usable; always one line.
     """
+    if isinstance(spec, str) and spec.startswith('@cupy') \
+            and not chainer.backends.cuda.available:
+        raise _cupy_missing(spec)
     try:
         device = chainer.get_device(spec)
-    except Exception as e:
-        raise BranchyNetError('bad device %r: %s' % (spec, e)) from None
-    device.use()
+        device.use()
+    except Exception as e:  # ValueError, RuntimeError, CUDA errors...
+        raise BranchyNetError('bad device %r: %s' % (
+            spec, ' '.join(str(e).split()))) from None
     return device
 
 

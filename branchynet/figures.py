@@ -16,9 +16,11 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy  # noqa: E402
 
-from branchynet.data.download import atomic_path  # noqa: E402
+from branchynet.atomic import atomic_path  # noqa: E402
+from branchynet.errors import BranchyNetError  # noqa: E402
 from branchynet.report import (DISPLAY, RUNTIMES, device_name,  # noqa: E402
                                runtime_of)
+from branchynet.safe_npz import SafeNpz  # noqa: E402
 from branchynet.sweep import reference_frontier  # noqa: E402
 
 
@@ -82,6 +84,36 @@ def exit1_curve(entropies, predictions, labels):
     return 100 * numpy.arange(n + 1) / n, accuracy, max_entropy
 
 
+#: the most bytes one array of a ``records.npz`` may declare
+MAX_RECORD_BYTES = 2 ** 30
+
+
+def read_records(path):
+    """The test-set records Fig. 4 needs, checked (never unpickled).
+
+    Returns:
+        dict: ``test_entropy`` float ``(N, E)``, ``test_prediction`` int
+        ``(N, E)``, ``test_label`` int ``(N,)``.
+    """
+    with SafeNpz(path) as npz:
+        try:
+            records = {key: npz.read(key, kinds=kinds,
+                                     max_bytes=MAX_RECORD_BYTES)
+                       for key, kinds in (('test_entropy', 'f'),
+                                          ('test_prediction', 'iu'),
+                                          ('test_label', 'iu'))}
+        except KeyError as e:
+            raise npz.error('has no entry %s' % e) from None
+    entropy = records['test_entropy']
+    if entropy.ndim != 2 or entropy.shape[1] < 1 or \
+            records['test_prediction'].shape != entropy.shape or \
+            records['test_label'].shape != entropy.shape[:1]:
+        raise npz.error('test_entropy, test_prediction and test_label do not '
+                        'fit together (%s, %s, %s)' % tuple(
+                            records[k].shape for k in records))
+    return records
+
+
 def fig4(records, network, prefix):
     """Fig. 4 from a ``records.npz``: exit 1 and the final exit only."""
     exited, accuracy, max_entropy = exit1_curve(
@@ -100,9 +132,32 @@ def fig4(records, network, prefix):
 
 
 def read_log(path):
-    """A Chainer LogReport file (a JSON list of per-epoch dicts)."""
-    with open(path) as f:
-        return json.load(f)
+    """A Chainer LogReport file: a JSON list of per-epoch dicts.
+
+    Raises:
+        BranchyNetError: unreadable, or not a list of objects.
+    """
+    try:
+        with open(path) as f:
+            log = json.load(f)
+    except (OSError, ValueError, RecursionError) as e:
+        raise BranchyNetError('training log %s is unreadable (%s)' % (
+            path, type(e).__name__ if isinstance(e, RecursionError)
+            else e)) from None
+    if not (isinstance(log, list) and all(isinstance(e, dict) for e in log)):
+        raise BranchyNetError('training log %s is not a list of per-epoch '
+                              'objects' % path)
+    return log
+
+
+def _series(log, key, offset=0, scale=1):
+    """``(epochs, values)`` of the entries that hold a number for ``key``
+    (the test accuracy is absent from epochs without a test pass)."""
+    points = [(offset + e['epoch'], scale * e[key]) for e in log
+              if all(isinstance(e.get(k), (int, float))
+                     and not isinstance(e.get(k), bool)
+                     for k in ('epoch', key))]
+    return tuple(zip(*points)) if points else ((), ())
 
 
 def training_curves(model_dir, network, prefix):
@@ -111,18 +166,16 @@ def training_curves(model_dir, network, prefix):
     phase2 = read_log(os.path.join(model_dir, 'phase2', 'log'))
     n1 = len(phase1)
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
-    epochs1 = [e['epoch'] for e in phase1]
-    ax_loss.plot(epochs1, [e['main/loss'] for e in phase1], 'k-',
+    ax_loss.plot(*_series(phase1, 'main/loss'), 'k-',
                  label='main network (phase 1)')
-    ax_acc.plot(epochs1, [100 * e['test/main/accuracy'] for e in phase1],
-                'k-', label='main network (phase 1)')
+    ax_acc.plot(*_series(phase1, 'test/main/accuracy', scale=100), 'k-',
+                label='main network (phase 1)')
     k = 1
-    epochs2 = [n1 + e['epoch'] for e in phase2]
-    while 'main/exit%d/loss' % k in phase2[0]:
-        ax_loss.plot(epochs2, [e['main/exit%d/loss' % k] for e in phase2],
+    while any('main/exit%d/loss' % k in e for e in phase2):
+        ax_loss.plot(*_series(phase2, 'main/exit%d/loss' % k, n1),
                      label='exit %d' % k)
-        ax_acc.plot(epochs2, [100 * e['test/main/exit%d/accuracy' % k]
-                              for e in phase2], label='exit %d' % k)
+        ax_acc.plot(*_series(phase2, 'test/main/exit%d/accuracy' % k, n1,
+                             100), label='exit %d' % k)
         k += 1
     ax_loss.set_ylabel('training loss')
     ax_acc.set_ylabel('test accuracy (%)')
@@ -153,9 +206,8 @@ def make_figures(results, results_dir, figs_dir):
             figs_dir, 'fig3_%s_%s%s' % (name, device, suffix)))
         records_path = os.path.join(results_dir, name, 'records.npz')
         if os.path.exists(records_path):
-            with numpy.load(records_path, allow_pickle=False) as records:
-                written += fig4(records, summary['network'], os.path.join(
-                    figs_dir, 'fig4_%s' % name))
+            written += fig4(read_records(records_path), summary['network'],
+                            os.path.join(figs_dir, 'fig4_%s' % name))
         model_dir = summary.get('model_dir')
         if model_dir and os.path.exists(os.path.join(model_dir, 'phase2',
                                                      'log')):

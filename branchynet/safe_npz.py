@@ -78,9 +78,10 @@ class SafeNpz:
         return list(self._names)
 
     def error(self, message, key=None):
+        """A one-line :class:`BranchyNetError` naming the file (and entry)."""
         where = self.label if key is None else '%s (entry %s)' % (self.label,
                                                                    key)
-        return BranchyNetError('%s: %s' % (where, message))
+        return BranchyNetError(' '.join(('%s: %s' % (where, message)).split()))
 
     def header(self, key):
         """``(shape, dtype)`` an entry declares, read from its header only.
@@ -158,8 +159,11 @@ class SafeNpz:
                 shape, fortran, dtype = npy.read_array_header_2_0(f)
             else:
                 raise ValueError('unsupported .npy version %s' % (version,))
-        except ARCHIVE_ERRORS as e:
-            raise self.error('not a valid .npy entry (%s)' % e, key) from None
+        except Exception as e:  # noqa: B902
+            # numpy parses the header text with tokenize and ast: forged bytes
+            # raise ValueError, SyntaxError, TokenError, TypeError...
+            raise self.error('not a valid .npy entry (%s: %s)'
+                             % (type(e).__name__, e), key) from None
         return shape, dtype, fortran
 
     def _check(self, key, shape_, dtype_, shape, dtype, kinds, max_bytes, f):
