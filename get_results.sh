@@ -2,13 +2,16 @@
 # get_results.sh: reproduce the paper's results from nothing.
 #
 # usage: ./get_results.sh [--only NETWORK] [--quick] [--device SPEC] [--data-dir DIR]
+#                         [--procs N [--hostfile FILE]]
 #
-# For each of lenet_mnist, alexnet_cifar10, resnet_cifar10 (or only NETWORK):
-#   data   CIFAR-10 networks: `branchynet data pcifar10` builds
-#          <data root>/pcifar10/data.npz (skipped when it exists); MNIST is
-#          fetched by train itself
+# First, for every network that will run: its data (`branchynet data mnist`
+# verifies or downloads MNIST; `branchynet data pcifar10` builds
+# <data root>/pcifar10/data.npz from CIFAR-10), so that missing data stops
+# the job at its start, not hours into it. Then for each of lenet_mnist,
+# alexnet_cifar10, resnet_cifar10 (or only NETWORK):
 #   train  `branchynet train NETWORK --out _models/NETWORK --resume`: finished
-#          phases are skipped, an interrupted one resumes from its snapshot
+#          phases are skipped, an interrupted one resumes from its snapshot;
+#          with --procs N under `mpiexec -n N` (ChainerMN, data parallel)
 #   sweep  `branchynet sweep _models/NETWORK --out results/NETWORK`: latency and
 #          threshold sweep (skipped when results/NETWORK/sweep.json is newer
 #          than _models/NETWORK/branchynet.npz); on a GPU device (@cupy:N) the
@@ -18,12 +21,20 @@
 #
 # options:
 #   --only NETWORK   one of lenet_mnist, alexnet_cifar10, resnet_cifar10
-#   --quick          a few minutes per network (1+1 epochs, 2048 training and
-#                    500 test samples); outputs go to _models/quick, results/quick,
-#                    _figs/quick so they never mix with real results
+#   --quick          a shortened schedule, about a minute for LeNet on a CPU
+#                    (2 + 2 epochs at batch 64 on 8192 training images, 1000
+#                    validation and 2000 test images): B-LeNet reaches about
+#                    95%, most samples leaving at exit 1. A demonstration,
+#                    not the paper's numbers; outputs go to _models/quick,
+#                    results/quick, _figs/quick, never mixed with real ones
 #   --device SPEC    Chainer device specifier (default @numpy; @cupy:0 for GPU 0)
 #   --data-dir DIR   the data root holding mnist/, cifar10/, pcifar10/
 #                    (default: $BRANCHYNET_DATA_ROOT, else datasets/data)
+#   --procs N        train with N processes (mpiexec -n N, ChainerMN's naive
+#                    communicator on CPUs, pure_nccl on GPUs: one GPU per
+#                    process); the batch size stays the global one
+#   --hostfile FILE  with --procs: an Open MPI hostfile, to spread the
+#                    processes over machines (see the README)
 #   -h, --help       this help
 #
 # Outside the container image the script sets up (or reuses) .venv with
@@ -37,7 +48,7 @@ NETWORKS=(lenet_mnist alexnet_cifar10 resnet_cifar10)
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 usage_error() { echo "$PROG: error: $* (see ./$PROG --help)" >&2; exit 2; }
 
-ONLY='' QUICK=0 DEVICE='@numpy' DATA_DIR=''
+ONLY='' QUICK=0 DEVICE='@numpy' DATA_DIR='' PROCS=1 HOSTFILE=''
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || usage_error "$1 needs a value"; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -49,11 +60,32 @@ while [ $# -gt 0 ]; do
     --device=*) DEVICE=${1#*=} ;;
     --data-dir) need_value "$@"; DATA_DIR=$2; shift ;;
     --data-dir=*) DATA_DIR=${1#*=} ;;
+    --procs) need_value "$@"; PROCS=$2; shift ;;
+    --procs=*) PROCS=${1#*=} ;;
+    --hostfile) need_value "$@"; HOSTFILE=$2; shift ;;
+    --hostfile=*) HOSTFILE=${1#*=} ;;
     *) usage_error "unknown argument '$1'" ;;
   esac
   shift
 done
 [ -n "$DEVICE" ] || usage_error "--device needs a value"
+case "$PROCS" in ''|*[!0-9]*|0) usage_error "--procs needs a positive integer, got '$PROCS'" ;; esac
+if [ -n "$HOSTFILE" ]; then
+  [ "$PROCS" -gt 1 ] || usage_error "--hostfile needs --procs N with N > 1"
+  [ -f "$HOSTFILE" ] || usage_error "--hostfile: no file '$HOSTFILE'"
+  HOSTFILE=$(cd "$(dirname "$HOSTFILE")" && pwd)/$(basename "$HOSTFILE")
+fi
+TRAIN_PREFIX=() TRAIN_MPI=()
+if [ "$PROCS" -gt 1 ]; then
+  command -v mpiexec >/dev/null 2>&1 \
+    || usage_error "--procs needs mpiexec (Open MPI: apt-get install openmpi-bin)"
+  TRAIN_PREFIX=(mpiexec -n "$PROCS")
+  [ -n "$HOSTFILE" ] && TRAIN_PREFIX+=(--hostfile "$HOSTFILE")
+  # as root (a container) Open MPI asks for these
+  [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  case "$DEVICE" in *cupy*|*cuda*) TRAIN_MPI=(--communicator pure_nccl) ;;
+                    *) TRAIN_MPI=(--communicator naive) ;; esac
+fi
 
 if [ -n "$ONLY" ]; then
   case " ${NETWORKS[*]} " in
@@ -74,7 +106,7 @@ export PYTHONUNBUFFERED=1
 
 if [ "$QUICK" = 1 ]; then
   MODELS=_models/quick RESULTS=results/quick FIGS=_figs/quick
-  TRAIN_EXTRA=(--epochs-main 1 --epochs-joint 1 --train-limit 2048 --test-limit 500 --val-size 500)
+  TRAIN_EXTRA=(--epochs-main 2 --epochs-joint 2 --batch-size 64 --train-limit 8192 --test-limit 2000 --val-size 1000)
   SWEEP_EXTRA=(--quick)
 else
   MODELS=_models RESULTS=results FIGS=_figs
@@ -99,7 +131,7 @@ run() {
   echo "----- [$(stamp)] $stage for $what done in $((SECONDS - t0)) s"
 }
 
-header "get_results.sh: networks: ${NETWORKS[*]}; device $DEVICE; quick=$QUICK; data root $BRANCHYNET_DATA_ROOT"
+header "get_results.sh: networks: ${NETWORKS[*]}; device $DEVICE; processes $PROCS; quick=$QUICK; data root $BRANCHYNET_DATA_ROOT"
 if [ "${BRANCHYNET_IN_CONTAINER:-}" = 1 ]; then
   header "setup: inside the container image, using its branchynet"
   BRANCHYNET=$(command -v branchynet) \
@@ -111,22 +143,24 @@ else
   BRANCHYNET=$VENV/bin/branchynet
 fi
 
+# Every network's data first: missing data stops the job now, not hours in.
+for net in "${NETWORKS[@]}"; do
+  case "$net" in
+    *_mnist) dataset=mnist ;;
+    *) dataset=pcifar10 ;;
+  esac
+  header "data: $dataset for $net"
+  run data "$net" "$BRANCHYNET" data "$dataset"
+done
+
 for net in "${NETWORKS[@]}"; do
   models=$MODELS/$net results=$RESULTS/$net
   # GPU sweeps get their own folder so Table I keeps both the CPU and GPU rows
   case "$DEVICE" in *cupy*|*cuda*) results=$RESULTS/${net}_gpu ;; esac
-  case "$net" in
-    *_cifar10)
-      header "data: pcifar10 for $net"
-      if [ -f "$BRANCHYNET_DATA_ROOT/pcifar10/data.npz" ]; then
-        echo "$BRANCHYNET_DATA_ROOT/pcifar10/data.npz exists, skipping"
-      else
-        run data "$net" "$BRANCHYNET" data pcifar10
-      fi ;;
-  esac
 
-  header "train: $net -> $models"
-  run train "$net" "$BRANCHYNET" train "$net" --out "$models" --resume --device "$DEVICE" \
+  header "train: $net -> $models (${PROCS} process(es))"
+  run train "$net" ${TRAIN_PREFIX[@]+"${TRAIN_PREFIX[@]}"} "$BRANCHYNET" train "$net" \
+    --out "$models" --resume --device "$DEVICE" ${TRAIN_MPI[@]+"${TRAIN_MPI[@]}"} \
     ${PROGRESS[@]+"${PROGRESS[@]}"} ${TRAIN_EXTRA[@]+"${TRAIN_EXTRA[@]}"}
 
   header "sweep: $net -> $results"

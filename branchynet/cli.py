@@ -199,6 +199,14 @@ def cmd_report(args):
 
 
 def cmd_data(args):
+    if args.dataset == 'mnist':
+        from branchynet.data.download import dataset_dir
+        from branchynet.data.mnist import get_mnist
+        x_train, _, x_test, _ = get_mnist(args.data_dir)
+        print('mnist: %d training and %d test images, checksums verified, '
+              'in %s' % (len(x_train), len(x_test),
+                         dataset_dir('mnist', args.data_dir)))
+        return
     from branchynet.data.pcifar10 import prepare_pcifar10
     path = prepare_pcifar10(data_root=args.data_dir, cifar_dir=args.cifar_dir,
                             recipe=args.recipe, force=args.force)
@@ -334,7 +342,9 @@ def build_parser():
 
     p = sub.add_parser('data', help='prepare a data set: pcifar10 from the '
                        'CIFAR-10 python batches')
-    p.add_argument('dataset', choices=['pcifar10'])
+    p.add_argument('dataset', choices=['mnist', 'pcifar10'],
+                   help='mnist: verify the four files, downloading the '
+                        'missing ones; pcifar10: build data.npz')
     p.add_argument('--recipe', choices=['zca', 'gcn'], default='zca',
                    help="'zca' (ZCA whitening + per-image min-max, the "
                         "reference's cifar10.py) or 'gcn' (global contrast "

@@ -34,6 +34,7 @@ import copy
 import dataclasses
 import json
 import os
+import sys
 
 import chainer
 import numpy
@@ -49,6 +50,7 @@ from branchynet.inference import exit_records
 from branchynet.iterators import CropFlip, EpochIterator, iterations_per_epoch
 from branchynet.model import JointLoss, paper_exit_weights
 from branchynet.networks import NETWORKS
+from branchynet.progress import PlainStream, ProgressLines
 from branchynet.resume import (OutputLock, RandomStates, check_resume_settings,
                                latest_snapshot, remove_stale_snapshot_dirs,
                                snapshot_iterations)
@@ -58,6 +60,8 @@ from branchynet.updater import (ADAM_BETAS, JointUpdater, MainNetwork,
                                 NonFiniteLoss, setup_optimizers)
 
 PHASE2_MODES = ('reference', 'warm')
+#: seconds between two progress lines when the output is not a terminal
+PROGRESS_SECONDS = 300
 PROTOCOLS = ('holdout', 'reference')
 
 
@@ -269,9 +273,12 @@ def _extend_reports(trainer, loss_link, run, epochs):
             'epoch', file_name=name, marker='o'))
     trainer.extend(extensions.PrintReport(
         ['epoch', 'iteration', 'main/loss', 'test/main/loss']
-        + ['test/main/' + k for k in accuracies] + ['elapsed_time']))
-    if run.progress:
+        + ['test/main/' + k for k in accuracies] + ['elapsed_time'],
+        out=PlainStream()))
+    if run.progress and sys.stdout.isatty():
         trainer.extend(extensions.ProgressBar(update_interval=10))
+    else:
+        trainer.extend(ProgressLines(PROGRESS_SECONDS))
 
 
 def _make_trainer(loss_link, optimizers, run, epochs, out, phase):
@@ -393,6 +400,10 @@ def settings_changes(saved_info, settings):
             for key, value in asked.items() if saved.get(key) != value]
 
 
+def _epochs(n):
+    return '%d epoch%s' % (n, '' if n == 1 else 's')
+
+
 def _done(prefix):
     """A phase is done once its JSON, written after its npz, exists."""
     return all(os.path.exists(p) for p in model_paths(prefix))
@@ -432,8 +443,8 @@ def train_phase1(run):
         model, info = load_model(prefix)
         _skip_note(run, 'phase 1: ' + prefix, info)
         return model, info
-    run.say('phase 1: main network alone, %d epochs, %s'
-            % (run.settings.epochs_main, run.workers.describe()))
+    run.say('phase 1: main network alone, %s, %s'
+            % (_epochs(run.settings.epochs_main), run.workers.describe()))
     model = initial_network(run.out, run.settings, run.workers.is_root)
     model.to_device(run.device)
     main = MainNetwork(model.stages, model.exits[-1])
@@ -530,9 +541,9 @@ def train_phase2(run, baseline):
     settings = run.settings
     initial = initial_network(run.out, settings, run.workers.is_root)
     weights = resolve_exit_weights(settings.exit_weights, initial.n_exits)
-    run.say('phase 2 (%s start): all exits jointly, weights %s, %d epochs, '
-            '%s' % (settings.phase2, weights, settings.epochs_joint,
-                    run.workers.describe()))
+    run.say('phase 2 (%s start): all exits jointly, weights %s, %s, %s'
+            % (settings.phase2, weights, _epochs(settings.epochs_joint),
+               run.workers.describe()))
     model, main_head = phase2_start(baseline, initial, settings.phase2)
     model.to_device(run.device)
     main_head.to_device(run.device)
