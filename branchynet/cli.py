@@ -151,6 +151,10 @@ def cmd_sweep(args):
     from branchynet.measurement import measure_experiment
     from branchynet.report import (to_markdown, validation_markdown,
                                    write_table)
+    if args.rule == 'budget' and args.budget_ms is None:
+        # checked now, not after minutes of recording and profiling
+        raise BranchyNetError('--rule budget needs --budget-ms MS (the '
+                              'latency budget in ms per sample)')
     out = args.out or os.path.join(
         'results', os.path.basename(os.path.normpath(args.model_dir)))
     summary = measure_experiment(
@@ -398,8 +402,11 @@ def _run(args):
     if getattr(args, 'device', None) is not None:
         from branchynet.device import get_device
         get_device(args.device)          # validated before any work starts
-    from branchynet.device import tune_malloc
-    tune_malloc()
+    if args.func in (cmd_train, cmd_evaluate, cmd_sweep):
+        # a process-wide allocator setting, for the commands that run the
+        # networks on the CPU (see branchynet.device)
+        from branchynet.device import tune_malloc
+        tune_malloc()
     args.func(args)
 
 

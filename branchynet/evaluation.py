@@ -95,7 +95,7 @@ def evaluate_saved(path, thresholds=None, device='@numpy', data_dir='auto',
         'exit %d %.2f%%' % (k, 100 * f)
         for k, f in enumerate(result['exit_fractions'], 1)))
     print('wall time: %.2f s (%.3f ms per sample, batch size %d, %s)'
-          % (seconds, 1000 * seconds / len(y), batch_size,
+          % (seconds, 1000 * seconds / len(y), min(batch_size, len(y)),
              _runtime_line(model.settings)))
     return result
 

@@ -188,30 +188,44 @@ def training_curves(model_dir, network, prefix):
     return save_figure(fig, prefix)
 
 
+def figure_name(summary):
+    """The name figures of one result carry: its result folder's.
+
+    Results loaded by :func:`branchynet.report.load_results` know their
+    folder (``results/lenet_mnist_gpu`` -> ``lenet_mnist_gpu``), so two
+    folders never write the same figure; otherwise experiment, device and
+    (for runtimes other than Chainer) runtime.
+    """
+    if summary.get('result_dir'):
+        return summary['result_dir']
+    runtime = runtime_of(summary)
+    return '%s_%s%s' % (summary['experiment'],
+                        device_name(summary['device']).lower(),
+                        '' if runtime == 'chainer' else '_' + runtime)
+
+
 def make_figures(results, results_dir, figs_dir):
     """Every figure that the results allow; returns the written paths.
 
-    Fig. 3 for each result; Fig. 4 for each network with records (the paper
-    shows it for B-AlexNet); training curves where the model folder still
-    holds its phase logs.
+    For each result, named after its folder (:func:`figure_name`): Fig. 3;
+    Fig. 4 where the folder holds its records (the paper shows it for
+    B-AlexNet); training curves where the model folder still holds its
+    phase logs.
     """
     written = []
     for summary in results:
-        name = summary['experiment']
-        device = device_name(summary['device']).lower()
-        # Chainer keeps the original name; other runtimes get a suffix
-        runtime = runtime_of(summary)
-        suffix = '' if runtime == 'chainer' else '_' + runtime
-        written += fig3(summary, os.path.join(
-            figs_dir, 'fig3_%s_%s%s' % (name, device, suffix)))
-        records_path = os.path.join(results_dir, name, 'records.npz')
+        name = figure_name(summary)
+        written += fig3(summary, os.path.join(figs_dir, 'fig3_' + name))
+        records_path = os.path.join(results_dir,
+                                    summary.get('result_dir', name),
+                                    'records.npz')
         if os.path.exists(records_path):
             written += fig4(read_records(records_path), summary['network'],
-                            os.path.join(figs_dir, 'fig4_%s' % name))
+                            os.path.join(figs_dir, 'fig4_' + name))
         model_dir = summary.get('model_dir')
         if model_dir and os.path.exists(os.path.join(model_dir, 'phase2',
                                                      'log')):
             written += training_curves(model_dir, summary['network'],
                                        os.path.join(figs_dir,
-                                                    'training_%s' % name))
+                                                    'training_' + name))
     return written

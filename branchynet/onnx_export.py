@@ -50,6 +50,7 @@ from onnx import TensorProto, helper, numpy_helper
 from branchynet.data.download import atomic_path, write_json_atomic
 from branchynet.errors import BranchyNetError
 from branchynet.layers import ResBlock
+from branchynet.networks import INPUT_SHAPES
 from branchynet.onnx_inference import FORMAT, SIDECAR
 from branchynet.serialization import load_model, model_paths
 
@@ -57,9 +58,6 @@ from branchynet.serialization import load_model, model_paths
 OPSET = 17
 #: IR version that goes with opset 17 (readable by ONNX Runtime >= 1.13)
 IR_VERSION = 8
-#: image shape ``(C, H, W)`` each network reads
-INPUT_SHAPES = {'b_lenet': (1, 28, 28), 'b_alexnet': (3, 32, 32),
-                'b_resnet110': (3, 32, 32)}
 
 
 class _Graph:

@@ -65,8 +65,11 @@ def load_results(results_dir):
     for path in paths:
         try:
             with open(path) as f:
-                results.append(check_sweep_result(json.load(f), path,
-                                                  DISPLAY, RUNTIMES))
+                summary = check_sweep_result(json.load(f), path, DISPLAY,
+                                             RUNTIMES)
+            # figures are named after the folder (figures.figure_name)
+            summary['result_dir'] = os.path.basename(os.path.dirname(path))
+            results.append(summary)
         except (OSError, ValueError, RecursionError) as e:
             raise BranchyNetError('cannot read %s: %s' % (
                 path, 'nested too deeply' if isinstance(e, RecursionError)

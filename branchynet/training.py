@@ -49,7 +49,7 @@ from branchynet.experiments import get_experiment
 from branchynet.inference import exit_records
 from branchynet.iterators import CropFlip, EpochIterator, iterations_per_epoch
 from branchynet.model import JointLoss, paper_exit_weights
-from branchynet.networks import NETWORKS
+from branchynet.networks import N_EXITS, NETWORKS
 from branchynet.progress import PlainStream, ProgressLines
 from branchynet.resume import (OutputLock, RandomStates, check_resume_settings,
                                latest_snapshot, remove_stale_snapshot_dirs,
@@ -646,7 +646,7 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
     """
     settings = resolve_settings(name, **overrides)
     resolve_exit_weights(settings.exit_weights,      # checked now, not after
-                         NETWORKS[get_experiment(name).network]().n_exits)
+                         N_EXITS[get_experiment(name).network])
     workers = get_workers(communicator)
     workers.local_batch(settings.batch_size)
     device = get_device(workers.device(device))

@@ -122,3 +122,13 @@ def test_module_help_exits_0():
 def test_bad_device(capsys, saved_branchynet, device):
     assert run_cli(['evaluate', saved_branchynet, '--device', device]) == 2
     assert 'bad device' in one_error_line(capsys)
+
+
+def test_sweep_budget_rule_without_budget_fails_before_any_work(
+        tmp_path, capsys, monkeypatch):
+    def no_work(*args, **kwargs):
+        raise AssertionError('the measurement started')
+    monkeypatch.setattr('branchynet.measurement.measure_experiment', no_work)
+    assert main(["sweep", str(tmp_path), "--rule", "budget"]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and '--budget-ms' in err

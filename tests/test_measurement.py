@@ -106,7 +106,8 @@ def test_report_writes_table_and_figures(trained, tmp_path):
                             saved['profile']['exit_ms'])
     assert rows[2]['gain'] == pytest.approx(
         saved['profile']['baseline_ms'] / expected_ms)
-    for name in ('fig3_lenet_mnist_cpu', 'fig4_lenet_mnist',
+    # named after the result folder, results/lenet_mnist
+    for name in ('fig3_lenet_mnist', 'fig4_lenet_mnist',
                  'training_lenet_mnist'):
         for ext in ('pdf', 'png'):
             assert os.path.getsize(tmp_path / 'figs' / ('%s.%s' % (name, ext))) > 1000
@@ -236,9 +237,31 @@ def test_report_has_rows_per_runtime(trained, on_onnxruntime, tmp_path):
     assert '| CPU | ONNX Runtime | B-LeNet |' in table
     assert 'ONNX Runtime 1.' in table and '1 intra-op thread' in table
     written = make_figures(results, str(out.parent), str(tmp_path / 'figs'))
-    assert str(tmp_path / 'figs' / 'fig3_lenet_mnist_cpu_onnxruntime.png') \
+    assert str(tmp_path / 'figs' / 'fig3_lenet_mnist_onnxruntime.png') \
         in written
-    assert str(tmp_path / 'figs' / 'fig3_lenet_mnist_cpu.png') in written
+    assert str(tmp_path / 'figs' / 'fig3_lenet.png') in written
+
+
+def test_figures_are_named_after_their_result_folders(trained, tmp_path):
+    """A GPU result gets its Fig. 4; two folders of one network and device
+    (a modern-recipe run beside the reference one) overwrite nothing."""
+    root, _, summary = trained
+    results_dir = tmp_path / 'results'
+    for folder in ('lenet_mnist_gpu', 'lenet_mnist_modern_gpu'):
+        shutil.copytree(root / 'results' / 'lenet_mnist', results_dir / folder)
+        saved = json.loads((results_dir / folder / 'sweep.json').read_text())
+        saved['device'] = '@cupy:0'
+        (results_dir / folder / 'sweep.json').write_text(json.dumps(saved))
+    figs = tmp_path / 'figs'
+    written = make_figures(load_results(str(results_dir)), str(results_dir),
+                           str(figs))
+    names = sorted(os.path.basename(p) for p in written
+                   if p.endswith('.png'))
+    assert names == sorted(
+        '%s_%s.png' % (kind, folder)
+        for kind in ('fig3', 'fig4', 'training')
+        for folder in ('lenet_mnist_gpu', 'lenet_mnist_modern_gpu'))
+    assert len(set(written)) == len(written)
 
 
 def test_evaluate_on_both_runtimes(trained, capsys):

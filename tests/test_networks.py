@@ -316,3 +316,14 @@ def test_resblock_residual_branch_is_conv_bn_relu_conv_bn():
     numpy.testing.assert_allclose(y, numpy.maximum(h + shortcut, 0),
                                   rtol=1e-5, atol=1e-6)
     assert block.conv1.stride == (2, 2) and block.conv2.stride == (1, 1)
+
+
+def test_exit_counts_and_input_shapes_match_the_built_networks():
+    from branchynet.networks import INPUT_SHAPES, N_EXITS
+    assert set(N_EXITS) == set(INPUT_SHAPES) == set(NETWORKS)
+    for name, build in NETWORKS.items():
+        model = build()
+        assert model.n_exits == N_EXITS[name]
+        x = numpy.zeros((1,) + INPUT_SHAPES[name], numpy.float32)
+        with chainer.using_config('train', False):
+            assert [z.shape for z in model(x)] == [(1, 10)] * N_EXITS[name]

@@ -42,7 +42,7 @@ def test_lenet_mnist_notebook(tmp_path):
         models=str(tmp_path / 'models'), results_dir=str(tmp_path / 'results'),
         figs=str(tmp_path / 'figs'))
     assert (tmp_path / 'results' / 'quick' / 'lenet_mnist' / 'sweep.json').exists()
-    assert (tmp_path / 'figs' / 'quick' / 'fig3_lenet_mnist_cpu.png').exists()
+    assert (tmp_path / 'figs' / 'quick' / 'fig3_lenet_mnist.png').exists()
 
 
 @pytest.fixture(scope='module')

@@ -10,4 +10,13 @@ NETWORKS = {
     'b_resnet110': b_resnet110,
 }
 
-__all__ = ['NETWORKS', 'b_alexnet', 'b_lenet', 'b_resnet110']
+#: input shape ``(C, H, W)`` of each network (float32 images)
+INPUT_SHAPES = {'b_lenet': (1, 28, 28), 'b_alexnet': (3, 32, 32),
+                'b_resnet110': (3, 32, 32)}
+
+#: number of exits of each network (the last is the main classifier), known
+#: without building it (B-ResNet-110 takes a second to build)
+N_EXITS = {'b_lenet': 2, 'b_alexnet': 3, 'b_resnet110': 3}
+
+__all__ = ['INPUT_SHAPES', 'NETWORKS', 'N_EXITS', 'b_alexnet', 'b_lenet',
+           'b_resnet110']
