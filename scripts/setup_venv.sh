@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment with the pinned stack.
 #
-# usage: scripts/setup_venv.sh [VENV_DIR]      (default: .venv in the repository)
+# usage: scripts/setup_venv.sh [--gpu] [VENV_DIR]   (default: .venv in the repository)
+#
+# --gpu also installs CuPy for CUDA 12 (cupy-cuda12x 13.6.0, the last CuPy
+# that accepts the stack's numpy 1.26; BRANCHYNET_CUPY_SPEC overrides it), so
+# that `--device @cupy:0` works on a host with an NVIDIA driver >= 525.
 #
 # Uses python3.11 (or `python3` when that is 3.11; override with PYTHON=...),
 # upgrades pip, then installs `-r requirements.txt` and `-e .` with
@@ -17,8 +21,10 @@ die() { echo "setup_venv.sh: error: $*" >&2; exit 1; }
 say() { echo "setup_venv.sh: $*"; }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-[ $# -le 1 ] || die "usage: scripts/setup_venv.sh [VENV_DIR]"
-case "${1:-}" in -h|--help) sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
+GPU=0
+if [ "${1:-}" = --gpu ]; then GPU=1; shift; fi
+[ $# -le 1 ] || die "usage: scripts/setup_venv.sh [--gpu] [VENV_DIR]"
+case "${1:-}" in -h|--help) sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 VENV=${1:-$ROOT/.venv}
 for f in requirements.txt constraints.txt setup.py; do
   [ -f "$ROOT/$f" ] || die "$ROOT/$f is missing"
@@ -44,6 +50,21 @@ else
   say "flock (util-linux) not found: two setups at once are not kept apart"
 fi
 
+# --gpu: CuPy into the venv (after the stack, with the same constraints)
+gpu_extra() {
+  [ "$GPU" = 1 ] || return 0
+  if "$VPY" -c 'import cupy' 2>/dev/null; then
+    say "CuPy $("$VPY" -c 'import cupy; print(cupy.__version__)') is installed"
+  else
+    local spec=${BRANCHYNET_CUPY_SPEC:-cupy-cuda12x==13.6.0}
+    say "installing $spec"
+    PIP_CONSTRAINT=$ROOT/constraints.txt "$VPY" -m pip install --quiet "$spec" \
+      || die "installing $spec failed (see pip's messages above)"
+  fi
+  "$VPY" -c 'import cupy; print("setup_venv.sh: CuPy", cupy.__version__, "sees", cupy.cuda.runtime.getDeviceCount(), "GPU(s)")' \
+    || say "CuPy is installed but sees no GPU here (no NVIDIA driver?); --device @cupy:0 needs one"
+}
+
 is_311() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; }
 
 want=$( { printf '%s\n' "$ROOT"; cat "$ROOT/requirements.txt" "$ROOT/constraints.txt" "$ROOT/setup.py"; } \
@@ -54,6 +75,7 @@ if [ -z "${BRANCHYNET_SETUP_FORCE:-}" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")
    && [ -x "$VENV/bin/branchynet" ] && is_311 "$VPY" \
    && "$VPY" -c 'import chainer, branchynet' 2>/dev/null; then
   say "$VENV is up to date (stamp matches), nothing to do"
+  gpu_extra
   exit 0
 fi
 
@@ -95,4 +117,5 @@ say "installing -r requirements.txt and -e . with $("$VPY" -m pip --version | cu
 "$VPY" -c 'import chainer, numpy, branchynet; print("setup_venv.sh: chainer", chainer.__version__, "numpy", numpy.__version__)' \
   || die "the venv was installed but 'import chainer, branchynet' fails"
 echo "$want" > "$STAMP"
+gpu_extra
 say "done: $VENV (activate with: source $VENV/bin/activate)"
