@@ -1,27 +1,48 @@
 """Early-exit inference (the paper's Fig. 2) and the all-exits record.
 
-For one sample: compute the next stage and its exit head, then the softmax
-and its entropy ``H = -sum_c p_c log p_c`` (nats); if ``H < T_k`` the sample
+For one sample: compute the next stage and its exit head, then the exit's
+confidence score; if it is on the confident side of ``T_k`` the sample
 leaves with ``argmax p``; the final exit always answers. ``thresholds`` is a
-vector of ``K - 1`` values, one per non-final exit.
+vector of ``K - 1`` values, one per non-final exit. The score is the
+paper's softmax entropy ``H = -sum_c p_c log p_c`` (nats; leave when
+``H < T_k``) unless ``score`` names another one of :mod:`branchynet.scores`
+(``maxprob``, ``margin``, ``energy``).
 
 Exit indices are 0-based in arrays (0 = exit 1); the CLI prints them 1-based.
 """
-import math
-
 import chainer
 import chainer.functions as F
 import numpy
 
 from branchynet.errors import BranchyNetError
+from branchynet.scores import DEFAULT, get_score
+
+_CPU = chainer.backend.CpuDevice()
 
 
-def check_thresholds(thresholds, n_exits):
-    """Validate a threshold vector; returns it as a tuple of floats.
+def score_of(name):
+    """The :class:`~branchynet.scores.Score` called ``name``.
 
     Raises:
-        BranchyNetError: wrong length, NaN or negative values.
+        BranchyNetError: unknown name.
     """
+    try:
+        return get_score(name)
+    except ValueError as e:
+        raise BranchyNetError(str(e)) from None
+
+
+def check_thresholds(thresholds, n_exits, score=DEFAULT):
+    """Validate a threshold vector of ``score``; returns a tuple of floats.
+
+    The one check of threshold values (the CLI parses, the sweep checks its
+    grid with :meth:`~branchynet.scores.Score.bad_threshold` too).
+
+    Raises:
+        BranchyNetError: wrong length, NaN, or a value outside the score's
+            range (entropy >= 0, probabilities in [0, 1]).
+    """
+    score = score_of(score)
     if isinstance(thresholds, (str, bytes)):
         raise BranchyNetError('thresholds must be a sequence of numbers, got '
                               '%r' % (thresholds,))
@@ -35,9 +56,9 @@ def check_thresholds(thresholds, n_exits):
             'a network with %d exits needs %d threshold(s), got %d'
             % (n_exits, n_exits - 1, len(values)))
     for t in values:
-        if math.isnan(t) or t < 0:
-            raise BranchyNetError('thresholds must be >= 0 and not NaN, got %r'
-                                  % (t,))
+        reason = score.bad_threshold(t)
+        if reason:
+            raise BranchyNetError(reason)
     return values
 
 
@@ -57,37 +78,51 @@ def entropy(logits):
     return xp.maximum(h, 0)
 
 
-def exit_decision(logits, threshold):
-    """Prediction, entropy and whether each row leaves at this exit."""
-    h = entropy(logits)
-    # compare in float64, as early_exit_one and choose_exits do
-    return logits.argmax(axis=1), h, h.astype(numpy.float64) < threshold
+def exit_scores(logits, score=DEFAULT):
+    """Each row's score at one exit, on the host.
+
+    Entropy is :func:`entropy` on the logits' device (float32, the paper's
+    rule as the reference computed it); the other scores are
+    :mod:`branchynet.scores` in float64 on the host copy of the logits.
+
+    Args:
+        logits (numpy/cupy array): float32 ``(N, classes)``.
+        score (str): a name of :data:`branchynet.scores.SCORES`.
+
+    Returns:
+        numpy.ndarray: ``(N,)``, float32 (entropy) or float64.
+    """
+    score = score_of(score)
+    if score.name == 'entropy':
+        return numpy.asarray(_CPU.send(entropy(logits)))
+    return score(numpy.asarray(_CPU.send(logits)))
 
 
-def early_exit_one(model, x, thresholds):
+def early_exit_one(model, x, thresholds, score=DEFAULT):
     """The paper's procedure for one sample (batch size 1).
 
     Args:
         model (BranchyNet): trained network (on the device of ``x``).
         x (array): float32 ``(1, C, H, W)``.
-        thresholds (sequence of float): ``K - 1`` entropy thresholds.
+        thresholds (sequence of float): ``K - 1`` thresholds of ``score``.
+        score (str): the exit score (default: entropy, the paper's).
 
     Returns:
         tuple: ``(prediction, exit_index)`` as Python ints.
     """
+    score = score_of(score)
     last = model.n_exits - 1
     with chainer.using_config('train', False), chainer.no_backprop_mode():
         h = x
         for k, (stage, head) in enumerate(zip(model.stages, model.exits)):
             h = stage(h)
             z = head(h).array
-            if k == last:
-                return int(z.argmax()), k
-            if float(entropy(z)[0]) < thresholds[k]:
+            if k == last or score.leaves(exit_scores(z, score)[0],
+                                         thresholds[k]):
                 return int(z.argmax()), k
 
 
-def early_exit(model, x, thresholds):
+def early_exit(model, x, thresholds, score=DEFAULT):
     """Early-exit inference of a batch, dropping exited samples as it goes.
 
     Each stage only sees the samples still in the batch, so the work done is
@@ -96,12 +131,14 @@ def early_exit(model, x, thresholds):
     Args:
         model (BranchyNet): trained network (on the device of ``x``).
         x (array): float32 ``(N, C, H, W)``.
-        thresholds (sequence of float): ``K - 1`` entropy thresholds.
+        thresholds (sequence of float): ``K - 1`` thresholds of ``score``.
+        score (str): the exit score (default: entropy, the paper's).
 
     Returns:
         tuple: ``prediction`` int32 ``(N,)`` and ``exit_index`` int32 ``(N,)``
         (0-based), both on the device of ``x``.
     """
+    score = score_of(score)
     xp = chainer.backend.get_array_module(x)
     n = len(x)
     prediction = xp.zeros(n, numpy.int32)
@@ -116,7 +153,8 @@ def early_exit(model, x, thresholds):
             if k == last:
                 leave = xp.ones(len(z), bool)
             else:
-                leave = exit_decision(z, thresholds[k])[2]
+                leave = xp.asarray(score.leaves(exit_scores(z, score),
+                                                thresholds[k]))
             prediction[remaining[leave]] = z.argmax(axis=1)[leave]
             exit_index[remaining[leave]] = k
             stay = ~leave
@@ -127,11 +165,12 @@ def early_exit(model, x, thresholds):
     return prediction, exit_index
 
 
-def exit_records(model, x, batch_size=256):
-    """Every sample's entropy and prediction at every exit, in one pass.
+def exit_logits(model, x, batch_size=256):
+    """Every sample's logits and entropy at every exit, in one pass.
 
-    This is what lets a sweep evaluate any number of threshold vectors
-    without re-running the network (see :mod:`branchynet.sweep`).
+    This is what lets a sweep evaluate any number of threshold vectors of
+    any score without re-running the network (see :mod:`branchynet.sweep`
+    and :class:`branchynet.records.Records`).
 
     Args:
         model (BranchyNet): trained network.
@@ -141,38 +180,54 @@ def exit_records(model, x, batch_size=256):
             takes 4.1 s at 256 and 4.8 s at 1000).
 
     Returns:
-        tuple of numpy arrays: ``entropy`` float32 ``(N, K)`` and
-        ``prediction`` int32 ``(N, K)``.
+        tuple of numpy arrays: ``entropy`` float32 ``(N, K)`` (computed as
+        the early exit computes it) and ``logits`` float32
+        ``(N, K, classes)``.
     """
     device = model.device
-    entropies, predictions = [], []
+    entropies, logits = [], []
     with chainer.using_config('train', False), chainer.no_backprop_mode():
         for i in range(0, len(x), batch_size):
-            xb = device.send(x[i:i + batch_size])
-            logits = [z.array for z in model(xb)]
+            zs = [z.array for z in model(device.send(x[i:i + batch_size]))]
             entropies.append(numpy.stack(
-                [chainer.backend.CpuDevice().send(entropy(z))
-                 for z in logits], axis=1))
-            predictions.append(numpy.stack(
-                [chainer.backend.CpuDevice().send(z.argmax(axis=1))
-                 for z in logits], axis=1).astype(numpy.int32))
+                [_CPU.send(entropy(z)) for z in zs], axis=1))
+            logits.append(numpy.stack([_CPU.send(z) for z in zs], axis=1))
     return (numpy.concatenate(entropies).astype(numpy.float32),
-            numpy.concatenate(predictions))
+            numpy.concatenate(logits).astype(numpy.float32))
 
 
-def choose_exits(entropies, thresholds):
-    """Exit index of each sample for one threshold vector, from its record.
-
-    Args:
-        entropies (numpy.ndarray): float32 ``(N, K)`` from :func:`exit_records`.
-        thresholds (sequence of float): ``K - 1`` values.
+def exit_records(model, x, batch_size=256):
+    """Every sample's entropy and prediction at every exit, in one pass.
 
     Returns:
-        numpy.ndarray: int32 ``(N,)``, 0-based; ``K - 1`` when no earlier exit
-        is confident enough.
+        tuple of numpy arrays: ``entropy`` float32 ``(N, K)`` and
+        ``prediction`` int32 ``(N, K)`` (see :func:`exit_logits`).
     """
-    n, k = entropies.shape
-    leave = entropies[:, :k - 1] < numpy.asarray(thresholds, numpy.float64)
-    # the final exit always answers
-    leave = numpy.concatenate([leave, numpy.ones((n, 1), bool)], axis=1)
-    return leave.argmax(axis=1).astype(numpy.int32)
+    h, z = exit_logits(model, x, batch_size)
+    return h, z.argmax(axis=2).astype(numpy.int32)
+
+
+def choose_exits(scores, thresholds, score=DEFAULT):
+    """Exit index of each sample for threshold vectors, from its record.
+
+    The one implementation of the choice on records (the sweep evaluates
+    its grid with it).
+
+    Args:
+        scores (numpy.ndarray): ``(N, K)`` score of every sample at every
+            exit (for entropy: the first output of :func:`exit_logits`).
+        thresholds (array-like): ``(K - 1,)`` one vector, or ``(G, K - 1)``.
+        score (str): which score ``scores`` holds (its direction).
+
+    Returns:
+        numpy.ndarray: int32 ``(N,)`` (or ``(G, N)``), 0-based; ``K - 1``
+        when no earlier exit is confident enough.
+    """
+    thresholds = numpy.asarray(thresholds, numpy.float64)
+    n, k = scores.shape
+    leave = score_of(score).leaves(scores[:, :k - 1],
+                                   thresholds[..., None, :])
+    # the final exit always answers: argmax finds the first True
+    leave = numpy.concatenate(
+        [leave, numpy.ones(leave.shape[:-1] + (1,), bool)], axis=-1)
+    return leave.argmax(axis=-1).astype(numpy.int32)

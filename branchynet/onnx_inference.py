@@ -4,13 +4,16 @@ The same procedure as :mod:`branchynet.inference`, on the graphs of
 :mod:`branchynet.onnx_export`: segment k returns stage k's output, exit
 k's logits and their entropy (nats, computed in the graph); the decision
 ``H < T_k`` is taken here, in Python, in float64 as the Chainer runtime
-does. The functions have the signatures and return shapes of their
-namesakes in :mod:`branchynet.inference`, with an :class:`OnnxBranchyNet`
-in place of the Chainer model.
+does. The other exit scores (``score='maxprob'``, ``'margin'``,
+``'energy'``) are computed here from the graph's logits, in float64, by
+:mod:`branchynet.scores`. The functions have the signatures and return
+shapes of their namesakes in :mod:`branchynet.inference`, with an
+:class:`OnnxBranchyNet` in place of the Chainer model.
 
-This module imports only the standard library, numpy and onnxruntime (not
-chainer, not the rest of this package), so a deployed model needs only
-those: copy this file beside an export folder and::
+This module imports only the standard library, numpy, onnxruntime and
+``scores.py`` (not chainer, not the rest of this package), so a deployed
+model needs only those: copy this file and ``branchynet/scores.py`` side by
+side, beside an export folder, and::
 
     net = OnnxBranchyNet.load('export_folder')
     prediction, exit_index = early_exit(net, images, [0.025])
@@ -19,11 +22,30 @@ Sessions are created once per model, with explicit thread settings
 (:func:`session_options`; :attr:`OnnxBranchyNet.settings` reports them).
 """
 import hashlib
+import importlib.util
 import json
 import os
 
 import numpy
 import onnxruntime
+
+
+def _load_scores():
+    """:mod:`branchynet.scores`, or the ``scores.py`` beside this file when
+    this file was loaded on its own (a deployment: no package, no chainer).
+    """
+    if __package__:
+        from branchynet import scores
+        return scores
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        'scores.py')
+    spec = importlib.util.spec_from_file_location('_deployed_scores', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_scores = _load_scores()
 
 #: the export folder's sidecar (see branchynet.onnx_export)
 SIDECAR = 'export.json'
@@ -169,37 +191,57 @@ def _read_checked(export_dir, name, checksums):
     return data
 
 
-def early_exit_one(model, x, thresholds):
+def exit_scores(logits, entropy, score='entropy'):
+    """Each row's score at one exit: the graph's entropy, or another score
+    of :mod:`branchynet.scores` from the logits (float64).
+
+    Args:
+        logits (numpy.ndarray): float32 ``(N, classes)``.
+        entropy (numpy.ndarray): float32 ``(N,)``, the graph's.
+
+    Returns:
+        numpy.ndarray: ``(N,)``.
+    """
+    score = _scores.get_score(score)
+    return entropy if score.name == 'entropy' else score(logits)
+
+
+def early_exit_one(model, x, thresholds, score='entropy'):
     """The paper's procedure for one sample (batch size 1).
 
     Args:
         model (OnnxBranchyNet): the sessions.
         x (numpy.ndarray): float32 ``(1, C, H, W)``, C-contiguous.
-        thresholds (sequence of float): ``K - 1`` entropy thresholds.
+        thresholds (sequence of float): ``K - 1`` thresholds of ``score``.
+        score (str): the exit score (default: entropy, the paper's).
 
     Returns:
         tuple: ``(prediction, exit_index)`` as Python ints.
     """
+    score = _scores.get_score(score)
     last = model.n_exits - 1
     h = x
     for k in range(model.n_exits):
         h, z, entropy = model.segment(k, h)
-        if k == last or float(entropy[0]) < thresholds[k]:
+        if k == last or score.leaves(exit_scores(z, entropy, score)[0],
+                                     thresholds[k]):
             return int(z.argmax()), k
 
 
-def early_exit(model, x, thresholds):
+def early_exit(model, x, thresholds, score='entropy'):
     """Early-exit inference of a batch, dropping exited samples as it goes.
 
     Args:
         model (OnnxBranchyNet): the sessions.
         x (numpy.ndarray): float32 ``(N, C, H, W)``.
-        thresholds (sequence of float): ``K - 1`` entropy thresholds.
+        thresholds (sequence of float): ``K - 1`` thresholds of ``score``.
+        score (str): the exit score (default: entropy, the paper's).
 
     Returns:
         tuple: ``prediction`` int32 ``(N,)`` and ``exit_index`` int32 ``(N,)``
         (0-based).
     """
+    score = _scores.get_score(score)
     n = len(x)
     prediction = numpy.zeros(n, numpy.int32)
     exit_index = numpy.zeros(n, numpy.int32)
@@ -211,8 +253,9 @@ def early_exit(model, x, thresholds):
         if k == last:
             leave = numpy.ones(len(z), bool)
         else:
-            # compare in float64, as branchynet.inference does
-            leave = entropy.astype(numpy.float64) < thresholds[k]
+            # compared in float64, as branchynet.inference does
+            leave = score.leaves(exit_scores(z, entropy, score),
+                                 thresholds[k])
         prediction[remaining[leave]] = z.argmax(axis=1)[leave]
         exit_index[remaining[leave]] = k
         stay = ~leave
@@ -223,8 +266,8 @@ def early_exit(model, x, thresholds):
     return prediction, exit_index
 
 
-def exit_records(model, x, batch_size=256):
-    """Every sample's entropy and prediction at every exit, in one pass.
+def exit_logits(model, x, batch_size=256):
+    """Every sample's logits and entropy at every exit, in one pass.
 
     Args:
         model (OnnxBranchyNet): the sessions.
@@ -232,21 +275,32 @@ def exit_records(model, x, batch_size=256):
         batch_size (int): samples per run of each segment.
 
     Returns:
-        tuple of numpy arrays: ``entropy`` float32 ``(N, K)`` and
-        ``prediction`` int32 ``(N, K)``.
+        tuple of numpy arrays: ``entropy`` float32 ``(N, K)`` (the graph's)
+        and ``logits`` float32 ``(N, K, classes)``.
     """
-    entropies, predictions = [], []
+    entropies, logits = [], []
     for i in range(0, len(x), batch_size):
         h = numpy.ascontiguousarray(x[i:i + batch_size], numpy.float32)
         hs, zs = [], []
         for k in range(model.n_exits):
             h, z, entropy = model.segment(k, h)
             hs.append(entropy)
-            zs.append(z.argmax(axis=1))
+            zs.append(z)
         entropies.append(numpy.stack(hs, axis=1))
-        predictions.append(numpy.stack(zs, axis=1).astype(numpy.int32))
+        logits.append(numpy.stack(zs, axis=1))
     return (numpy.concatenate(entropies).astype(numpy.float32),
-            numpy.concatenate(predictions))
+            numpy.concatenate(logits).astype(numpy.float32))
+
+
+def exit_records(model, x, batch_size=256):
+    """Every sample's entropy and prediction at every exit, in one pass.
+
+    Returns:
+        tuple of numpy arrays: ``entropy`` float32 ``(N, K)`` and
+        ``prediction`` int32 ``(N, K)`` (see :func:`exit_logits`).
+    """
+    h, z = exit_logits(model, x, batch_size)
+    return h, z.argmax(axis=2).astype(numpy.int32)
 
 
 def forward_main(model, x):

@@ -26,6 +26,7 @@ from branchynet import inference, onnx_inference
 from branchynet.device import get_device, synchronize
 from branchynet.errors import BranchyNetError
 from branchynet.model import BranchyNet
+from branchynet.scores import DEFAULT
 
 #: the choices of ``--runtime``
 RUNTIMES = ('chainer', 'onnxruntime')
@@ -62,19 +63,21 @@ class ChainerRuntime:
     def synchronize(self):
         synchronize(self.model.device)
 
-    def run_one(self, x1, thresholds):
+    def run_one(self, x1, thresholds, score=DEFAULT):
         """``(prediction, exit_index)`` of one sent sample; ``thresholds=None``
-        runs the main network alone."""
+        runs the main network alone. ``score``: the exit score of
+        :mod:`branchynet.scores` the thresholds are for."""
         if thresholds is None:
             with chainer.using_config('train', False), \
                     chainer.no_backprop_mode():
                 return int(self.model.forward_main(x1).array.argmax()), \
                     self.n_exits - 1
-        return inference.early_exit_one(self.model, x1, thresholds)
+        return inference.early_exit_one(self.model, x1, thresholds, score)
 
-    def early_exit(self, x, thresholds):
+    def early_exit(self, x, thresholds, score=DEFAULT):
         """Batched early exit: prediction, exit_index (host int32 ``(N,)``)."""
-        p, e = inference.early_exit(self.model, self.send(x), thresholds)
+        p, e = inference.early_exit(self.model, self.send(x), thresholds,
+                                    score)
         return _host_int32(p), _host_int32(e)
 
     def predict_main(self, x):
@@ -86,6 +89,11 @@ class ChainerRuntime:
 
     def exit_records(self, x, batch_size=256):
         return inference.exit_records(self.model, x, batch_size)
+
+    def exit_logits(self, x, batch_size=256):
+        """Entropy float32 ``(N, K)`` and logits float32 ``(N, K, classes)``
+        of every sample at every exit (:func:`inference.exit_logits`)."""
+        return inference.exit_logits(self.model, x, batch_size)
 
     def trunk_stages(self):
         """The trunk stages, each a callable on a sent array."""
@@ -113,14 +121,16 @@ class OnnxRuntime:
     def synchronize(self):
         pass          # session.run returns when its outputs are on the host
 
-    def run_one(self, x1, thresholds):
+    def run_one(self, x1, thresholds, score=DEFAULT):
         if thresholds is None:
             return int(onnx_inference.forward_main(self.net, x1).argmax()), \
                 self.n_exits - 1
-        return onnx_inference.early_exit_one(self.net, x1, thresholds)
+        return onnx_inference.early_exit_one(self.net, x1, thresholds,
+                                             inference.score_of(score).name)
 
-    def early_exit(self, x, thresholds):
-        return onnx_inference.early_exit(self.net, self.send(x), thresholds)
+    def early_exit(self, x, thresholds, score=DEFAULT):
+        return onnx_inference.early_exit(self.net, self.send(x), thresholds,
+                                         inference.score_of(score).name)
 
     def predict_main(self, x):
         return onnx_inference.forward_main(self.net, self.send(x)).argmax(
@@ -128,6 +138,9 @@ class OnnxRuntime:
 
     def exit_records(self, x, batch_size=256):
         return onnx_inference.exit_records(self.net, x, batch_size)
+
+    def exit_logits(self, x, batch_size=256):
+        return onnx_inference.exit_logits(self.net, x, batch_size)
 
     def trunk_stages(self):
         """Each segment's trunk alone (its graph cut at ``stage_output``).

@@ -1,35 +1,47 @@
 """Threshold sweeps from one pass: evaluate many threshold vectors at once.
 
 The reference re-ran the whole test set at batch size 1 for every threshold
-combination. Here one batched pass (:func:`~branchynet.inference.exit_records`)
-records every sample's entropy and prediction at every exit; a threshold
-vector then only decides, per sample, the first exit whose entropy is below
-its threshold. With the per-path latencies of
-:mod:`~branchynet.profiling`, the expected time per sample of any vector is
-``sum_k fraction_k * path_ms_k``.
+combination. Here one batched pass (:class:`~branchynet.records.Records`)
+records every sample's logits (and entropy) at every exit; a threshold
+vector of an exit score then only decides, per sample, the first exit whose
+score is on the confident side of its threshold
+(:func:`~branchynet.inference.choose_exits`). With the per-path latencies
+of :mod:`~branchynet.profiling`, the expected time per sample of any vector
+is ``sum_k fraction_k * path_ms_k``.
 
-Also here: the reference's frontier, the knee rule, and choice by constraint.
+Also here: each score's grid, the reference's frontier, and the rules that
+choose a threshold vector: the knee, by accuracy, by latency budget, by an
+accuracy/latency trade-off weight (LEENet), and per exit to a target
+accuracy (validation percentiles).
 """
 import itertools
 
 import numpy
 
 from branchynet.errors import BranchyNetError
+from branchynet.inference import choose_exits, score_of
+from branchynet.scores import DEFAULT
+
+#: the rules of :func:`choose` and :func:`per_exit_thresholds`
+RULES = ('knee', 'accuracy', 'budget', 'tradeoff', 'per-exit')
 
 
-def threshold_grid(values, n_exits):
+def threshold_grid(values, n_exits, score=DEFAULT):
     """Cartesian product of ``values`` over the ``n_exits - 1`` thresholds.
 
     Returns:
         numpy.ndarray: float64 ``(len(values) ** (n_exits - 1), n_exits - 1)``.
     """
-    values = check_grid(values)
+    values = check_grid(values, score)
     return numpy.array(list(itertools.product(values, repeat=n_exits - 1)),
                        numpy.float64).reshape(-1, n_exits - 1)
 
 
-def check_grid(values):
-    """A grid as a tuple of floats; rejects empty, NaN and negative values."""
+def check_grid(values, score=DEFAULT):
+    """A grid of ``score`` thresholds as a tuple of floats; rejects an empty
+    grid and values outside the score's range
+    (:meth:`~branchynet.scores.Score.bad_threshold`)."""
+    score = score_of(score)
     try:
         values = tuple(float(v) for v in values)
     except (TypeError, ValueError):
@@ -37,31 +49,62 @@ def check_grid(values):
                               % (values,)) from None
     if not values:
         raise BranchyNetError('threshold grid is empty')
-    if any(not v >= 0 for v in values):          # catches NaN too
-        raise BranchyNetError('threshold grid values must be >= 0 and not '
-                              'NaN, got %r' % (values,))
+    for v in values:
+        reason = score.bad_threshold(v)
+        if reason:
+            raise BranchyNetError('threshold grid: %s' % reason)
     return values
 
 
-def evaluate_thresholds(entropies, predictions, labels, thresholds,
-                        path_ms=None, chunk=64):
+def score_grid(score, values, n_classes, size=33):
+    """Threshold values for a sweep of ``score``, from validation records.
+
+    The grid spans the score's range (entropy in nats from 0 to
+    ``log(classes)``; probabilities and margins in [0, 1]; energy over the
+    range of ``values``) and, inside it, places ``size`` values at evenly
+    spaced quantiles of ``values``, so that every step moves a similar share
+    of samples whatever the score's scale.
+
+    Args:
+        score (str): a name of :data:`branchynet.scores.SCORES`.
+        values (numpy.ndarray): the score at the non-final exits of the
+            tuning split, any shape.
+        n_classes (int): classes of the network.
+        size (int): quantiles taken.
+
+    Returns:
+        tuple of float: sorted, distinct.
+    """
+    score = score_of(score)
+    values = numpy.asarray(values, numpy.float64).ravel()
+    low, high = sorted(score.bounds(n_classes, values))
+    inner = numpy.quantile(values, numpy.linspace(0, 1, size)) \
+        if values.size else numpy.zeros(0)
+    return tuple(sorted({low, high} | set(
+        numpy.clip(inner, low, high).tolist())))
+
+
+def evaluate_thresholds(scores, predictions, labels, thresholds,
+                        path_ms=None, chunk=64, score=DEFAULT):
     """Accuracy, exit fractions and expected latency of many vectors at once.
 
     Args:
-        entropies (numpy.ndarray): float32 ``(N, K)``.
+        scores (numpy.ndarray): ``(N, K)`` values of ``score`` (for entropy,
+            the recorded float32 entropy).
         predictions (numpy.ndarray): int ``(N, K)``.
         labels (numpy.ndarray): int ``(N,)``.
         thresholds (numpy.ndarray): ``(G, K - 1)`` threshold vectors.
         path_ms (sequence of float): latency of each exit path (optional).
         chunk (int): vectors evaluated per vectorised step (bounds memory to
             about ``chunk * N * K`` bytes).
+        score (str): the exit score the thresholds are for.
 
     Returns:
         dict: ``accuracy`` (G,), ``exit_counts`` int (G, K),
         ``exit_fractions`` (G, K), and ``ms`` (G,) when ``path_ms`` is given.
     """
     thresholds = numpy.asarray(thresholds, numpy.float64)
-    n, k = entropies.shape
+    n, k = scores.shape
     if thresholds.ndim != 2 or thresholds.shape[1] != k - 1:
         raise BranchyNetError('need threshold vectors of length %d, got '
                               'shape %s' % (k - 1, thresholds.shape))
@@ -69,11 +112,8 @@ def evaluate_thresholds(entropies, predictions, labels, thresholds,
     counts = numpy.zeros((len(thresholds), k), numpy.int64)
     n_correct = numpy.zeros(len(thresholds), numpy.int64)
     for start in range(0, len(thresholds), chunk):
-        t = thresholds[start:start + chunk]
-        leave = entropies[None, :, :k - 1] < t[:, None, :]   # (g, N, K-1)
-        leave = numpy.concatenate(
-            [leave, numpy.ones(leave.shape[:2] + (1,), bool)], axis=2)
-        exit_index = leave.argmax(axis=2)                    # first exit
+        exit_index = choose_exits(scores, thresholds[start:start + chunk],
+                                  score)                     # (g, N)
         for j in range(k):
             at_j = exit_index == j
             counts[start:start + chunk, j] = at_j.sum(axis=1)
@@ -151,16 +191,100 @@ def most_accurate_within(ms, accuracy, budget_ms):
                                  -numpy.asarray(accuracy)[ok]))[0]])
 
 
+def best_tradeoff(ms, accuracy, alpha, baseline_ms):
+    """Index minimising ``(1 - accuracy) + alpha * ms / baseline_ms``
+    (LEENet's single weight between error and cost); ties go to the faster,
+    then the more accurate point.
+    """
+    ms = numpy.asarray(ms, numpy.float64)
+    accuracy = numpy.asarray(accuracy, numpy.float64)
+    cost = (1 - accuracy) + alpha * ms / baseline_ms
+    return int(numpy.lexsort((-accuracy, ms, cost))[0])
+
+
+def per_exit_thresholds(scores, predictions, labels, target, score=DEFAULT,
+                        n_classes=None):
+    """For each exit, the loosest threshold at which the samples leaving
+    there reach accuracy ``target`` (thresholds from validation
+    percentiles).
+
+    Exit by exit, among the samples that reach it: order them from most to
+    least confident; the ``m`` most confident leave, with ``m`` the largest
+    count whose answers are at least ``target`` accurate (ties in the score
+    are never split); the threshold is the score of the first sample that
+    stays, so ``score < T`` (or ``> T``) lets exactly those ``m`` go. When no
+    count reaches ``target`` nobody leaves there; when all do, everybody
+    does (the score's bounds, :meth:`~branchynet.scores.Score.bounds`).
+
+    Args:
+        scores (numpy.ndarray): ``(N, K)`` values of ``score``.
+        predictions (numpy.ndarray): int ``(N, K)``.
+        labels (numpy.ndarray): int ``(N,)``.
+        target (float): accuracy in [0, 1].
+        score (str): the exit score.
+        n_classes (int): classes (default: the largest label or prediction
+            + 1; entropy's bound is ``log(classes)``).
+
+    Returns:
+        tuple of float: ``K - 1`` thresholds.
+    """
+    score = score_of(score)
+    if not 0 <= target <= 1:
+        raise BranchyNetError('target accuracy must be in [0, 1], got %r'
+                              % (target,))
+    n, k = scores.shape
+    if n_classes is None:
+        n_classes = int(max(labels.max(), predictions.max())) + 1
+    never, always = score.bounds(n_classes, scores[:, :k - 1])
+    correct = predictions == labels[:, None]
+    remaining = numpy.arange(n)
+    thresholds = []
+    for j in range(k - 1):
+        values = numpy.asarray(scores[remaining, j], numpy.float64)
+        order = score.most_confident_first(values)
+        v, c = values[order], correct[remaining[order], j]
+        m = _largest_accurate_prefix(v, c, target)
+        t = never if m == 0 else always if m == len(v) else float(v[m])
+        thresholds.append(t)
+        remaining = remaining[~score.leaves(values, t)]
+    return tuple(thresholds)
+
+
+def _largest_accurate_prefix(values, correct, target):
+    """Largest ``m`` such that the first ``m`` (sorted) entries are at least
+    ``target`` correct and ``values[m - 1] != values[m]`` (0 if none)."""
+    m = numpy.arange(1, len(values) + 1)
+    # accuracy as a fraction, as every other rule compares it (99 of 100
+    # reaches 0.99 exactly: both sides are the double nearest 0.99)
+    ok = numpy.cumsum(correct) / m >= target
+    # a prefix may end only where the score changes (or at the end)
+    ok[:-1] &= values[:-1] != values[1:]
+    found = numpy.flatnonzero(ok)
+    return int(found[-1]) + 1 if len(found) else 0
+
+
 def choose(ms, accuracy, rule='knee', baseline_accuracy=None, epsilon=0.0,
-           budget_ms=None, allowance=0.0001):
-    """Pick one threshold vector by ``rule``; returns its index.
+           budget_ms=None, allowance=0.0001, alpha=None, baseline_ms=None):
+    """Pick one threshold vector of a grid by ``rule``; returns its index.
 
     Rules:
         ``knee``: :func:`knee` of the reference frontier.
         ``accuracy``: fastest with accuracy >= ``baseline_accuracy -
         epsilon``.
         ``budget``: most accurate with ms <= ``budget_ms``.
+        ``tradeoff``: :func:`best_tradeoff` with ``alpha`` and
+        ``baseline_ms``.
+
+    (``per-exit`` does not pick from a grid: :func:`per_exit_thresholds`.)
     """
+    if rule == 'tradeoff':
+        if alpha is None or baseline_ms is None:
+            raise BranchyNetError("rule 'tradeoff' needs --alpha (and the "
+                                  "baseline's ms)")
+        if not 0 <= alpha < float('inf'):
+            raise BranchyNetError('alpha must be a finite number >= 0, got '
+                                  '%r' % (alpha,))
+        return best_tradeoff(ms, accuracy, alpha, baseline_ms)
     if rule == 'knee':
         return knee(ms, accuracy, reference_frontier(ms, accuracy, allowance))
     if rule == 'accuracy':
@@ -181,4 +305,5 @@ def choose(ms, accuracy, rule='knee', baseline_accuracy=None, epsilon=0.0,
             raise BranchyNetError('no threshold vector runs within %g ms'
                                   % budget_ms)
         return index
-    raise BranchyNetError("unknown rule %r (knee, accuracy, budget)" % rule)
+    raise BranchyNetError("unknown rule %r (choose from %s)"
+                          % (rule, ', '.join(RULES)))

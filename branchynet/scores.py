@@ -1,0 +1,209 @@
+"""Exit scores: how confident an exit is, and which way is confident.
+
+BranchyNet leaves at exit k when the softmax entropy is below ``T_k``. Later
+early-exit work scores confidence in other ways; each score here is one
+function of an exit's logits ``z`` (``p = softmax(z)``) and a direction:
+
+=========  ===========================================  ==========  =========
+score      formula                                      confident   range
+=========  ===========================================  ==========  =========
+entropy    ``H = -sum_c p_c log p_c`` (nats; the paper)  low         [0, log C]
+maxprob    ``max_c p_c`` (Shallow-Deep Networks, MSDNet) high        [1/C, 1]
+margin     ``p_(1) - p_(2)``, top-1 minus top-2          high        [0, 1]
+energy     ``-logsumexp(z)`` (BrevisNet)                 low         any real
+=========  ===========================================  ==========  =========
+
+A sample leaves when its score is on the confident side of the threshold,
+strictly: ``score < T`` (low is confident) or ``score > T`` (high is
+confident), compared in float64. For entropy that is exactly the paper's
+``H < T``; the entropy the early exit compares is the runtime's own
+(:func:`branchynet.inference.entropy` in float32, or the ONNX graph's), and
+:func:`entropy` here is the same formula in float64 for records built from
+logits alone.
+
+The functions take float logits ``(N, C)`` on the host and return float64
+``(N,)``. Each row is computed on its own (no reduction across rows), so a
+sample's score does not depend on the batch it is in: the score a sweep
+reads from a record is bit for bit the one the batch-1 early exit computes
+from the same logits.
+
+This module imports only numpy, so that :mod:`branchynet.onnx_inference`
+can be deployed with it and without chainer; for the same reason it does
+not use ``scipy.special.logsumexp`` (two lines here).
+"""
+import math
+
+import numpy
+
+#: the score of the paper, and the default everywhere
+DEFAULT = 'entropy'
+
+
+def _shifted(logits):
+    """``z - max(z)`` per row in float64, and ``sum(exp(z - max z))``."""
+    z = numpy.asarray(logits, numpy.float64)
+    if z.ndim != 2 or z.shape[1] < 2:
+        raise ValueError('logits must be (N, classes) with classes >= 2, got '
+                         'shape %s' % (z.shape,))
+    top = z.max(axis=1, keepdims=True)
+    shifted = z - top
+    return shifted, top[:, 0], numpy.exp(shifted).sum(axis=1)
+
+
+def entropy(logits):
+    """Softmax entropy ``H = -sum_c p_c log p_c`` in nats (low: confident).
+
+    Args:
+        logits (numpy.ndarray): float ``(N, C)``.
+
+    Returns:
+        numpy.ndarray: float64 ``(N,)`` in ``[0, log C]``.
+    """
+    shifted, _, total = _shifted(logits)
+    log_p = shifted - numpy.log(total)[:, None]
+    return numpy.maximum(-(numpy.exp(log_p) * log_p).sum(axis=1), 0.0)
+
+
+def maxprob(logits):
+    """Largest softmax probability ``max_c p_c`` (high: confident).
+
+    ``max_c p_c = 1 / sum_c exp(z_c - max z)``.
+
+    Args:
+        logits (numpy.ndarray): float ``(N, C)``.
+
+    Returns:
+        numpy.ndarray: float64 ``(N,)`` in ``[1/C, 1]``.
+    """
+    return 1.0 / _shifted(logits)[2]
+
+
+def margin(logits):
+    """Top-1 minus top-2 softmax probability ``p_(1) - p_(2)`` (high:
+    confident).
+
+    ``p_(1) - p_(2) = (1 - exp(z_(2) - z_(1))) / sum_c exp(z_c - z_(1))``.
+
+    Args:
+        logits (numpy.ndarray): float ``(N, C)``, ``C >= 2``.
+
+    Returns:
+        numpy.ndarray: float64 ``(N,)`` in ``[0, 1]`` (0 for a tie).
+    """
+    shifted, _, total = _shifted(logits)
+    second = numpy.partition(shifted, -2, axis=1)[:, -2]      # z_(2) - z_(1)
+    return (1.0 - numpy.exp(second)) / total
+
+
+def energy(logits):
+    """Energy ``E = -logsumexp(z) = -(max z + log sum_c exp(z_c - max z))``
+    (low: confident).
+
+    Args:
+        logits (numpy.ndarray): float ``(N, C)``.
+
+    Returns:
+        numpy.ndarray: float64 ``(N,)``, unbounded.
+    """
+    _, top, total = _shifted(logits)
+    return -(top + numpy.log(total))
+
+
+class Score:
+    """One exit score: its function, its direction, its threshold range.
+
+    Attributes:
+        name (str): ``entropy``, ``maxprob``, ``margin`` or ``energy``.
+        function: logits ``(N, C)`` -> float64 ``(N,)``.
+        low_is_confident (bool): leave when ``score < T`` (else ``> T``).
+        unit (str): how its values read (``nats``...).
+    """
+
+    def __init__(self, name, function, low_is_confident, unit):
+        self.name = name
+        self.function = function
+        self.low_is_confident = low_is_confident
+        self.unit = unit
+
+    def __repr__(self):
+        return 'Score(%r)' % self.name
+
+    def __call__(self, logits):
+        return self.function(logits)
+
+    def leaves(self, values, thresholds):
+        """Whether a score leaves at a threshold: ``values < thresholds``
+        or ``values > thresholds``, in float64 (broadcasting).
+
+        Returns:
+            numpy.ndarray or bool.
+        """
+        values = numpy.asarray(values, numpy.float64)
+        thresholds = numpy.asarray(thresholds, numpy.float64)
+        if self.low_is_confident:
+            return values < thresholds
+        return values > thresholds
+
+    def most_confident_first(self, values):
+        """Indices that sort ``values`` from most to least confident
+        (stable)."""
+        values = numpy.asarray(values, numpy.float64)
+        return numpy.argsort(values if self.low_is_confident else -values,
+                             kind='stable')
+
+    def bounds(self, n_classes, seen=None):
+        """``(never, always)``: the threshold at which no sample leaves and
+        the one at which every sample leaves.
+
+        Entropy: ``(0, log C)``; maxprob and margin: ``(1, 0)``. Energy has
+        no bounds of its own: the range of the ``seen`` values (the
+        validation records), ``(min, just above max)``. At ``log C`` a
+        sample with a uniform softmax, at 0 a margin tie, stays.
+        """
+        if self.name == 'entropy':
+            return 0.0, math.log(n_classes)
+        if self.name in ('maxprob', 'margin'):
+            return 1.0, 0.0
+        seen = numpy.asarray(seen, numpy.float64)
+        if seen.size == 0:
+            raise ValueError('the energy range needs score values')
+        return float(seen.min()), float(numpy.nextafter(seen.max(),
+                                                         numpy.inf))
+
+    def bad_threshold(self, t):
+        """Why ``t`` is not a threshold of this score (None when it is).
+
+        Entropy takes ``t >= 0``; maxprob and margin ``0 <= t <= 1``;
+        energy any number. NaN never (infinity only where in range).
+        """
+        if not isinstance(t, float) or math.isnan(t):
+            return 'thresholds must be numbers, got %r' % (t,)
+        if self.name == 'entropy' and t < 0:
+            return 'entropy thresholds must be >= 0, got %r' % (t,)
+        if self.name in ('maxprob', 'margin') and not 0 <= t <= 1:
+            return '%s thresholds must be in [0, 1], got %r' % (self.name, t)
+        return None
+
+
+#: every score by name
+SCORES = {s.name: s for s in (
+    Score('entropy', entropy, True, 'nats'),
+    Score('maxprob', maxprob, False, 'probability'),
+    Score('margin', margin, False, 'probability'),
+    Score('energy', energy, True, '-logsumexp'),
+)}
+
+
+def get_score(name):
+    """The :class:`Score` called ``name``.
+
+    Raises:
+        ValueError: unknown name (callers turn it into their own error).
+    """
+    if isinstance(name, Score):
+        return name
+    try:
+        return SCORES[name]
+    except (KeyError, TypeError):
+        raise ValueError('unknown score %r (choose from %s)'
+                         % (name, ', '.join(SCORES))) from None
