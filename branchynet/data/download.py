@@ -155,8 +155,7 @@ def download_verified(urls, target, verify, max_bytes, timeout=None,
             failures.append('%s: %s' % (url, e))
             continue
         return target
-    raise BranchyNetError('download failed (%s)' % ('; '.join(failures)
-                                                     or 'no mirror given'))
+    raise BranchyNetError('; '.join(failures) or 'no mirror given')
 
 
 __all__ = ['DOWNLOAD_DEADLINE', 'DOWNLOAD_TIMEOUT', 'LEFTOVER_AGE',
