@@ -4,14 +4,17 @@
 ``MODEL_DIR`` (as written by training) it runs five stages, one function
 each:
 
-1. :func:`record`: every sample's entropy and prediction at every exit, in
-   one batched pass, on the tuning split and the test set; the baselines'
-   predictions;
+1. :func:`record`: every sample's logits and entropy at every exit
+   (:class:`~branchynet.records.Records`), in one batched pass, on the
+   tuning split and the test set; the baselines' predictions;
 2. :func:`profile`: the batch-1 latency of the baseline and of every exit
    path, and their multiply-adds;
-3. :func:`sweep_and_choose`: the whole threshold grid evaluated from the
-   records (no re-run), thresholds chosen on the tuning split (knee of the
-   reference frontier by default) and reported on the test set;
+3. :func:`sweep_and_choose`: the whole threshold grid of the exit score
+   (entropy, the paper's, by default; :mod:`branchynet.scores`) evaluated
+   from the records (no re-run), thresholds chosen on the tuning split
+   (knee of the reference frontier by default; or by accuracy, budget,
+   trade-off weight, or per exit to a target accuracy) and reported on the
+   test set;
 4. :func:`validate`: real batch-1 early-exit inference for the baseline and
    a few sweep points (the choice among them), predicted vs measured
    accuracy, exit counts and time;
@@ -29,23 +32,28 @@ records which, with its thread settings.
 
 Results go to ``OUT/sweep.json`` and ``OUT/records.npz``.
 """
+import math
 import os
 import time
 
 import numpy
 
 from branchynet import sweep as sweep_lib
-from branchynet.data.download import atomic_path, write_json_atomic
+from branchynet.data.download import write_json_atomic
 from branchynet.errors import BranchyNetError
 from branchynet.evaluation import evaluation_split, predict, summarize
 from branchynet.experiments import EXPERIMENTS
+from branchynet.inference import score_of
 from branchynet.profiling import count_macs, profile_paths, robust_ms
+from branchynet.records import Records, save_records
 from branchynet.runtime import as_runtime, make_runtime
 from branchynet.serialization import load_model
 
 
-def timed_predict(model, x, thresholds):
+def timed_predict(model, x, thresholds, score='entropy'):
     """Batch-1 inference of ``x`` as the profiler times it, sample by sample.
+
+    ``thresholds`` are thresholds of the exit score ``score``.
 
     Returns:
         tuple: prediction, exit_index (numpy int32 ``(N,)``), the
@@ -62,7 +70,7 @@ def timed_predict(model, x, thresholds):
         x1 = rt.send(x[i:i + 1])
         rt.synchronize()
         start = time.perf_counter()
-        outcomes.append(rt.run_one(x1, thresholds))
+        outcomes.append(rt.run_one(x1, thresholds, score))
         rt.synchronize()
         times.append(time.perf_counter() - start)
     outcomes = numpy.array(outcomes, numpy.int32).reshape(-1, 2)
@@ -75,11 +83,12 @@ def timed_predict(model, x, thresholds):
     return outcomes[:, 0], exit_index, float(ms), exit_ms
 
 
-def validate_point(model, x, y, thresholds, predicted):
+def validate_point(model, x, y, thresholds, predicted, score='entropy'):
     """Real batch-1 inference at one point, against its prediction.
 
     Args:
         thresholds (tuple or None): None runs the main network alone.
+        score (str): the exit score the thresholds are for.
         predicted (dict): ``accuracy``, ``exit_counts`` and ``ms`` predicted
             from the records and the profile.
 
@@ -88,7 +97,8 @@ def validate_point(model, x, y, thresholds, predicted):
         sample, ``time_error`` (measured / predicted - 1) and
         ``exact_match`` (accuracy and exit counts identical).
     """
-    p, e, measured_ms, measured_exit_ms = timed_predict(model, x, thresholds)
+    p, e, measured_ms, measured_exit_ms = timed_predict(model, x, thresholds,
+                                                        score)
     measured = summarize(p, e, y, as_runtime(model).n_exits)
     return {
         'thresholds': None if thresholds is None else list(thresholds),
@@ -165,14 +175,14 @@ def record(model, baselines, splits):
             when tuning on the test set).
 
     Returns:
-        dict: ``records[split] = (entropies, predictions)``,
+        dict: ``records[split]`` (:class:`~branchynet.records.Records`),
         ``baseline[name][split]`` accuracy, and the ``seconds`` taken.
     """
-    print('recording entropies and predictions (one batched pass)...')
+    print('recording logits at every exit (one batched pass)...')
     start = time.perf_counter()
-    records = {'test': model.exit_records(splits['test'][0])}
+    records = {'test': Records.from_runtime(model, *splits['test'])}
     records['tune'] = records['test'] if splits['tune'] is splits['test'] \
-        else model.exit_records(splits['tune'][0])
+        else Records.from_runtime(model, *splits['tune'])
     accuracy = {}
     for name, _, base, _ in baselines:
         accuracy[name] = {
@@ -197,32 +207,46 @@ def profile(model, chainer_model, x, profile_samples, warmup):
     return result, macs, seconds
 
 
-def sweep_and_choose(records, labels, thresholds, paths, choice):
+def sweep_and_choose(records, labels, thresholds, paths, choice,
+                     score='entropy'):
     """Stage 3: every threshold vector on both splits; the choice.
 
     Args:
-        records (dict): split -> ``(entropies, predictions)``.
+        records (dict): split -> :class:`~branchynet.records.Records`.
         labels (dict): split -> labels.
         thresholds (array): ``(V, K - 1)`` threshold vectors.
         paths (PathProfile): the latency profile.
-        choice (dict): ``rule``, ``epsilon``, ``budget_ms`` and the tuning
-            split's ``baseline_accuracy`` (see :func:`sweep.choose`).
+        choice (dict): ``rule``, ``epsilon``, ``budget_ms``, ``alpha``,
+            ``baseline_ms`` and the tuning split's ``baseline_accuracy``
+            (see :func:`sweep.choose`); ``target`` for the ``per-exit``
+            rule, whose vector (:func:`sweep.per_exit_thresholds`) is
+            appended to the grid and chosen.
+        score (str): the exit score.
 
     Returns:
         tuple: ``(results by split, chosen index, tuning frontier,
-        seconds)``.
+        seconds)``; ``results[split]['thresholds']`` is the grid swept.
     """
     start = time.perf_counter()
+    choice = dict(choice)
+    target = choice.pop('target', None)
+    if choice['rule'] == 'per-exit':
+        tune = records['tune']
+        thresholds = numpy.vstack([thresholds, [
+            sweep_lib.per_exit_thresholds(
+                tune.scores(score), tune.prediction, labels['tune'], target,
+                score, tune.n_classes)]])
     results = {}
-    for split, (entropies, predictions) in records.items():
-        r = sweep_lib.evaluate_thresholds(entropies, predictions,
+    for split, r in records.items():
+        r = sweep_lib.evaluate_thresholds(r.scores(score), r.prediction,
                                           labels[split], thresholds,
-                                          paths.exit_ms)
+                                          paths.exit_ms, score=score)
         r['trunk_ms'] = r['exit_fractions'] @ numpy.asarray(paths.trunk_ms)
         r['thresholds'] = thresholds
         results[split] = r
-    chosen = sweep_lib.choose(results['tune']['ms'],
-                              results['tune']['accuracy'], **choice)
+    chosen = len(thresholds) - 1 if choice['rule'] == 'per-exit' else \
+        sweep_lib.choose(results['tune']['ms'], results['tune']['accuracy'],
+                         **choice)
     frontier = sweep_lib.reference_frontier(results['tune']['ms'],
                                             results['tune']['accuracy'])
     seconds = time.perf_counter() - start
@@ -239,14 +263,16 @@ def validation_points(ms, chosen):
 
 
 def validate(model, baseline, test, test_records, thresholds, points,
-             paths, baseline_accuracy, n):
+             paths, baseline_accuracy, n, score='entropy'):
     """Stage 4: real batch-1 runs of ``n`` test samples against the sweep.
 
     Args:
         baseline: the runtime of the baseline that Table I reports.
         test (tuple): the test split ``(x, y)``.
+        test_records (Records): the test split's records.
         points (dict): name -> index into ``thresholds``.
         baseline_accuracy (float): its predicted accuracy on the ``n``.
+        score (str): the exit score the thresholds are for.
     """
     x, y = test[0][:n], test[1][:n]
     print('validating the baseline and %d sweep points against real '
@@ -257,24 +283,22 @@ def validate(model, baseline, test, test_records, thresholds, points,
         'ms': paths.baseline_ms}), point='baseline')]
     for name, index in points.items():
         t = tuple(thresholds[index])
+        first = test_records.subset(n)
         one = sweep_lib.evaluate_thresholds(
-            test_records[0][:n], test_records[1][:n], y, [t], paths.exit_ms)
+            first.scores(score), first.prediction, y, [t], paths.exit_ms,
+            score=score)
         rows.append(dict(validate_point(model, x, y, t, {
             'accuracy': float(one['accuracy'][0]),
             'exit_counts': one['exit_counts'][0].tolist(),
-            'ms': float(one['ms'][0])}), point=name))
+            'ms': float(one['ms'][0])}, score), point=name))
     return rows
 
 
-def write(out, summary, records, labels):
-    """Stage 5: ``OUT/records.npz`` and ``OUT/sweep.json`` (atomic)."""
+def write(out, summary, records):
+    """Stage 5: ``OUT/records.npz`` (:func:`~branchynet.records.save_records`)
+    and ``OUT/sweep.json`` (atomic)."""
     os.makedirs(out, exist_ok=True)
-    with atomic_path(os.path.join(out, 'records.npz')) as tmp:
-        numpy.savez_compressed(
-            tmp, test_entropy=records['test'][0],
-            test_prediction=records['test'][1], test_label=labels['test'],
-            tune_entropy=records['tune'][0],
-            tune_prediction=records['tune'][1], tune_label=labels['tune'])
+    save_records(os.path.join(out, 'records.npz'), records)
     write_json_atomic(os.path.join(out, 'sweep.json'), summary)
 
 
@@ -282,7 +306,7 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
                        tune_on=None, rule='knee', epsilon=0.0,
                        budget_ms=None, grid=None, profile_samples=200,
                        validate_samples=1000, warmup=20, runtime='chainer',
-                       threads=1):
+                       threads=1, score='entropy', alpha=None, target=None):
     """Run the whole measurement of one trained experiment (see module doc).
 
     Args:
@@ -292,32 +316,47 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
         data_dir (str): the data root, ``'auto'`` for the default.
         tune_on (str or None): ``val`` (held out of training) or ``test``
             (as the paper did); None: ``val`` when the model has it.
-        rule (str): ``knee``, ``accuracy`` or ``budget`` (see
-            :func:`branchynet.sweep.choose`).
+        rule (str): ``knee``, ``accuracy``, ``budget``, ``tradeoff`` (with
+            ``alpha``) or ``per-exit`` (with ``target``); see
+            :func:`branchynet.sweep.choose` and
+            :func:`branchynet.sweep.per_exit_thresholds`.
         grid (sequence of float): threshold values; default: the
-            experiment's reference grid.
+            experiment's reference grid for entropy, the score's grid
+            (:func:`branchynet.sweep.score_grid`) for the others.
         profile_samples (int): samples timed per path.
         validate_samples (int): test samples run for real at batch size 1
             per validation point (0 skips validation).
         runtime (str): ``chainer`` or ``onnxruntime`` (records, profile and
             validation; multiply-adds are counted on the Chainer model).
         threads (int): ONNX Runtime intra-op threads.
+        score (str): the exit score (default: entropy, the paper's).
+        alpha (float): the trade-off weight of ``rule='tradeoff'``.
+        target (float): the per-exit accuracy of ``rule='per-exit'``.
 
     Returns:
         dict: what is written to ``sweep.json``.
     """
+    score = score_of(score).name
+    _check_rule(rule, alpha, target)
+    if grid is not None:
+        grid = sweep_lib.check_grid(grid, score)
     model, chainer_model, info, baselines = load_models(
         model_dir, runtime, device, threads)
     tune_on = tuning_split(info, tune_on)
     experiment = EXPERIMENTS[info['settings']['experiment']]
-    grid = sweep_lib.check_grid(experiment.grid if grid is None else grid)
-    thresholds = sweep_lib.threshold_grid(grid, chainer_model.n_exits)
+    if grid is None and score == 'entropy':
+        grid = sweep_lib.check_grid(experiment.grid)
     splits = {'test': evaluation_split(info, 'test', data_dir)}
     splits['tune'] = splits['test'] if tune_on == 'test' else \
         evaluation_split(info, 'val', data_dir)
     labels = {split: y for split, (_, y) in splits.items()}
 
     recorded = record(model, baselines, splits)
+    if grid is None:
+        tune = recorded['records']['tune']
+        grid = sweep_lib.score_grid(score, tune.scores(score)[:, :-1],
+                                    tune.n_classes)
+    thresholds = sweep_lib.threshold_grid(grid, chainer_model.n_exits, score)
     paths, macs, profile_s = profile(model, chainer_model, splits['test'][0],
                                      profile_samples, warmup)
     main_name, main_description, main_baseline, _ = baselines[0]
@@ -325,25 +364,32 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
     results, chosen, frontier, sweep_s = sweep_and_choose(
         recorded['records'], labels, thresholds, paths,
         dict(rule=rule, baseline_accuracy=base_acc['tune'], epsilon=epsilon,
-             budget_ms=budget_ms))
+             budget_ms=budget_ms, alpha=alpha, baseline_ms=paths.baseline_ms,
+             target=target), score)
     validation = []
     if validate_samples:
         n = min(validate_samples, len(labels['test']))
         base_pred = predict(main_baseline, splits['test'][0][:n])[0]
         validation = validate(
             model, main_baseline, splits['test'], recorded['records']['test'],
-            thresholds, validation_points(results['test']['ms'], chosen),
-            paths, float((base_pred == labels['test'][:n]).mean()), n)
+            results['test']['thresholds'],
+            validation_points(results['test']['ms'], chosen),
+            paths, float((base_pred == labels['test'][:n]).mean()), n, score)
 
     summary = {
         'experiment': experiment.name,
         'network': info['network'],
         'model_dir': model_dir,
+        # figures are named after it (figures.figure_name)
+        'result_dir': os.path.basename(os.path.normpath(out)),
         'device': model.device,
         'runtime': model.name,
         'runtime_settings': model.settings,
         'tuned_on': tune_on,
+        'score': score,
         'rule': rule,
+        'alpha': alpha,
+        'target': target,
         'grid': list(grid),
         'n_test': int(len(labels['test'])),
         'n_tune': int(len(labels['tune'])),
@@ -370,5 +416,18 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
         'training': {name: base_info for name, _, _, base_info in baselines},
     }
     summary['training']['branchynet'] = info
-    write(out, summary, recorded['records'], labels)
+    write(out, summary, recorded['records'])
     return summary
+
+
+def _check_rule(rule, alpha, target):
+    """The rule's own setting, before any work starts."""
+    if rule not in sweep_lib.RULES:
+        raise BranchyNetError('unknown rule %r (choose from %s)'
+                              % (rule, ', '.join(sweep_lib.RULES)))
+    if rule == 'tradeoff' and (alpha is None or not 0 <= alpha < math.inf):
+        raise BranchyNetError('--rule tradeoff needs --alpha, a finite '
+                              'number >= 0 (got %r)' % (alpha,))
+    if rule == 'per-exit' and (target is None or not 0 <= target <= 1):
+        raise BranchyNetError('--rule per-exit needs --target, an accuracy '
+                              'in [0, 1] (got %r)' % (target,))

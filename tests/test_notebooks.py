@@ -38,7 +38,8 @@ def test_walkthrough(tmp_path):
 
 @needs_mnist
 def test_lenet_mnist_notebook(tmp_path):
-    run('lenet_mnist.ipynb', tmp_path, quick=True, data_dir=str(REAL_DATA_ROOT),
+    run('experiment.ipynb', tmp_path, experiment='lenet_mnist', quick=True,
+        data_dir=str(REAL_DATA_ROOT),
         models=str(tmp_path / 'models'), results_dir=str(tmp_path / 'results'),
         figs=str(tmp_path / 'figs'))
     assert (tmp_path / 'results' / 'quick' / 'lenet_mnist' / 'sweep.json').exists()
@@ -70,7 +71,8 @@ CIFAR_SIZES = dict(train_limit=96, test_limit=40, val_size=40, batch_size=32,
 
 @pytest.mark.parametrize('name', ['alexnet_cifar10', 'resnet_cifar10'])
 def test_cifar_notebooks_on_synthetic_data(name, tmp_path, synthetic_pcifar10):
-    run('%s.ipynb' % name, tmp_path, quick=True, quick_sizes=CIFAR_SIZES,
+    run('experiment.ipynb', tmp_path, experiment=name, quick=True,
+        quick_sizes=CIFAR_SIZES,
         data_dir=str(synthetic_pcifar10), models=str(tmp_path / 'models'),
         results_dir=str(tmp_path / 'results'), figs=str(tmp_path / 'figs'))
     assert (tmp_path / 'results' / 'quick' / name / 'sweep.json').exists()
