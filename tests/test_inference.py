@@ -160,15 +160,29 @@ def test_infinite_threshold_sends_everything_out_at_exit_1(tiny_case):
     assert (choose_exits(exit_records(model, x)[0], t) == 0).all()
 
 
+class ConfigSpy(chainer.LinkHook):
+    """Records (train, enable_backprop) at every link call."""
+    name = 'ConfigSpy'
+
+    def __init__(self):
+        self.seen = set()
+
+    def forward_preprocess(self, args):
+        self.seen.add((chainer.config.train, chainer.config.enable_backprop))
+
+
 def test_early_exit_runs_in_test_mode_without_graph():
-    # dropout (B-AlexNet) must be off: repeated calls agree
     from branchynet.networks import b_alexnet
     model = b_alexnet()
     x = numpy.random.RandomState(0).rand(4, 3, 32, 32).astype(numpy.float32)
-    with chainer.using_config('train', True):
+    with chainer.using_config('train', True), ConfigSpy() as spy:
         a = early_exit(model, x, [0.0, 0.0])
         b = early_exit(model, x, [0.0, 0.0])
+        one = early_exit_one(model, x[:1], [0.0, 0.0])
+    # every layer ran in test mode (dropout off) and built no graph
+    assert spy.seen == {(False, False)}
     numpy.testing.assert_array_equal(a[0], b[0])
+    assert one == (int(a[0][0]), int(a[1][0]))
 
 
 # ----------------------------------------------------------------- entropy

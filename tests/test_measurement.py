@@ -77,8 +77,11 @@ def test_sweep_json_holds_the_grid_and_both_accountings(trained):
     assert len(saved['sweep_test']) == 7
     for row in saved['sweep_test']:
         assert sum(row['exit_fractions']) == pytest.approx(1)
-        # the reference's trunk-only accounting never exceeds ours
-        assert row['trunk_ms'] < row['ms']
+        # the reference's trunk-only accounting: each exit share times the
+        # time of the trunk stages up to that exit (a timing comparison
+        # with ``ms`` would be flaky on a shared CPU)
+        assert row['trunk_ms'] == pytest.approx(numpy.dot(
+            row['exit_fractions'], saved['profile']['trunk_ms']))
     assert saved['macs']['path'][0] < saved['macs']['path'][1]
     # T = 0 sends everything to the final exit; T = 10 everything to exit 1,
     # since no entropy over 10 classes exceeds log(10) = 2.3
