@@ -64,10 +64,12 @@ def non_negative_int(text):
 
 
 def threshold_list(text):
-    """``0.025`` or ``0.0001,0.05`` -> tuple of finite floats >= 0.
+    """``0.025`` or ``0.0001,0.05`` -> tuple of finite floats.
 
     Infinity (``inf``, or ``1e400``, which overflows to it) is refused: it
-    would land in ``sweep.json`` as ``Infinity``, which is not JSON.
+    would land in ``sweep.json`` as ``Infinity``, which is not JSON. The
+    range depends on ``--score`` (energy thresholds are negative): checked
+    once every option is parsed (:func:`_check_score_values`).
     """
     try:
         values = tuple(float(t) for t in text.split(','))
@@ -76,10 +78,36 @@ def threshold_list(text):
             'thresholds must be comma-separated numbers, got %.80r'
             % text) from None
     for t in values:
-        if not math.isfinite(t) or t < 0:
+        if not math.isfinite(t):
             raise argparse.ArgumentTypeError(
-                'thresholds must be finite numbers >= 0, got %.80r' % text)
+                'thresholds must be finite numbers, got %.80r' % text)
     return values
+
+
+def _check_score_values(parser, args):
+    """``-t`` and ``--grid`` in the range of ``--score`` (entropy >= 0,
+    probabilities in [0, 1]), as a usage error of the command."""
+    if getattr(args, 'score', None) is None:
+        return
+    from branchynet.scores import get_score
+    score = get_score(args.score)
+    for option in ('thresholds', 'grid'):
+        for t in getattr(args, option, None) or ():
+            reason = score.bad_threshold(t)
+            if reason:
+                parser.exit(EXIT_ERROR, 'branchynet: error: %s (see '
+                            'branchynet %s --help)\n'
+                            % (reason, args.command))
+
+
+def _add_score(p):
+    from branchynet.scores import SCORES
+    p.add_argument('--score', choices=list(SCORES), default='entropy',
+                   help="exit score: 'entropy' (the paper's, leave when "
+                        "H < T), 'maxprob' (leave when max p > T), 'margin' "
+                        "(top-1 minus top-2 probability > T) or 'energy' "
+                        "(-logsumexp of the logits < T; negative thresholds "
+                        "as -t=-7.5,-6)")
 
 
 def _add_data_root(p):
@@ -141,10 +169,16 @@ def cmd_train(args):
 
 def cmd_evaluate(args):
     from branchynet.evaluation import evaluate_saved
+    if args.ood is not None:
+        from branchynet.ood import evaluate_ood
+        evaluate_ood(args.model, args.ood, args.thresholds, args.score,
+                     device=args.device, data_dir=args.data_dir,
+                     runtime=args.runtime, threads=args.threads)
+        return
     evaluate_saved(args.model, args.thresholds, device=args.device,
                    data_dir=args.data_dir, batch_size=args.batch_size,
                    split=args.split, runtime=args.runtime,
-                   threads=args.threads)
+                   threads=args.threads, score=args.score)
 
 
 def cmd_sweep(args):
@@ -163,13 +197,33 @@ def cmd_sweep(args):
         budget_ms=args.budget_ms, grid=args.grid,
         profile_samples=args.profile_samples,
         validate_samples=args.validate_samples, warmup=args.warmup,
-        runtime=args.runtime, threads=args.threads)
+        runtime=args.runtime, threads=args.threads, score=args.score,
+        alpha=args.alpha, target=args.target)
     rows = write_table([summary], out)
     print(to_markdown(rows))
     if summary['validation']:
         print(validation_markdown(summary))
-    print('thresholds tuned on the %s split; results in %s'
-          % ('validation' if summary['tuned_on'] == 'val' else 'test', out))
+    print('%s thresholds tuned on the %s split; results in %s'
+          % (summary['score'], 'validation' if summary['tuned_on'] == 'val'
+             else 'test', out))
+
+
+def cmd_compare(args):
+    from branchynet.compare import run_compare
+    results = args.results or os.path.join(
+        'results', os.path.basename(os.path.normpath(args.model_dir)))
+    _check_folder('--figs', args.figs)
+    result, markdown, written = run_compare(
+        args.model_dir, results, args.figs, alpha=args.alpha,
+        target=args.target, grid_size=args.grid_size)
+    print(markdown)
+    print('compared %d scores x %d rules in %.2f s (the records pass it '
+          'reused took %s s in the sweep)' % (
+              len(result['frontiers']), 5, result['seconds'],
+              '?' if result['records_seconds'] is None
+              else '%.2f' % result['records_seconds']))
+    for path in written:
+        print('wrote %s' % path)
 
 
 def cmd_export(args):
@@ -295,11 +349,19 @@ def build_parser():
                        'model on the test set')
     p.add_argument('model', help='saved model (PREFIX, PREFIX.npz)')
     p.add_argument('--thresholds', '-t', type=threshold_list,
-                   help='entropy thresholds, comma-separated, one per '
+                   help='thresholds of --score, comma-separated, one per '
                         'non-final exit (omit for the main network alone)')
     p.add_argument('--batch-size', type=positive_int, default=1000,
                    help='batched early exit (1: the per-sample procedure)')
     p.add_argument('--split', choices=['test', 'val'], default='test')
+    _add_score(p)
+    p.add_argument('--ood', metavar='SOURCE',
+                   help='out-of-distribution check instead: npz:PATH (key '
+                        'x, images of the input shape) or a transform of '
+                        'the test set (inverted, noise, rotated); every '
+                        'score matched to the exit shares that -t gives on '
+                        'in-distribution data, then how many OOD samples '
+                        'leave early and how confident they were')
     _add_common(p)
     _add_runtime(p)
     p.set_defaults(func=cmd_evaluate)
@@ -314,18 +376,29 @@ def build_parser():
                         'validation split held out of training; the test '
                         'set, as the paper did, for a model trained with '
                         '--protocol reference)')
-    p.add_argument('--rule', choices=['knee', 'accuracy', 'budget'],
+    p.add_argument('--rule', choices=['knee', 'accuracy', 'budget',
+                                      'tradeoff', 'per-exit'],
                    default='knee', help='how to choose the thresholds: the '
                    'knee of the frontier, the fastest within --epsilon of '
-                   'the baseline accuracy, or the most accurate within '
-                   '--budget-ms')
+                   'the baseline accuracy, the most accurate within '
+                   '--budget-ms, the least (1 - accuracy) + ALPHA x ms / '
+                   'baseline ms, or per exit the loosest threshold whose '
+                   'leavers reach --target')
+    _add_score(p)
+    p.add_argument('--alpha', type=float,
+                   help='trade-off weight for --rule tradeoff')
+    p.add_argument('--target', type=float,
+                   help='accuracy of the samples leaving at each exit for '
+                        '--rule per-exit (fraction, e.g. 0.99)')
     p.add_argument('--epsilon', type=float, default=0.0,
                    help="accuracy allowance for --rule accuracy (fraction)")
     p.add_argument('--budget-ms', type=float,
                    help='latency budget for --rule budget (ms per sample)')
     p.add_argument('--grid', type=threshold_list,
                    help='threshold values, comma-separated (default: the '
-                        "reference's grid for this network)")
+                        "reference's grid for this network for entropy; for "
+                        "the other scores their range, with quantiles of "
+                        "the tuning split's scores inside it)")
     p.add_argument('--profile-samples', type=positive_int, default=200,
                    help='samples timed per exit path (default 200)')
     p.add_argument('--warmup', type=non_negative_int, default=20)
@@ -337,6 +410,25 @@ def build_parser():
     _add_common(p)
     _add_runtime(p)
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser('compare', help='every exit score under every '
+                       'rule, side by side, from the records `sweep` wrote '
+                       '(no network runs)')
+    p.add_argument('model_dir', help='folder written by `branchynet train`')
+    p.add_argument('--results', help="the sweep's results folder (default "
+                   'results/NAME, as `sweep` writes it)')
+    p.add_argument('--figs', default='_figs',
+                   help='figure folder (default _figs)')
+    p.add_argument('--alpha', type=float, default=0.01,
+                   help='trade-off weight of the tradeoff rule (default '
+                        '0.01)')
+    p.add_argument('--target', type=float,
+                   help="per-exit accuracy of the per-exit rule (default: "
+                        "the sweep's choice's accuracy on the tuning split)")
+    p.add_argument('--grid-size', type=positive_int, default=33,
+                   help="quantiles of each score's grid per threshold "
+                        "(default 33)")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser('export', help='write a trained experiment as ONNX '
                        'graphs (one per segment, and the baseline)')
@@ -419,7 +511,9 @@ def main(argv=None):
         previous = signal.signal(signal.SIGTERM,
                                  _sigterm_handler(os.getpid()))
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        _check_score_values(parser, args)
         if getattr(args, 'quick', False):
             args.profile_samples = min(args.profile_samples, 30)
             args.warmup = min(args.warmup, 5)

@@ -25,11 +25,12 @@ def evaluation_split(info, split='test', data_dir='auto'):
     return x, y
 
 
-def predict(model, x, thresholds=None, batch_size=1000):
+def predict(model, x, thresholds=None, batch_size=1000, score='entropy'):
     """Early-exit predictions and exit indices of ``x`` (host arrays).
 
     ``thresholds=None`` runs the main network alone (every sample at the
     final exit). ``batch_size=1`` runs the per-sample procedure.
+    ``thresholds`` are thresholds of the exit score ``score``.
 
     Args:
         model: a BranchyNet (on its device) or a runtime of
@@ -47,10 +48,10 @@ def predict(model, x, thresholds=None, batch_size=1000):
             p = rt.predict_main(xb)
             e = numpy.full(len(xb), rt.n_exits - 1, numpy.int32)
         elif batch_size == 1:
-            p, e = rt.run_one(rt.send(xb), thresholds)
+            p, e = rt.run_one(rt.send(xb), thresholds, score)
             p, e = numpy.array([p], numpy.int32), numpy.array([e], numpy.int32)
         else:
-            p, e = rt.early_exit(xb, thresholds)
+            p, e = rt.early_exit(xb, thresholds, score)
         predictions.append(p)
         exits.append(e)
     return numpy.concatenate(predictions), numpy.concatenate(exits)
@@ -66,30 +67,32 @@ def summarize(prediction, exit_index, y, n_exits):
 
 def evaluate_saved(path, thresholds=None, device='@numpy', data_dir='auto',
                    batch_size=1000, split='test', runtime='chainer',
-                   threads=1):
+                   threads=1, score='entropy'):
     """Load a saved model and print its early-exit accuracy and exit %.
 
     ``runtime`` is ``chainer`` or ``onnxruntime`` (the model exported in
-    memory; ``threads`` intra-op threads).
+    memory; ``threads`` intra-op threads); ``thresholds`` are thresholds of
+    the exit score ``score`` (:mod:`branchynet.scores`).
     """
     model, info = load_model(path)
     if thresholds is not None:
         if info.get('role') == 'baseline':
             raise BranchyNetError('%s is a baseline (main network only); it '
                                   'takes no thresholds' % path)
-        thresholds = check_thresholds(thresholds, model.n_exits)
+        thresholds = check_thresholds(thresholds, model.n_exits, score)
     model = make_runtime(model, info['network'], runtime, device, threads,
                          main_only=thresholds is None)
     x, y = evaluation_split(info, split, data_dir)
     start = time.perf_counter()
-    prediction, exit_index = predict(model, x, thresholds, batch_size)
+    prediction, exit_index = predict(model, x, thresholds, batch_size,
+                                     score)
     seconds = time.perf_counter() - start
     result = summarize(prediction, exit_index, y, model.n_exits)
     print('%s%s on %d %s samples, thresholds %s' % (
         info['network'], ' baseline' if info.get('role') == 'baseline' else '',
         len(y), split,
         'none (main network)' if thresholds is None else
-        ', '.join('%g' % t for t in thresholds)))
+        '%s (%s)' % (', '.join('%g' % t for t in thresholds), score)))
     print('accuracy: %.2f%%' % (100 * result['accuracy']))
     print('exits: %s' % ', '.join(
         'exit %d %.2f%%' % (k, 100 * f)

@@ -228,36 +228,79 @@ def per_exit_thresholds(scores, predictions, labels, target, score=DEFAULT,
     Returns:
         tuple of float: ``K - 1`` thresholds.
     """
-    score = score_of(score)
     if not 0 <= target <= 1:
         raise BranchyNetError('target accuracy must be in [0, 1], got %r'
                               % (target,))
-    n, k = scores.shape
     if n_classes is None:
         n_classes = int(max(labels.max(), predictions.max())) + 1
-    never, always = score.bounds(n_classes, scores[:, :k - 1])
     correct = predictions == labels[:, None]
+
+    def count(j, reaching, values):
+        # accuracy as a fraction, as every other rule compares it (99 of
+        # 100 reaches 0.99 exactly: both sides are the double nearest 0.99)
+        accurate = numpy.cumsum(correct[reaching, j]) / \
+            numpy.arange(1, len(reaching) + 1) >= target
+        return _largest_prefix(values, accurate)
+    return sequential_thresholds(scores, score, n_classes, count)
+
+
+def matched_thresholds(scores, exit_index, score=DEFAULT, n_classes=None):
+    """Thresholds of ``score`` under which as many samples leave at each
+    exit as in ``exit_index`` (another score's or threshold's exits).
+
+    Exit by exit, the ``c_k`` most confident of the samples that reach it
+    leave (``c_k``: how many leave there in ``exit_index``; fewer where a
+    tie in the score cannot be split).
+
+    Args:
+        scores (numpy.ndarray): ``(N, K)`` values of ``score``.
+        exit_index (numpy.ndarray): int ``(N,)``, 0-based.
+        n_classes (int): classes (entropy's bound is ``log(classes)``).
+
+    Returns:
+        tuple of float: ``K - 1`` thresholds.
+    """
+    counts = numpy.bincount(exit_index, minlength=scores.shape[1])
+
+    def count(j, reaching, values):
+        fits = numpy.arange(1, len(reaching) + 1) <= counts[j]
+        return _largest_prefix(values, fits)
+    return sequential_thresholds(scores, score, n_classes, count)
+
+
+def sequential_thresholds(scores, score, n_classes, count):
+    """Thresholds chosen exit by exit, on the samples that reach each exit.
+
+    At exit ``j``, the samples still in the network are ordered from most to
+    least confident, ``count(j, reaching, values)`` says how many of them
+    leave (``reaching``: their indices in that order, ``values``: their
+    sorted scores), and the threshold is the score of the first that stays:
+    ``score < T`` (or ``> T``) lets exactly that many go. None leaving gives
+    the score's ``never`` bound, all leaving its ``always`` bound.
+
+    Returns:
+        tuple of float: ``K - 1`` thresholds.
+    """
+    score = score_of(score)
+    n, k = scores.shape
+    never, always = score.bounds(n_classes, scores[:, :k - 1])
     remaining = numpy.arange(n)
     thresholds = []
     for j in range(k - 1):
         values = numpy.asarray(scores[remaining, j], numpy.float64)
         order = score.most_confident_first(values)
-        v, c = values[order], correct[remaining[order], j]
-        m = _largest_accurate_prefix(v, c, target)
-        t = never if m == 0 else always if m == len(v) else float(v[m])
+        m = count(j, remaining[order], values[order])
+        t = never if m == 0 else always if m == len(order) \
+            else float(values[order][m])
         thresholds.append(t)
         remaining = remaining[~score.leaves(values, t)]
     return tuple(thresholds)
 
 
-def _largest_accurate_prefix(values, correct, target):
-    """Largest ``m`` such that the first ``m`` (sorted) entries are at least
-    ``target`` correct and ``values[m - 1] != values[m]`` (0 if none)."""
-    m = numpy.arange(1, len(values) + 1)
-    # accuracy as a fraction, as every other rule compares it (99 of 100
-    # reaches 0.99 exactly: both sides are the double nearest 0.99)
-    ok = numpy.cumsum(correct) / m >= target
-    # a prefix may end only where the score changes (or at the end)
+def _largest_prefix(values, allowed):
+    """Largest ``m`` with ``allowed[m - 1]`` that does not split a tie
+    (``values[m - 1] != values[m]``); 0 if none. ``values`` sorted."""
+    ok = numpy.array(allowed, bool)
     ok[:-1] &= values[:-1] != values[1:]
     found = numpy.flatnonzero(ok)
     return int(found[-1]) + 1 if len(found) else 0

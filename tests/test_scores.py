@@ -87,6 +87,11 @@ def test_bounds_never_and_always():
     assert not SCORES['energy'].leaves([-3.0, -1.0], never).any()
     with pytest.raises(ValueError):
         SCORES['energy'].bounds(10, [])
+    # at the loosest threshold in range the least confident possible stays:
+    # a uniform softmax (entropy log C), a tie of the top two (margin 0)
+    assert not SCORES['entropy'].leaves(math.log(10), math.log(10))
+    assert not SCORES['margin'].leaves(0.0, 0.0)
+    assert SCORES['maxprob'].leaves(0.1, 0.0)
 
 
 @pytest.mark.parametrize('name, good, bad', [

@@ -108,7 +108,7 @@ HAND_SCORES = {
     'entropy': [0.01, 0.02, 0.03, 0.5, 0.6, 2.0],
     'energy': [-30.0, -20.0, -10.0, -5.0, -4.0, -1.0],
     'maxprob': [0.99, 0.98, 0.97, 0.6, 0.5, 0.2],
-    'margin': [0.98, 0.96, 0.9, 0.3, 0.2, 0.0],
+    'margin': [0.98, 0.96, 0.9, 0.3, 0.2, 0.01],
 }
 HAND_LABELS = numpy.zeros(6, numpy.int32)
 HAND_PREDICTIONS = numpy.array([[0, 0], [0, 0], [0, 0], [1, 0], [0, 0],
@@ -235,3 +235,22 @@ def test_grids_outside_a_score_range_are_rejected(name, grid):
 def test_energy_grids_take_negative_values():
     assert sweep.threshold_grid([-5.0, -1.0], 3, 'energy').tolist() == [
         [-5, -5], [-5, -1], [-1, -5], [-1, -1]]
+
+
+@pytest.mark.parametrize('name', sorted(HAND_SCORES))
+def test_matched_thresholds_reproduce_the_exit_counts(name):
+    s = hand_scores(name)
+    for n_first in range(7):
+        exits = numpy.array([0] * n_first + [1] * (6 - n_first))
+        t = sweep.matched_thresholds(s, exits, name, 10)
+        assert numpy.bincount(choose_exits(s, t, name), minlength=2) \
+            .tolist() == [n_first, 6 - n_first]
+
+
+def test_matched_thresholds_with_three_exits_and_a_tie():
+    s = numpy.array([[0.1, 0.5, 0], [0.2, 0.1, 0], [0.2, 0.2, 0],
+                     [0.3, 0.3, 0]])
+    # 2 at exit 1 would split the tie at 0.2: only 1 leaves there
+    t = sweep.matched_thresholds(s, numpy.array([0, 0, 1, 2]), 'entropy', 4)
+    assert t == (0.2, 0.2)
+    assert choose_exits(s, t).tolist() == [0, 1, 2, 2]

@@ -7,9 +7,16 @@ bounded verified downloads), :mod:`.mnist`, :mod:`.cifar10` (the official
 python batches), :mod:`.safe_pickle` (their restricted unpickling),
 :mod:`.pcifar10` (recipes and ``data.npz``), :mod:`.user_npz` (a user's own
 data set file, validated).
+
+A data set name is ``mnist``, ``pcifar10``, or ``npz:PATH``: a user's own
+file (:func:`~branchynet.data.user_npz.load_user_npz`) standing in for the
+experiment's data set, with its image shape and classes.
 """
+import os
+
 import numpy
 
+from branchynet.data.cifar10 import IMAGE_SHAPE, N_CLASSES
 from branchynet.data.download import get_data_root
 from branchynet.data.mnist import get_mnist
 from branchynet.data.pcifar10 import get_pcifar10
@@ -17,13 +24,50 @@ from branchynet.data.user_npz import load_user_npz
 from branchynet.errors import BranchyNetError
 
 
-def load_dataset(name, data_root='auto'):
+#: image shape ``(C, H, W)`` and classes of each built-in data set
+SHAPES = {'mnist': ((1, 28, 28), 10), 'pcifar10': (IMAGE_SHAPE, N_CLASSES)}
+#: how a user's own data set file is named
+USER_PREFIX = 'npz:'
+
+
+def resolve_dataset(name):
+    """A data set name as saved with a model: ``mnist``, ``pcifar10``, or
+    ``npz:`` and the absolute path of an existing file (so that later
+    commands find it from any folder).
+
+    Raises:
+        BranchyNetError: an unknown name, or no such file.
+    """
+    if name in SHAPES:
+        return name
+    if isinstance(name, str) and name.startswith(USER_PREFIX) \
+            and name[len(USER_PREFIX):]:
+        path = os.path.expanduser(name[len(USER_PREFIX):])
+        if not os.path.isfile(path):
+            raise BranchyNetError('data set file %s does not exist' % path)
+        return USER_PREFIX + os.path.abspath(path)
+    raise BranchyNetError('unknown data set %.100r (mnist, pcifar10, or '
+                          'npz:PATH for your own file)' % (name,))
+
+
+def load_dataset(name, data_root='auto', like=None):
     """``(x_train, y_train, x_test, y_test)`` of data set ``name``.
 
     Args:
-        name (str): ``mnist`` or ``pcifar10``.
+        name (str): ``mnist``, ``pcifar10`` or ``npz:PATH``.
         data_root (str): the data root; ``'auto'`` for the default one.
+        like (str): for ``npz:PATH``, the built-in data set the file stands
+            in for (its images must have that shape, its labels that many
+            classes): the experiment's own data set.
     """
+    if isinstance(name, str) and name.startswith(USER_PREFIX):
+        if like not in SHAPES:
+            raise BranchyNetError('a data set file (%s) needs the data set '
+                                  'it stands in for (one of %s), got %r'
+                                  % (name, ', '.join(SHAPES), like))
+        shape, classes = SHAPES[like]
+        return load_user_npz(resolve_dataset(name)[len(USER_PREFIX):],
+                             shape, classes)
     if name == 'mnist':
         return get_mnist(data_root)
     if name == 'pcifar10':
@@ -51,11 +95,12 @@ def split_validation(x, y, val_size, seed=0):
 
 
 def load_splits(name, val_size, train_limit=0, test_limit=0,
-                data_root='auto'):
+                data_root='auto', like=None):
     """Train, validation and test splits of data set ``name``.
 
     Args:
-        name (str): ``mnist`` or ``pcifar10``.
+        name (str): ``mnist``, ``pcifar10`` or ``npz:PATH`` (with ``like``,
+            see :func:`load_dataset`).
         val_size (int): training samples held out (:func:`split_validation`).
         train_limit, test_limit (int): keep only the first N samples of the
             training and of the test and validation splits (0: all).
@@ -65,7 +110,7 @@ def load_splits(name, val_size, train_limit=0, test_limit=0,
         dict: ``train``, ``val``, ``test``, each an ``(x, y)`` tuple of
         float32 ``(N, C, H, W)`` images and int32 ``(N,)`` labels.
     """
-    x_train, y_train, x_test, y_test = load_dataset(name, data_root)
+    x_train, y_train, x_test, y_test = load_dataset(name, data_root, like)
     x_train, y_train, x_val, y_val = split_validation(
         x_train, y_train, val_size, seed=0)
     if train_limit:
@@ -77,5 +122,6 @@ def load_splits(name, val_size, train_limit=0, test_limit=0,
             'test': (x_test, y_test)}
 
 
-__all__ = ['get_data_root', 'get_mnist', 'get_pcifar10', 'load_dataset',
-           'load_splits', 'load_user_npz', 'split_validation']
+__all__ = ['SHAPES', 'get_data_root', 'get_mnist', 'get_pcifar10',
+           'load_dataset', 'load_splits', 'load_user_npz', 'resolve_dataset',
+           'split_validation']

@@ -99,3 +99,39 @@ def load_user_npz(path, input_shape, n_classes, name='data set',
             out.append(_read_images(npz, xk, *headers[xk]))
             out.append(_read_labels(npz, yk, *headers[yk], n_classes))
     return tuple(out)
+
+
+def load_user_images(path, input_shape, n_classes, name='images file'):
+    """Load and validate a file of images, with or without labels.
+
+    The file holds ``x``, float32 images ``(N, C, H, W)`` of the network's
+    input shape (``N > 0``), and optionally ``y``, integer labels ``(N,)``
+    in ``[0, classes)``; other keys are ignored. Checked as
+    :func:`load_user_npz` checks its four arrays.
+
+    Returns:
+        tuple: ``(x, y)``: float32 ``(N, C, H, W)`` and int32 ``(N,)`` or
+        None.
+
+    Raises:
+        BranchyNetError: one line naming the file and the key.
+    """
+    with SafeNpz(path, label='%s %s' % (name, path)) as npz:
+        if 'x' not in npz:
+            raise npz.error('missing key x (it holds %s)'
+                            % (', '.join(npz.keys) or 'nothing'))
+        shape, dtype = npz.header('x')
+        if len(shape) != 4 or shape[1:] != tuple(input_shape) or \
+                shape[0] == 0:
+            raise npz.error('x should be (N, %s) images with N > 0, got %s'
+                            % (', '.join(map(str, input_shape)), shape))
+        if dtype != numpy.float32:
+            raise npz.error('x should hold float32 images, got %s' % dtype)
+        x = _read_images(npz, 'x', shape, dtype)
+        if 'y' not in npz:
+            return x, None
+        y_shape, y_dtype = npz.header('y')
+        if y_shape != (shape[0],) or y_dtype.kind not in 'iu':
+            raise npz.error('y should be (%d,) integer labels matching x, '
+                            'got %s %s' % (shape[0], y_shape, y_dtype))
+        return x, _read_labels(npz, 'y', y_shape, y_dtype, n_classes)
