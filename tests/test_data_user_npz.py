@@ -11,7 +11,8 @@ import zipfile
 import numpy
 import pytest
 
-from branchynet.data import load_user_npz
+from branchynet.data import (load_dataset, load_splits, load_user_npz,
+                             resolve_dataset)
 from branchynet.errors import BranchyNetError
 
 SHAPE = (1, 8, 8)
@@ -128,3 +129,65 @@ def test_the_total_size_cap(tmp_path):
     path = write(tmp_path / 'd.npz')
     with pytest.raises(BranchyNetError, match='more than the 100 allowed'):
         load_user_npz(path, SHAPE, 3, max_bytes=100)
+
+
+# ------------------------------------------- npz:PATH as a data set name
+
+def mnist_like(path, **changes):
+    """A user file standing in for MNIST: (N, 1, 28, 28) float32, 0..9."""
+    rng = numpy.random.RandomState(1)
+    data = dict(train_x=rng.rand(20, 1, 28, 28).astype(numpy.float32),
+                train_y=numpy.arange(20) % 10,
+                test_x=rng.rand(6, 1, 28, 28).astype(numpy.float32),
+                test_y=numpy.arange(6) % 10)
+    data.update(changes)
+    numpy.savez(path, **{k: v for k, v in data.items() if v is not None})
+    return 'npz:%s' % path
+
+
+def test_a_user_file_is_a_data_set_like_the_experiments(tmp_path):
+    name = mnist_like(tmp_path / 'mine.npz')
+    splits = load_splits(name, 5, data_root=str(tmp_path / 'unused'),
+                         like='mnist')
+    assert [len(splits[s][0]) for s in ('train', 'val', 'test')] == [15, 5, 6]
+    assert splits['train'][0].shape[1:] == (1, 28, 28)
+    assert splits['test'][1].dtype == numpy.int32
+
+
+@pytest.mark.parametrize('changes, match', [
+    (dict(test_y=None), 'missing key.*test_y'),
+    (dict(train_x=numpy.zeros((20, 3, 32, 32), numpy.float32)),
+     r'train_x should be \(N, 1, 28, 28\)'),
+    (dict(test_x=numpy.zeros((6, 1, 28, 28), numpy.float64)), 'float32'),
+    (dict(train_y=numpy.arange(19)), r'train_y should be \(20,\)'),
+    (dict(train_y=numpy.zeros(20, numpy.float32)), 'integer'),
+    (dict(test_y=numpy.array([0, 1, 2, 3, 4, 10])), r'outside 0\.\.9'),
+    (dict(train_x=numpy.full((20, 1, 28, 28), numpy.nan, numpy.float32)),
+     'NaN'),
+])
+def test_every_defect_of_a_user_data_set_is_one_line(tmp_path, changes,
+                                                     match):
+    name = mnist_like(tmp_path / 'mine.npz', **changes)
+    with pytest.raises(BranchyNetError, match=match) as error:
+        load_dataset(name, like='mnist')
+    assert '\n' not in str(error.value)
+    assert str(tmp_path / 'mine.npz') in str(error.value)
+
+
+def test_data_set_names(tmp_path, monkeypatch):
+    mnist_like(tmp_path / 'mine.npz')
+    monkeypatch.chdir(tmp_path)
+    # saved with the model as an absolute path: later commands run anywhere
+    assert resolve_dataset('npz:mine.npz') == 'npz:%s' % (tmp_path /
+                                                          'mine.npz')
+    assert resolve_dataset('mnist') == 'mnist'
+    assert resolve_dataset('pcifar10') == 'pcifar10'
+    with pytest.raises(BranchyNetError, match='does not exist'):
+        resolve_dataset('npz:other.npz')
+    for bad in ('cifar100', 'npz:', None):
+        with pytest.raises(BranchyNetError, match='unknown data set'):
+            resolve_dataset(bad)
+    with pytest.raises(BranchyNetError, match='stands in for'):
+        load_dataset('npz:mine.npz')
+    with pytest.raises(BranchyNetError, match='does not exist'):
+        load_dataset('npz:other.npz', like='mnist')
