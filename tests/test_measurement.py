@@ -8,10 +8,13 @@ import numpy
 import pytest
 
 from branchynet import cli, training
+from branchynet import sweep as sweep_lib
 from branchynet.errors import BranchyNetError
 from branchynet.figures import exit1_curve, make_figures
 from branchynet.measurement import measure_experiment
+from branchynet.records import load_records
 from branchynet.report import load_results, write_table
+from branchynet.scores import SCORES
 
 
 @pytest.fixture(scope='module')
@@ -289,3 +292,54 @@ def test_runtime_options_reject_bad_values(trained, option, capsys):
         cli.main(['evaluate', str(root / 'model' / 'branchynet')] + option)
     assert e.value.code == 2
     assert capsys.readouterr().err.count('\n') == 1
+
+
+@pytest.mark.parametrize('score, rule, extra', [
+    ('maxprob', 'per-exit', dict(target=0.5)),
+    ('energy', 'tradeoff', dict(alpha=0.01)),
+    ('margin', 'knee', {}),
+])
+def test_sweep_with_other_scores_and_rules(trained, tmp_path, score, rule,
+                                           extra):
+    """The grid in the score's range, the rule's choice, and the prediction
+    exact against real batch-1 runs deciding by that score."""
+    root, _, _ = trained
+    out = tmp_path / 'results'
+    summary = measure_experiment(
+        str(root / 'model'), str(out), data_dir=str(root), score=score,
+        rule=rule, profile_samples=5, warmup=1, validate_samples=32, **extra)
+    assert (summary['score'], summary['rule']) == (score, rule)
+    assert all(SCORES[score].bad_threshold(t) is None
+               for t in summary['grid'])
+    for row in summary['validation']:
+        assert row['exact_match'], row
+    tune = load_records(str(out / 'records.npz'))['tune']
+    rows, chosen = summary['sweep_tune'], summary['chosen_index']
+    if rule == 'per-exit':            # appended to the grid, and chosen
+        assert chosen == len(rows) - 1 == len(summary['grid'])
+        assert tuple(rows[chosen]['thresholds']) == \
+            sweep_lib.per_exit_thresholds(
+                tune.scores(score), tune.prediction, tune.labels, 0.5,
+                score, tune.n_classes)
+    if rule == 'tradeoff':
+        assert chosen == sweep_lib.best_tradeoff(
+            [r['ms'] for r in rows], [r['accuracy'] for r in rows], 0.01,
+            summary['baseline']['ms'])
+
+
+@pytest.mark.parametrize('argv, match', [
+    (['--rule', 'tradeoff'], '--alpha'),
+    (['--rule', 'per-exit'], '--target'),
+    (['--rule', 'per-exit', '--target', '1.2'], '--target'),
+    (['--score', 'maxprob', '--grid', '0.5,2'], 'maxprob thresholds'),
+])
+def test_sweep_rule_settings_fail_before_any_work(tmp_path, capsys, argv,
+                                                  match):
+    try:
+        status = cli.main(['sweep', str(tmp_path / 'model')] + argv)
+    except SystemExit as e:
+        status = e.code
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and match in err and 'does not exist' \
+        not in err
