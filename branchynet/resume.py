@@ -7,14 +7,14 @@ global NumPy generator that dropout draws from on the CPU, and the one of
 the crop/flip augmentation. :class:`RandomStates` is an extension whose only
 job is to be serialized with the trainer, carrying those generators.
 
-Also here: the lock that keeps two runs out of one output folder, the
-check that a resumed run asks for the settings it was started with, and
-the clean-up of what a killed snapshot write leaves behind.
+Also here: the lock that keeps two runs out of one output folder, and the
+check that a resumed run asks for the settings it was started with. (What a
+killed write leaves behind is removed by
+:func:`branchynet.atomic.remove_leftovers` under that lock.)
 """
 import glob
 import os
 import re
-import shutil
 
 import filelock
 import numpy
@@ -73,18 +73,6 @@ def latest_snapshot(directory):
     """Path of the highest-numbered ``snapshot_iter_N`` in ``directory``."""
     found = snapshot_iterations(directory)
     return found[-1][1] if found else None
-
-
-def remove_stale_snapshot_dirs(directory):
-    """Remove the temporary folders a killed snapshot write left behind.
-
-    Chainer's snapshot writer saves into ``tmpsnapshot_iter_N*`` folders and
-    moves the file out; a kill in between leaves the folder. Only call this
-    while holding the output folder's lock (no other run is writing).
-    """
-    for path in glob.glob(os.path.join(directory, 'tmpsnapshot_iter_*')):
-        if os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
 
 
 class OutputLock:

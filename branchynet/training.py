@@ -41,7 +41,7 @@ import numpy
 from chainer.training import extensions
 
 from branchynet import data as data_lib
-from branchynet.data.download import write_json_atomic
+from branchynet.atomic import remove_leftovers, write_json_atomic
 from branchynet.device import get_device
 from branchynet.distributed import Workers, get_workers
 from branchynet.errors import BranchyNetError
@@ -52,8 +52,7 @@ from branchynet.model import JointLoss, paper_exit_weights
 from branchynet.networks import N_EXITS, NETWORKS
 from branchynet.progress import PlainStream, ProgressLines
 from branchynet.resume import (OutputLock, RandomStates, check_resume_settings,
-                               latest_snapshot, remove_stale_snapshot_dirs,
-                               snapshot_iterations)
+                               latest_snapshot, snapshot_iterations)
 from branchynet.serialization import (load_model, load_npz_safe, model_paths,
                                       save_model, save_npz_atomic)
 from branchynet.updater import (ADAM_BETAS, JointUpdater, MainNetwork,
@@ -140,7 +139,12 @@ class TrainSettings:
                                   % e) from None
         if isinstance(settings.exit_weights, list):
             settings.exit_weights = tuple(settings.exit_weights)
-        settings.check()
+        try:
+            settings.check()
+        except TypeError as e:   # null, a list... where a number or name is
+            raise BranchyNetError('the saved settings hold a value of the '
+                                  'wrong type (%s): %.200r' % (e, saved)
+                                  ) from None
         return settings
 
 
@@ -610,8 +614,9 @@ def _start(run, asked, allow_changed_settings):
             error = str(e)
     run.workers.check_all(error)
     if run.workers.is_root:
-        for phase in ('phase1', 'phase2'):
-            remove_stale_snapshot_dirs(os.path.join(run.out, phase))
+        # safe under the lock: no other run writes here
+        for path in remove_leftovers(run.out, snapshot_dirs=True):
+            print('removed %s, left by a killed run' % path)
         write_json_atomic(settings_path, asked)
     run.workers.agree(None)
 
@@ -631,7 +636,9 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
         out (str): output folder (see the module docstring).
         device (str): Chainer device specifier (``@numpy``, ``@cupy:0``);
             under MPI, ``@cupy`` means the GPU of the process's local rank.
-        data_dir (str): data folder, ``'auto'`` for the data root.
+        data_dir (str): the data root (holding mnist/, cifar10/,
+            pcifar10/); ``'auto'``: ``$BRANCHYNET_DATA_ROOT`` or
+            ``datasets/data``.
         resume (bool): continue an interrupted phase from its snapshot; the
             settings must be those the run started with.
         allow_changed_settings (bool): resume even with other settings.

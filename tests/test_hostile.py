@@ -1068,10 +1068,6 @@ def test_model_json_with_wrong_values(tmp_path, offline, saved_model, path,
                                            value))
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "TrainSettings.from_saved (training.py) passes wrong types on to "
-    "check(): settings.seed null or settings.recipe [] end in a TypeError; "
-    "the fix is asked of training.py's owner; remove this mark with it"))
 @pytest.mark.parametrize('field, value', [('seed', None), ('recipe', []),
                                           ('val_size', None)])
 def test_saved_settings_with_wrong_types(tmp_path, offline, saved_model,

@@ -138,14 +138,17 @@ def test_resume_refuses_changed_settings(tmp_path, mnist_files):
         assert json.load(f)['settings']['batch_size'] == 4
 
 
-def test_a_killed_snapshot_write_is_cleaned_up(tmp_path):
-    stale = tmp_path / 'tmpsnapshot_iter_14abc'
-    stale.mkdir()
+def test_a_killed_snapshot_write_is_cleaned_up_at_the_next_start(
+        tmp_path, mnist_files):
+    out = tmp_path / 'out'
+    stale = out / 'phase1' / 'tmpsnapshot_iter_14abc'
+    stale.mkdir(parents=True)
     (stale / 'snapshot_iter_14').write_bytes(b'half')
-    keep = tmp_path / 'snapshot_iter_7'
-    keep.write_bytes(b'whole')
-    resume.remove_stale_snapshot_dirs(str(tmp_path))
-    assert sorted(os.listdir(tmp_path)) == ['snapshot_iter_7']
+    proc = run_cli(train_args(out, 'reference', '--epochs-main', '1',
+                              '--epochs-joint', '1', '--resume'),
+                   mnist_files)
+    assert 'removed %s, left by a killed run' % stale in proc.stdout
+    assert not stale.exists()
 
 
 def test_random_states_round_trip_through_a_snapshot(tmp_path):
