@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # device_check.sh: the GPU checks, as one command for a machine with an
 # NVIDIA GPU (CUDA 13, Python 3.12 with numpy 2 and CuPy 14 preinstalled, no
-# internet). Finishes within 8 minutes; each stage has its own time limit.
+# internet). Finishes within 8 minutes: each stage has its own time limit,
+# 480 s in all.
 #
 # usage: scripts/device_check.sh [--cpu] [OUT_DIR]
 #   --cpu    dry run on the CPU (@numpy; a 1 + 1 epoch schedule on 2048
@@ -13,7 +14,10 @@
 #   1. GPU-marked tests (tests/test_gpu.py): each network's forward and
 #      backward on @cupy:0 equal to the CPU's, the batched early exit equal
 #      to batch size 1, the profiler waiting for the device; plus the compat
-#      and network tests under this Python/NumPy
+#      and network tests under this Python/NumPy; then (not with --cpu)
+#      scripts/device_check_hostile.sh: the loading and hostile-input tests
+#      on this stack, @cupy:0 evaluate, a bad GPU id, CuPy hidden, npz into
+#      CuPy arrays
 #   2. train lenet_mnist on @cupy:0 with the reference schedule (50 + 100
 #      epochs, batch 512; test set every 10 epochs and at the end)
 #   3. sweep it with GPU timing (results/lenet_mnist_gpu)
@@ -110,16 +114,17 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,m
 MODELS=$WORK/lenet_mnist
 RESULTS=$WORK/results
 FIGS=$WORK/figs
-stage tests 150 "$PY" -m pytest -q -p no:cacheprovider tests/test_gpu.py \
+stage tests 60 "$PY" -m pytest -q -p no:cacheprovider tests/test_gpu.py \
   tests/test_compat.py tests/test_networks.py
-stage train 330 "$PY" -m branchynet train lenet_mnist --device "$DEVICE" \
+[ "$CPU" = 1 ] || stage hostile 60 env OUT="$DEST" bash scripts/device_check_hostile.sh
+stage train 210 "$PY" -m branchynet train lenet_mnist --device "$DEVICE" \
   --out "$MODELS" --no-progress "${TRAIN_EXTRA[@]}"
-stage sweep 90 "$PY" -m branchynet sweep "$MODELS" --device "$DEVICE" \
+stage sweep 60 "$PY" -m branchynet sweep "$MODELS" --device "$DEVICE" \
   --out "$RESULTS/lenet_mnist_${DEVICE//[@:]/}" ${SWEEP_EXTRA[@]+"${SWEEP_EXTRA[@]}"}
-stage bench 60 "$PY" scripts/bench_train_step.py --device "$DEVICE" \
+stage bench 45 "$PY" scripts/bench_train_step.py --device "$DEVICE" \
   --experiments alexnet_cifar10,resnet_cifar10 "${BENCH_EXTRA[@]}"
-stage report 40 "$PY" -m branchynet report --results "$RESULTS" --figs "$FIGS"
-stage figures 30 "$PY" scripts/figures_to_pdf.py "$DEST/figures.pdf" \
+stage report 25 "$PY" -m branchynet report --results "$RESULTS" --figs "$FIGS"
+stage figures 20 "$PY" scripts/figures_to_pdf.py "$DEST/figures.pdf" \
   "$FIGS" "$MODELS"
 
 cp "$RESULTS/table1.md" "$DEST/" 2>/dev/null
