@@ -6,6 +6,7 @@
 * Fig. 4: only exit 1 and the final exit active: overall accuracy and the
   largest entropy among samples leaving at exit 1, vs the % leaving there.
 * Training curves: per-exit test accuracy and training loss per epoch.
+* Ours: the point ``--rule tradeoff`` chooses as alpha runs from 1e-4 to 1.
 """
 import json
 import os
@@ -21,7 +22,7 @@ from branchynet.errors import BranchyNetError  # noqa: E402
 from branchynet.report import (DISPLAY, RUNTIMES, device_name,  # noqa: E402
                                runtime_of)
 from branchynet.safe_npz import SafeNpz  # noqa: E402
-from branchynet.sweep import reference_frontier  # noqa: E402
+from branchynet.sweep import best_tradeoff, reference_frontier  # noqa: E402
 
 
 def save_figure(fig, prefix):
@@ -59,6 +60,60 @@ def fig3(summary, prefix):
     ax.set_title('%s, %s' % (branchy_name, where))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc='best')
+    return save_figure(fig, prefix)
+
+
+#: the trade-off weights the alpha figure runs over
+ALPHAS = numpy.logspace(-4, 0, 41)
+
+
+def tradeoff_path(summary, alphas=ALPHAS):
+    """The sweep point ``--rule tradeoff --alpha A`` chooses on the tuning
+    split, for each ``A`` in ``alphas``.
+
+    Returns:
+        list of int: indices into ``summary['sweep_test']``.
+    """
+    rows = summary['sweep_tune']
+    ms = [r['ms'] for r in rows]
+    accuracy = [r['accuracy'] for r in rows]
+    return [best_tradeoff(ms, accuracy, a, summary['baseline']['ms'])
+            for a in alphas]
+
+
+def alpha_figure(summary, prefix, alphas=ALPHAS):
+    """The trade-off rule's choice as alpha runs over ``alphas``: on the test
+    frontier (left), and its ms and accuracy against alpha (right)."""
+    rows = summary['sweep_test']
+    ms = numpy.array([r['ms'] for r in rows])
+    acc = 100 * numpy.array([r['accuracy'] for r in rows])
+    chosen = numpy.array(tradeoff_path(summary, alphas))
+    keep = reference_frontier(ms, acc / 100)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8),
+                                      constrained_layout=True)
+    left.plot(ms[keep], acc[keep], '-', color='0.7', label='frontier')
+    dots = left.scatter(ms[chosen], acc[chosen], c=numpy.log10(alphas),
+                        cmap='viridis', s=18, zorder=3)
+    fig.colorbar(dots, ax=left, label='log10 alpha')
+    left.set_xlabel('ms per sample')
+    left.set_ylabel('test accuracy (%)')
+    left.legend(fontsize=8, loc='lower right')
+    right.step(alphas, ms[chosen], where='post', color='C0')
+    right.set_xscale('log')
+    right.set_xlabel('alpha')
+    right.set_ylabel('ms per sample', color='C0')
+    other = right.twinx()
+    other.step(alphas, acc[chosen], where='post', color='C1')
+    other.set_ylabel('test accuracy (%)', color='C1')
+    # the ms line in front where the two meet
+    other.set_zorder(right.get_zorder() - 1)
+    right.patch.set_visible(False)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.suptitle('%s (%s): min (1 - acc) + alpha x ms / baseline ms, tuned '
+                 'on %s' % (DISPLAY[summary['network']][1],
+                            summary.get('score', 'entropy'),
+                            summary['tuned_on']))
     return save_figure(fig, prefix)
 
 
@@ -208,14 +263,18 @@ def make_figures(results, results_dir, figs_dir):
     """Every figure that the results allow; returns the written paths.
 
     For each result, named after its folder (:func:`figure_name`): Fig. 3;
-    Fig. 4 where the folder holds its records (the paper shows it for
-    B-AlexNet); training curves where the model folder still holds its
-    phase logs.
+    the trade-off rule's choice as alpha runs (:func:`alpha_figure`, where
+    the result holds its tuning split's sweep); Fig. 4
+    where the folder holds its records (the paper shows it for B-AlexNet);
+    training curves where the model folder still holds its phase logs.
     """
     written = []
     for summary in results:
         name = figure_name(summary)
         written += fig3(summary, os.path.join(figs_dir, 'fig3_' + name))
+        if 'sweep_tune' in summary:
+            written += alpha_figure(summary, os.path.join(figs_dir,
+                                                          'alpha_' + name))
         records_path = os.path.join(results_dir,
                                     summary.get('result_dir', name),
                                     'records.npz')

@@ -196,10 +196,11 @@ def write_table(results, out_dir):
              'trunk stages only. MAC bound: gain the multiply-adds allow at '
              'the chosen exit fractions.', '']
     for s in results:
-        notes.append('%s on %s (%s): T chosen by rule %r on the %s split; '
-                     'accuracy and exit %% on %d test samples.' % (
+        notes.append('%s on %s (%s): T (%s) chosen by rule %r on the %s '
+                     'split; accuracy and exit %% on %d test samples.' % (
                          s['experiment'], device_name(s['device']),
-                         runtime_note(s), s['rule'],
+                         runtime_note(s), s.get('score', 'entropy'),
+                         s['rule'],
                          'validation' if s['tuned_on'] == 'val' else 'test',
                          s['n_test']))
         if s['validation']:

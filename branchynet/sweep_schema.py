@@ -11,6 +11,7 @@ import numbers
 import re
 
 from branchynet.errors import BranchyNetError
+from branchynet.scores import SCORES
 
 _SWEEP_ROW = {'ms': 'positive', 'trunk_ms': 'positive', 'accuracy': 'number',
               'thresholds': 'numbers', 'exit_fractions': 'numbers'}
@@ -92,6 +93,10 @@ def check_sweep_result(summary, path, networks, runtimes=None):
                          % (runtime, ', '.join(runtimes)))
     for key in ('experiment', 'device', 'rule', 'tuned_on'):
         c.field(summary, key, 'text')
+    score = summary.get('score', 'entropy')     # older results: entropy
+    if not isinstance(score, str) or score not in SCORES:
+        raise c.fail('unknown score %.60r (known: %s)'
+                     % (score, ', '.join(SCORES)))
     # figure file names are made from it: a plain name, no path
     if not re.fullmatch(r'[A-Za-z0-9_][A-Za-z0-9_.-]*', summary['experiment']):
         raise c.fail('experiment %.60r is not a plain name'
@@ -112,6 +117,13 @@ def check_sweep_result(summary, path, networks, runtimes=None):
         raise c.fail('sweep_test is empty')
     for i, row in enumerate(rows):
         c.fields(row, _SWEEP_ROW, 'sweep_test[%d].' % i)
+    if 'sweep_tune' in summary:      # the alpha figure chooses on it
+        tune_rows = c.field(summary, 'sweep_tune', 'list')
+        if len(tune_rows) != len(rows):
+            raise c.fail('sweep_tune has %d rows, sweep_test %d'
+                         % (len(tune_rows), len(rows)))
+        for i, row in enumerate(tune_rows):
+            c.fields(row, _SWEEP_ROW, 'sweep_tune[%d].' % i)
     index = c.field(summary, 'chosen_index', 'count')
     if index >= len(rows):
         raise c.fail('chosen_index %d is outside the %d sweep points'

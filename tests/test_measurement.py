@@ -265,7 +265,7 @@ def test_figures_are_named_after_their_result_folders(trained, tmp_path):
                    if p.endswith('.png'))
     assert names == sorted(
         '%s_%s.png' % (kind, folder)
-        for kind in ('fig3', 'fig4', 'training')
+        for kind in ('fig3', 'alpha', 'fig4', 'training')
         for folder in ('lenet_mnist_gpu', 'lenet_mnist_modern_gpu'))
     assert len(set(written)) == len(written)
 

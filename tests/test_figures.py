@@ -1,0 +1,33 @@
+"""Figures: the trade-off rule's path as alpha runs."""
+import numpy
+
+from branchynet import figures
+
+
+def summary():
+    """A sweep result of four points (ms 1..4, baseline 4 ms)."""
+    rows = [{'ms': ms, 'accuracy': acc, 'thresholds': [t],
+             'exit_fractions': [1 - t, t], 'trunk_ms': ms}
+            for ms, acc, t in ((1.0, 0.90, 0.0), (2.0, 0.97, 0.3),
+                               (3.0, 0.98, 0.6), (4.0, 0.985, 1.0))]
+    return {'network': 'b_lenet', 'tuned_on': 'val', 'sweep_tune': rows,
+            'sweep_test': rows, 'baseline': {'ms': 4.0}}
+
+
+def test_tradeoff_path_moves_from_accurate_to_fast():
+    # (1 - acc) + alpha ms / 4: alpha 0 -> most accurate, 100 -> fastest;
+    # at 0.1 the point (2 ms, 0.97) (see tests/test_sweep.py)
+    assert figures.tradeoff_path(summary(), [0.0, 0.01, 0.1, 100.0]) == \
+        [3, 3, 1, 0]
+    path = figures.tradeoff_path(summary())
+    assert len(path) == len(figures.ALPHAS)
+    assert numpy.all(numpy.diff([summary()['sweep_tune'][i]['ms']
+                                 for i in path]) <= 0)
+
+
+def test_alpha_figure_is_written(tmp_path):
+    written = figures.alpha_figure(summary(), str(tmp_path / 'alpha_x'))
+    assert sorted(p.rsplit('/', 1)[1] for p in written) == [
+        'alpha_x.pdf', 'alpha_x.png']
+    assert all((tmp_path / p.rsplit('/', 1)[1]).stat().st_size > 1000
+               for p in written)
