@@ -137,3 +137,26 @@ def test_sweep_predicts_batch1_runs_with_three_exits(tiny_branchynet, score):
         numpy.float32)
     _check_exact(make_runtime(model, 'tiny'), x,
                  rng.randint(0, 4, 50).astype(numpy.int32), score)
+
+
+def _gpu_or_skip():
+    cupy = pytest.importorskip('cupy')
+    try:
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            return
+    except cupy.cuda.runtime.CUDARuntimeError:
+        pass
+    pytest.skip('no CUDA device')
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('score', sorted(SCORES))
+def test_sweep_predicts_batch1_runs_on_the_gpu(lenet_case, score):
+    """Entropy on the device, the other scores on the host copy of the
+    device's logits: records and batch-1 runs still agree exactly."""
+    _gpu_or_skip()
+    _, x, y = lenet_case
+    numpy.random.seed(0)
+    model = b_lenet()                 # the fixture's weights, on the GPU
+    _check_exact(make_runtime(model, 'b_lenet', 'chainer', '@cupy:0'), x, y,
+                 score)
