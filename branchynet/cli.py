@@ -30,6 +30,10 @@ class _Parser(argparse.ArgumentParser):
     (not usage + ``branchynet evaluate: error: ...``)."""
 
     def error(self, message):
+        if message.endswith('expected one argument'):
+            # argparse reads "-t -3,-2" as a missing value and an option
+            message += " (a value starting with '-' goes after '=', as in " \
+                "-t=-3,-2)"
         command = self.prog.partition(' ')[2]
         hint = ' (see branchynet %s--help)' % (command + ' ' if command
                                                 else '')

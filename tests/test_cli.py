@@ -132,3 +132,14 @@ def test_sweep_budget_rule_without_budget_fails_before_any_work(
     assert main(["sweep", str(tmp_path), "--rule", "budget"]) == 2
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and '--budget-ms' in err
+
+
+def test_negative_thresholds_go_after_an_equals_sign(capsys,
+                                                     saved_branchynet):
+    assert run_cli(['evaluate', saved_branchynet, '--score', 'energy',
+                    '-t', '-3,-2']) == 2
+    assert "goes after '='" in one_error_line(capsys)
+    # with '=' they reach the score's own check (here: too many for 2 exits)
+    assert run_cli(['evaluate', saved_branchynet, '--score', 'energy',
+                    '-t=-3,-2']) == 2
+    assert '2 exits' in one_error_line(capsys)
