@@ -138,6 +138,7 @@ def _add_runtime(p):
 
 
 def cmd_train(args):
+    from branchynet.data import resolve_dataset
     from branchynet.training import train_experiment
     weights = args.exit_weights
     if weights not in ('code', 'paper'):
@@ -156,7 +157,9 @@ def cmd_train(args):
         seed=args.seed, betas=args.betas, exit_weights=weights,
         phase2=args.phase2, protocol=args.protocol, val_size=args.val_size,
         eval_every=args.eval_every, train_limit=args.train_limit,
-        test_limit=args.test_limit, communicator=args.communicator)
+        test_limit=args.test_limit, communicator=args.communicator,
+        dataset=None if args.dataset is None else resolve_dataset(
+            args.dataset))
     base, branchy = results['baseline'], results['branchynet']
     if base is None:                 # not rank 0 of an MPI job
         return
@@ -327,6 +330,11 @@ def build_parser():
     p.add_argument('--eval-every', type=non_negative_int,
                    help='epochs between test-set passes during training '
                         '(default 1; 0: only after training)')
+    p.add_argument('--dataset', metavar='npz:PATH',
+                   help="your own data set instead of the experiment's: an "
+                        ".npz with train_x, train_y, test_x, test_y (float32 "
+                        "images (N, C, H, W) of the network's input shape, "
+                        "integer labels in [0, classes))")
     p.add_argument('--train-limit', type=non_negative_int, default=0,
                    help='use only the first N training samples (0: all)')
     p.add_argument('--test-limit', type=non_negative_int, default=0,

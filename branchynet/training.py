@@ -119,6 +119,8 @@ class TrainSettings:
                self.eval_every) < 0:
             raise BranchyNetError('sizes, limits and --eval-every must be '
                                   '>= 0')
+        if self.dataset is not None:
+            data_lib.resolve_dataset(self.dataset)
         if self.protocol == 'reference' and self.val_size:
             raise BranchyNetError('the reference protocol trains on every '
                                   'training image: it takes no validation '
@@ -196,11 +198,16 @@ def seed_everything(seed):
 
 
 def prepare_data(settings, data_dir='auto'):
-    """The training run's splits (see :func:`branchynet.data.load_splits`)."""
+    """The training run's splits (see :func:`branchynet.data.load_splits`).
+
+    A user's file (``dataset='npz:PATH'``) stands in for the experiment's
+    data set, with its image shape and number of classes.
+    """
+    experiment = get_experiment(settings.experiment)
     return data_lib.load_splits(
-        settings.dataset or get_experiment(settings.experiment).dataset,
-        settings.val_size,
-        settings.train_limit, settings.test_limit, data_dir)
+        settings.dataset or experiment.dataset, settings.val_size,
+        settings.train_limit, settings.test_limit, data_dir,
+        like=experiment.dataset)
 
 
 def exit_keys(n_exits, main_only):
