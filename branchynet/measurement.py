@@ -43,7 +43,7 @@ from branchynet.data.download import write_json_atomic
 from branchynet.errors import BranchyNetError
 from branchynet.evaluation import evaluation_split, predict, summarize
 from branchynet.experiments import EXPERIMENTS
-from branchynet.inference import score_of
+from branchynet.inference import choose_exits, score_of
 from branchynet.profiling import count_macs, profile_paths, robust_ms
 from branchynet.records import Records, save_records
 from branchynet.runtime import as_runtime, make_runtime
@@ -90,12 +90,16 @@ def validate_point(model, x, y, thresholds, predicted, score='entropy'):
         thresholds (tuple or None): None runs the main network alone.
         score (str): the exit score the thresholds are for.
         predicted (dict): ``accuracy``, ``exit_counts`` and ``ms`` predicted
-            from the records and the profile.
+            from the records and the profile, and each sample's
+            ``prediction`` and ``exit_index`` (int arrays ``(N,)``).
 
     Returns:
         dict: predicted and measured accuracy, exit counts and ms per
-        sample, ``time_error`` (measured / predicted - 1) and
-        ``exact_match`` (accuracy and exit counts identical).
+        sample, ``time_error`` (measured / predicted - 1), ``mismatched``
+        (samples whose prediction or exit differ between the records and
+        the real run: batched float32 results can differ from batch-1 ones
+        in the last bits, which moves a sample lying that close to a
+        threshold) and ``exact_match`` (accuracy and exit counts identical).
     """
     p, e, measured_ms, measured_exit_ms = timed_predict(model, x, thresholds,
                                                         score)
@@ -110,6 +114,8 @@ def validate_point(model, x, y, thresholds, predicted, score='entropy'):
         'measured_ms': measured_ms,
         'measured_exit_ms': measured_exit_ms,
         'time_error': measured_ms / predicted['ms'] - 1,
+        'mismatched': int(numpy.sum(
+            (p != predicted['prediction']) | (e != predicted['exit_index']))),
         'exact_match': (predicted['accuracy'] == measured['accuracy'] and
                         predicted['exit_counts'] == measured['exit_counts']),
     }
@@ -263,7 +269,7 @@ def validation_points(ms, chosen):
 
 
 def validate(model, baseline, test, test_records, thresholds, points,
-             paths, baseline_accuracy, n, score='entropy'):
+             paths, baseline_prediction, n, score='entropy'):
     """Stage 4: real batch-1 runs of ``n`` test samples against the sweep.
 
     Args:
@@ -271,26 +277,32 @@ def validate(model, baseline, test, test_records, thresholds, points,
         test (tuple): the test split ``(x, y)``.
         test_records (Records): the test split's records.
         points (dict): name -> index into ``thresholds``.
-        baseline_accuracy (float): its predicted accuracy on the ``n``.
+        baseline_prediction (numpy.ndarray): its batched predictions of the
+            ``n`` samples.
         score (str): the exit score the thresholds are for.
     """
     x, y = test[0][:n], test[1][:n]
     print('validating the baseline and %d sweep points against real '
           'batch-1 inference on %d test samples...' % (len(points), n))
+    last = model.n_exits - 1
     rows = [dict(validate_point(baseline, x, y, None, {
-        'accuracy': baseline_accuracy,
-        'exit_counts': [0] * (model.n_exits - 1) + [n],
-        'ms': paths.baseline_ms}), point='baseline')]
+        'accuracy': float((baseline_prediction == y).mean()),
+        'exit_counts': [0] * last + [n],
+        'ms': paths.baseline_ms, 'prediction': baseline_prediction,
+        'exit_index': numpy.full(n, last)}), point='baseline')]
+    first = test_records.subset(n)
     for name, index in points.items():
         t = tuple(thresholds[index])
-        first = test_records.subset(n)
         one = sweep_lib.evaluate_thresholds(
             first.scores(score), first.prediction, y, [t], paths.exit_ms,
             score=score)
+        exit_index = choose_exits(first.scores(score), t, score)
         rows.append(dict(validate_point(model, x, y, t, {
             'accuracy': float(one['accuracy'][0]),
             'exit_counts': one['exit_counts'][0].tolist(),
-            'ms': float(one['ms'][0])}, score), point=name))
+            'ms': float(one['ms'][0]),
+            'prediction': first.prediction[numpy.arange(n), exit_index],
+            'exit_index': exit_index}, score), point=name))
     return rows
 
 
@@ -374,7 +386,7 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
             model, main_baseline, splits['test'], recorded['records']['test'],
             results['test']['thresholds'],
             validation_points(results['test']['ms'], chosen),
-            paths, float((base_pred == labels['test'][:n]).mean()), n, score)
+            paths, base_pred, n, score)
 
     summary = {
         'experiment': experiment.name,

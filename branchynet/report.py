@@ -162,17 +162,20 @@ def to_csv(rows):
 def validation_markdown(summary):
     """Predicted vs measured table of one sweep result's validation."""
     lines = ['| point | T | acc % pred. | acc % meas. | exit counts pred. | '
-             'exit counts meas. | ms pred. | ms meas. | time error | exact |',
-             '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+             'exit counts meas. | ms pred. | ms meas. | time error | '
+             'mismatched | exact |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | '
+             '--- |']
     for row in summary['validation']:
         lines.append('| %s | %s | %.2f | %.2f | %s | %s | %.3f | %.3f | '
-                     '%+.1f%% | %s |' % (
+                     '%+.1f%% | %s | %s |' % (
                          row['point'], _cell('T', row['thresholds']),
                          100 * row['predicted_accuracy'],
                          100 * row['measured_accuracy'],
                          row['predicted_exit_counts'],
                          row['measured_exit_counts'], row['predicted_ms'],
                          row['measured_ms'], 100 * row['time_error'],
+                         row.get('mismatched', '-'),
                          'yes' if row['exact_match'] else 'NO'))
     return '\n'.join(lines) + '\n'
 

@@ -64,6 +64,9 @@ def test_sweep_prediction_matches_real_batch1_inference(trained):
                                           'middle', 'slowest']
     for row in rows:
         assert row['exact_match'], row
+        # sample by sample: the tiny model's entropies lie nowhere near the
+        # grid's thresholds, so no batched-vs-batch-1 rounding moves one
+        assert row['mismatched'] == 0, row
         assert row['measured_accuracy'] == row['predicted_accuracy']
         assert row['measured_exit_counts'] == row['predicted_exit_counts']
         assert sum(row['measured_exit_counts']) == 64
@@ -343,3 +346,23 @@ def test_sweep_rule_settings_fail_before_any_work(tmp_path, capsys, argv,
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and match in err and 'does not exist' \
         not in err
+
+
+def test_validation_counts_samples_whose_outcome_differs():
+    from branchynet.evaluation import predict
+    from branchynet.measurement import validate_point
+    from branchynet.networks import b_lenet
+    numpy.random.seed(0)
+    model = b_lenet()
+    x = numpy.random.RandomState(1).rand(6, 1, 28, 28).astype(numpy.float32)
+    y = numpy.zeros(6, numpy.int32)
+    prediction, exit_index = predict(model, x, (2.2,))
+    # the records said otherwise for two samples
+    prediction = prediction.copy()
+    prediction[1] += 1
+    exit_index = exit_index.copy()
+    exit_index[4] = 1 - exit_index[4]
+    row = validate_point(model, x, y, (2.2,), {
+        'accuracy': 0.0, 'exit_counts': [0, 6], 'ms': 1.0,
+        'prediction': prediction, 'exit_index': exit_index})
+    assert row['mismatched'] == 2
