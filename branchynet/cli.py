@@ -174,116 +174,9 @@ def cmd_train(args):
     print('models saved in %s' % out)
 
 
-def cmd_evaluate(args):
-    from branchynet.evaluation import evaluate_saved
-    if args.ood is not None:
-        from branchynet.ood import evaluate_ood
-        evaluate_ood(args.model, args.ood, args.thresholds, args.score,
-                     device=args.device, data_dir=args.data_dir,
-                     runtime=args.runtime, threads=args.threads)
-        return
-    evaluate_saved(args.model, args.thresholds, device=args.device,
-                   data_dir=args.data_dir, batch_size=args.batch_size,
-                   split=args.split, runtime=args.runtime,
-                   threads=args.threads, score=args.score)
-
-
-def cmd_sweep(args):
-    from branchynet.measurement import measure_experiment
-    from branchynet.report import (to_markdown, validation_markdown,
-                                   write_table)
-    if args.rule == 'budget' and args.budget_ms is None:
-        # checked now, not after minutes of recording and profiling
-        raise BranchyNetError('--rule budget needs --budget-ms MS (the '
-                              'latency budget in ms per sample)')
-    out = args.out or os.path.join(
-        'results', os.path.basename(os.path.normpath(args.model_dir)))
-    summary = measure_experiment(
-        args.model_dir, out, device=args.device, data_dir=args.data_dir,
-        tune_on=args.tune_on, rule=args.rule, epsilon=args.epsilon,
-        budget_ms=args.budget_ms, grid=args.grid,
-        profile_samples=args.profile_samples,
-        validate_samples=args.validate_samples, warmup=args.warmup,
-        runtime=args.runtime, threads=args.threads, score=args.score,
-        alpha=args.alpha, target=args.target)
-    rows = write_table([summary], out)
-    print(to_markdown(rows))
-    if summary['validation']:
-        print(validation_markdown(summary))
-    print('%s thresholds tuned on the %s split; results in %s'
-          % (summary['score'], 'validation' if summary['tuned_on'] == 'val'
-             else 'test', out))
-
-
-def cmd_compare(args):
-    from branchynet.compare import run_compare
-    results = args.results or os.path.join(
-        'results', os.path.basename(os.path.normpath(args.model_dir)))
-    _check_folder('--figs', args.figs)
-    result, markdown, written = run_compare(
-        args.model_dir, results, args.figs, alpha=args.alpha,
-        target=args.target, grid_size=args.grid_size)
-    print(markdown)
-    print('compared %d scores x %d rules in %.2f s (the records pass it '
-          'reused took %s s in the sweep)' % (
-              len(result['frontiers']), 5, result['seconds'],
-              '?' if result['records_seconds'] is None
-              else '%.2f' % result['records_seconds']))
-    for path in written:
-        print('wrote %s' % path)
-
-
-def cmd_export(args):
-    from branchynet.onnx_export import export_model_dir
-    out = args.out or os.path.join(args.model_dir, 'onnx')
-    sidecar = export_model_dir(args.model_dir, out)
-    print('%s, %d exits, %d classes, input %s, opset %d:' % (
-        sidecar['network'], sidecar['exits'], sidecar['classes'],
-        'x'.join(map(str, sidecar['input_shape'])), sidecar['opset']))
-    for name in sorted(sidecar['files']):
-        print('  %s' % os.path.join(out, name))
-    print('  %s (sidecar)' % os.path.join(out, 'export.json'))
-
-
-def _check_folder(option, path):
-    """An output folder must be a folder (or not exist yet)."""
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise BranchyNetError('%s %s is a file, not a folder' % (option, path))
-
-
-def cmd_report(args):
-    from branchynet.report import load_results, to_markdown, write_table
-    from branchynet.figures import make_figures
-    _check_folder('--results', args.results)
-    _check_folder('--figs', args.figs)
-    results = load_results(args.results)
-    rows = write_table(results, args.results)
-    print(to_markdown(rows))
-    for path in make_figures(results, args.results, args.figs):
-        print('wrote %s' % path)
-
-
-def cmd_data(args):
-    if args.dataset == 'mnist':
-        from branchynet.data.download import dataset_dir
-        from branchynet.data.mnist import get_mnist
-        x_train, _, x_test, _ = get_mnist(args.data_dir)
-        print('mnist: %d training and %d test images, checksums verified, '
-              'in %s' % (len(x_train), len(x_test),
-                         dataset_dir('mnist', args.data_dir)))
-        return
-    from branchynet.data.pcifar10 import prepare_pcifar10
-    path = prepare_pcifar10(data_root=args.data_dir, cifar_dir=args.cifar_dir,
-                            recipe=args.recipe, force=args.force)
-    print('pcifar10 (%s recipe): %s' % (args.recipe, path))
-
-
-def build_parser():
+def add_train(sub):
+    """The ``train`` sub-command's options."""
     from branchynet.experiments import EXPERIMENTS
-    parser = _Parser(prog='branchynet', description=DESCRIPTION)
-    sub = parser.add_subparsers(dest='command', parser_class=_Parser,
-                                required=True)
-
     p = sub.add_parser('train', help='train the baseline, then the '
                        'BranchyNet (two phases)')
     p.add_argument('network', help='one of: %s' % ', '.join(EXPERIMENTS))
@@ -357,6 +250,24 @@ def build_parser():
     _add_common(p)
     p.set_defaults(func=cmd_train)
 
+
+
+def cmd_evaluate(args):
+    from branchynet.evaluation import evaluate_saved
+    if args.ood is not None:
+        from branchynet.ood import evaluate_ood
+        evaluate_ood(args.model, args.ood, args.thresholds, args.score,
+                     device=args.device, data_dir=args.data_dir,
+                     runtime=args.runtime, threads=args.threads)
+        return
+    evaluate_saved(args.model, args.thresholds, device=args.device,
+                   data_dir=args.data_dir, batch_size=args.batch_size,
+                   split=args.split, runtime=args.runtime,
+                   threads=args.threads, score=args.score)
+
+
+def add_evaluate(sub):
+    """The ``evaluate`` sub-command's options."""
     p = sub.add_parser('evaluate', help='early-exit inference of a saved '
                        'model on the test set')
     p.add_argument('model', help='saved model (PREFIX, PREFIX.npz)')
@@ -378,6 +289,37 @@ def build_parser():
     _add_runtime(p)
     p.set_defaults(func=cmd_evaluate)
 
+
+
+def cmd_sweep(args):
+    from branchynet.measurement import measure_experiment
+    from branchynet.report import (to_markdown, validation_markdown,
+                                   write_table)
+    if args.rule == 'budget' and args.budget_ms is None:
+        # checked now, not after minutes of recording and profiling
+        raise BranchyNetError('--rule budget needs --budget-ms MS (the '
+                              'latency budget in ms per sample)')
+    out = args.out or os.path.join(
+        'results', os.path.basename(os.path.normpath(args.model_dir)))
+    summary = measure_experiment(
+        args.model_dir, out, device=args.device, data_dir=args.data_dir,
+        tune_on=args.tune_on, rule=args.rule, epsilon=args.epsilon,
+        budget_ms=args.budget_ms, grid=args.grid,
+        profile_samples=args.profile_samples,
+        validate_samples=args.validate_samples, warmup=args.warmup,
+        runtime=args.runtime, threads=args.threads, score=args.score,
+        alpha=args.alpha, target=args.target)
+    rows = write_table([summary], out)
+    print(to_markdown(rows))
+    if summary['validation']:
+        print(validation_markdown(summary))
+    print('%s thresholds tuned on the %s split; results in %s'
+          % (summary['score'], 'validation' if summary['tuned_on'] == 'val'
+             else 'test', out))
+
+
+def add_sweep(sub):
+    """The ``sweep`` sub-command's options."""
     p = sub.add_parser('sweep', help='measure a trained experiment: latency '
                        'profile, one-pass threshold sweep, validation')
     p.add_argument('model_dir', help='folder written by `branchynet train` '
@@ -423,6 +365,28 @@ def build_parser():
     _add_runtime(p)
     p.set_defaults(func=cmd_sweep)
 
+
+
+def cmd_compare(args):
+    from branchynet.compare import run_compare
+    results = args.results or os.path.join(
+        'results', os.path.basename(os.path.normpath(args.model_dir)))
+    _check_folder('--figs', args.figs)
+    result, markdown, written = run_compare(
+        args.model_dir, results, args.figs, alpha=args.alpha,
+        target=args.target, grid_size=args.grid_size)
+    print(markdown)
+    print('compared %d scores x %d rules in %.2f s (the records pass it '
+          'reused took %s s in the sweep)' % (
+              len(result['frontiers']), 5, result['seconds'],
+              '?' if result['records_seconds'] is None
+              else '%.2f' % result['records_seconds']))
+    for path in written:
+        print('wrote %s' % path)
+
+
+def add_compare(sub):
+    """The ``compare`` sub-command's options."""
     p = sub.add_parser('compare', help='every exit score under every '
                        'rule, side by side, from the records `sweep` wrote '
                        '(no network runs)')
@@ -442,12 +406,77 @@ def build_parser():
                         "(default 33)")
     p.set_defaults(func=cmd_compare)
 
+
+
+def cmd_export(args):
+    from branchynet.onnx_export import export_model_dir
+    out = args.out or os.path.join(args.model_dir, 'onnx')
+    sidecar = export_model_dir(args.model_dir, out)
+    print('%s, %d exits, %d classes, input %s, opset %d:' % (
+        sidecar['network'], sidecar['exits'], sidecar['classes'],
+        'x'.join(map(str, sidecar['input_shape'])), sidecar['opset']))
+    for name in sorted(sidecar['files']):
+        print('  %s' % os.path.join(out, name))
+    print('  %s (sidecar)' % os.path.join(out, 'export.json'))
+
+
+def add_export(sub):
+    """The ``export`` sub-command's options."""
     p = sub.add_parser('export', help='write a trained experiment as ONNX '
                        'graphs (one per segment, and the baseline)')
     p.add_argument('model_dir', help='folder written by `branchynet train`')
     p.add_argument('--out', help='output folder (default MODEL_DIR/onnx)')
     p.set_defaults(func=cmd_export)
 
+
+
+def _check_folder(option, path):
+    """An output folder must be a folder (or not exist yet)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise BranchyNetError('%s %s is a file, not a folder' % (option, path))
+
+
+def cmd_report(args):
+    from branchynet.report import load_results, to_markdown, write_table
+    from branchynet.figures import make_figures
+    _check_folder('--results', args.results)
+    _check_folder('--figs', args.figs)
+    results = load_results(args.results)
+    rows = write_table(results, args.results)
+    print(to_markdown(rows))
+    for path in make_figures(results, args.results, args.figs):
+        print('wrote %s' % path)
+
+
+def add_report(sub):
+    """The ``report`` sub-command's options."""
+    p = sub.add_parser('report', help='Table I and figures from all sweep '
+                       'results')
+    p.add_argument('--results', default='results',
+                   help='folder holding NAME/sweep.json (default results)')
+    p.add_argument('--figs', default='_figs',
+                   help='figure folder (default _figs)')
+    p.set_defaults(func=cmd_report)
+
+
+
+def cmd_data(args):
+    if args.dataset == 'mnist':
+        from branchynet.data.download import dataset_dir
+        from branchynet.data.mnist import get_mnist
+        x_train, _, x_test, _ = get_mnist(args.data_dir)
+        print('mnist: %d training and %d test images, checksums verified, '
+              'in %s' % (len(x_train), len(x_test),
+                         dataset_dir('mnist', args.data_dir)))
+        return
+    from branchynet.data.pcifar10 import prepare_pcifar10
+    path = prepare_pcifar10(data_root=args.data_dir, cifar_dir=args.cifar_dir,
+                            recipe=args.recipe, force=args.force)
+    print('pcifar10 (%s recipe): %s' % (args.recipe, path))
+
+
+def add_data(sub):
+    """The ``data`` sub-command's options."""
     p = sub.add_parser('data', help='prepare a data set: pcifar10 from the '
                        'CIFAR-10 python batches')
     p.add_argument('dataset', choices=['mnist', 'pcifar10'],
@@ -465,13 +494,16 @@ def build_parser():
                         'cifar-10-batches-py/ (default <data root>/cifar10)')
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser('report', help='Table I and figures from all sweep '
-                       'results')
-    p.add_argument('--results', default='results',
-                   help='folder holding NAME/sweep.json (default results)')
-    p.add_argument('--figs', default='_figs',
-                   help='figure folder (default _figs)')
-    p.set_defaults(func=cmd_report)
+
+
+def build_parser():
+    """The ``branchynet`` parser: one sub-parser per command (``add_*``)."""
+    parser = _Parser(prog='branchynet', description=DESCRIPTION)
+    sub = parser.add_subparsers(dest='command', parser_class=_Parser,
+                                required=True)
+    for add in (add_train, add_evaluate, add_sweep, add_compare, add_export,
+                add_data, add_report):
+        add(sub)
     return parser
 
 

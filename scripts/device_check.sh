@@ -115,7 +115,7 @@ MODELS=$WORK/lenet_mnist
 RESULTS=$WORK/results
 FIGS=$WORK/figs
 stage tests 60 "$PY" -m pytest -q -p no:cacheprovider tests/test_gpu.py \
-  tests/test_compat.py tests/test_networks.py
+  tests/test_compat.py tests/test_networks.py tests/test_records.py
 [ "$CPU" = 1 ] || stage hostile 60 env OUT="$DEST" bash scripts/device_check_hostile.sh
 stage train 210 "$PY" -m branchynet train lenet_mnist --device "$DEVICE" \
   --out "$MODELS" --no-progress "${TRAIN_EXTRA[@]}"
