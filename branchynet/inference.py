@@ -109,7 +109,11 @@ def early_exit_one(model, x, thresholds, score=DEFAULT):
 
     Returns:
         tuple: ``(prediction, exit_index)`` as Python ints.
+
+    Raises:
+        BranchyNetError: thresholds of the wrong number or range.
     """
+    thresholds = check_thresholds(thresholds, model.n_exits, score)
     score = score_of(score)
     last = model.n_exits - 1
     with chainer.using_config('train', False), chainer.no_backprop_mode():
@@ -137,7 +141,11 @@ def early_exit(model, x, thresholds, score=DEFAULT):
     Returns:
         tuple: ``prediction`` int32 ``(N,)`` and ``exit_index`` int32 ``(N,)``
         (0-based), both on the device of ``x``.
+
+    Raises:
+        BranchyNetError: thresholds of the wrong number or range.
     """
+    thresholds = check_thresholds(thresholds, model.n_exits, score)
     score = score_of(score)
     xp = chainer.backend.get_array_module(x)
     n = len(x)

@@ -264,3 +264,15 @@ def test_all_three_agree_on_a_threshold_half_an_ulp_above_the_entropy():
     assert [early_exit_one(model, x[i:i + 1], [t])[1]
             for i in range(2)] == [0, 1]
     assert early_exit(model, x, [t])[1].tolist() == [0, 1]
+
+
+def test_the_python_api_checks_the_thresholds():
+    from branchynet.errors import BranchyNetError
+    from branchynet.networks import b_lenet
+    model = b_lenet()
+    x = numpy.zeros((2, 1, 28, 28), numpy.float32)
+    for bad in ([2.25, 1], [], [-1.0], [float('nan')]):
+        with pytest.raises(BranchyNetError):
+            early_exit(model, x, bad)
+        with pytest.raises(BranchyNetError):
+            early_exit_one(model, x[:1], bad)

@@ -425,3 +425,28 @@ def test_one_training_iteration_of_each_network(name, shape, main_only):
         in_side_exit = any(n.startswith('/model/exits/%d/' % k)
                            for k in range(last))
         assert (n in changed) == (not (main_only and in_side_exit)), n
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_snapshot(
+        published, tmp_path, monkeypatch):
+    real_forward = JointLoss.forward
+    steps = []
+
+    def poisoned(self, x, t):
+        loss = real_forward(self, x, t)
+        if chainer.config.train:          # not the test passes
+            steps.append(1)
+            if len(steps) == 2 * ITERS_PER_EPOCH + 3:
+                return loss * float('nan')
+        return loss
+    monkeypatch.setattr(JointLoss, 'forward', poisoned)
+    with pytest.raises(BranchyNetError, match=(
+            r'^phase 1: the loss became nan at epoch 3, iteration %d; '
+            r'training stopped, the last good snapshot is .*snapshot_iter_%d$'
+            % (2 * ITERS_PER_EPOCH + 3, 2 * ITERS_PER_EPOCH))):
+        train(tmp_path, published, epochs_main=4)
+    # the weights never saw the NaN: the snapshot resumes cleanly
+    assert not (tmp_path / 'baseline.json').exists()
+    monkeypatch.setattr(JointLoss, 'forward', real_forward)
+    results = train(tmp_path, published, epochs_main=4, resume=True)
+    assert 0 <= results['baseline']['test_accuracy_main'] <= 1
