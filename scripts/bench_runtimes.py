@@ -59,7 +59,7 @@ from branchynet.atomic import write_json_atomic  # noqa: E402
 from branchynet.device import tune_malloc  # noqa: E402
 from branchynet.evaluation import evaluation_split  # noqa: E402
 from branchynet.inference import choose_exits  # noqa: E402
-from branchynet.networks import NETWORKS  # noqa: E402
+from branchynet.networks import random_network  # noqa: E402
 from branchynet.onnx_export import INPUT_SHAPES  # noqa: E402
 from branchynet.profiling import (count_macs, forcing_thresholds,  # noqa: E402
                                   robust_ms)
@@ -128,22 +128,6 @@ def both_runtimes(model, baseline, network, threads):
                              main_only=True),
                 make_runtime(model, network, r, threads=threads))
             for r in RUNTIMES}
-
-
-def random_network(network, seed=0):
-    """Random weights; batch norm with random statistics (fresh ones let
-    B-ResNet's logits grow without bound, every entropy then 0)."""
-    numpy.random.seed(seed)
-    model = NETWORKS[network]()
-    rng = numpy.random.RandomState(seed + 1)
-    for link in model.links():
-        if isinstance(link, chainer.links.BatchNormalization):
-            c = link.avg_mean.shape[0]
-            link.avg_mean[:] = rng.uniform(-0.5, 0.5, c)
-            link.avg_var[:] = rng.uniform(0.5, 2.0, c)
-            link.gamma.array[:] = rng.uniform(0.1, 0.5, c)
-            link.beta.array[:] = rng.uniform(-0.2, 0.2, c)
-    return model
 
 
 def chosen_thresholds(model_dir, given):

@@ -11,10 +11,15 @@ Fixtures (none is autouse, so other test files are unaffected):
   decompressed files (what :func:`branchynet.data.get_mnist` checks).
 - ``data_root``: ``$BRANCHYNET_DATA_ROOT`` pointed at a fresh temporary
   folder, so no test touches the repository's data folder or the user's.
+- ``silent_server``: the URL of an HTTP 'mirror' on loopback that accepts
+  connections and never answers (download time-outs).
 """
+import contextlib
 import gzip
 import hashlib
 import pathlib
+import socket
+import threading
 
 import branchynet  # noqa: F401  (first: patches NumPy 2 before chainer)
 import chainer
@@ -108,3 +113,21 @@ def data_root(tmp_path, monkeypatch):
     root.mkdir()
     monkeypatch.setenv('BRANCHYNET_DATA_ROOT', str(root))
     return root
+
+
+@pytest.fixture
+def silent_server():
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(8)
+    held = []
+
+    def accept():
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(server.accept()[0])
+    threading.Thread(target=accept, daemon=True).start()
+    yield 'http://127.0.0.1:%d/' % server.getsockname()[1]
+    server.close()
+    for connection in held:
+        connection.close()

@@ -2,6 +2,7 @@
 import os
 import pathlib
 import textwrap
+import zlib
 
 _REPO = pathlib.Path(__file__).resolve().parents[1]
 _MNIST_NAMES = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
@@ -65,3 +66,13 @@ CLI_WRAPPER = textwrap.dedent('''
     from branchynet.cli import main
     sys.exit(main(sys.argv[1:]))
 ''')
+
+
+def gzip_bomb(path, raw_bytes):
+    """A .gz of ``raw_bytes`` zeros, written in pieces (never held whole)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    with open(path, 'wb') as f:
+        for start in range(0, raw_bytes, len(block)):
+            f.write(compressor.compress(block[:raw_bytes - start]))
+        f.write(compressor.flush())

@@ -7,10 +7,7 @@ import gzip
 import hashlib
 import os
 import shutil
-import socket
-import threading
 import time
-import zlib
 
 import numpy
 import pytest
@@ -19,7 +16,7 @@ from branchynet.data import load_dataset, split_validation
 from branchynet.data.mnist import (MNIST_SHA256, MNIST_SIZES, default_mirrors,
                                    get_mnist)
 from branchynet.errors import BranchyNetError
-from helpers import REAL_DATA_ROOT, REAL_MNIST, files_in
+from helpers import REAL_DATA_ROOT, REAL_MNIST, files_in, gzip_bomb
 
 NAMES = list(MNIST_SHA256)
 
@@ -230,15 +227,6 @@ def test_real_mnist(data_root):
 
 # ------------------------------------------------------------ bounded memory
 
-def gzip_bomb(path, raw_bytes):
-    """A .gz of ``raw_bytes`` zeros, written in pieces (never held whole)."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
-    block = bytes(1 << 20)
-    with open(path, 'wb') as f:
-        for start in range(0, raw_bytes, len(block)):
-            f.write(compressor.compress(block[:raw_bytes - start]))
-        f.write(compressor.flush())
-
 
 def test_a_gzip_bomb_is_refused_past_the_known_size(tmp_path, data_root,
                                                     tiny_mnist):
@@ -284,27 +272,6 @@ def test_a_download_larger_than_expected_is_refused(tmp_path, data_root):
         get_mnist(str(tmp_path / 'root'), mirrors=[mirror.as_uri() + '/'])
     assert 'more than the' in str(error.value)
     assert files_in(tmp_path / 'root') == []
-
-
-@pytest.fixture
-def silent_server():
-    """An HTTP 'mirror' that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(('127.0.0.1', 0))
-    server.listen(8)
-    held = []
-
-    def accept():
-        while True:
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                return
-    threading.Thread(target=accept, daemon=True).start()
-    yield 'http://127.0.0.1:%d/' % server.getsockname()[1]
-    server.close()
-    for connection in held:
-        connection.close()
 
 
 def test_a_hanging_mirror_times_out_with_a_message(tmp_path, data_root,

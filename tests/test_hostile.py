@@ -22,13 +22,10 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import zlib
 
 import numpy
 import pytest
@@ -40,7 +37,7 @@ from branchynet.errors import BranchyNetError
 from branchynet.networks import b_lenet
 from branchynet.serialization import load_model, save_model
 from branchynet.training import resolve_settings
-from helpers import REAL_DATA_ROOT, files_in
+from helpers import REAL_DATA_ROOT, files_in, gzip_bomb
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 #: the checkout first, then whatever the test run had (chainer may be there)
@@ -413,15 +410,6 @@ def test_a_missing_model_file(tmp_path):
 # Data: missing, bombs, hanging mirrors, the data root's meaning
 # ---------------------------------------------------------------------------
 
-def gzip_bomb(path, raw_bytes):
-    """``path`` gzip-compressing ``raw_bytes`` zeros, written in pieces."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
-    block = bytes(1 << 20)
-    with open(path, 'wb') as f:
-        for start in range(0, raw_bytes, len(block)):
-            f.write(compressor.compress(block[:raw_bytes - start]))
-        f.write(compressor.flush())
-
 
 def test_missing_mnist_says_what_to_do_first(tmp_path, model):
     folder, prefix = model
@@ -459,25 +447,6 @@ def test_a_gzip_bomb_in_place_of_mnist(tmp_path, model, baseline_rss):
     # the bomb costs at most the 47 MB of the real file (plus buffers)
     assert result.max_rss_mb < baseline_rss + 47 + 48, (result.max_rss_mb,
                                                         baseline_rss)
-
-
-@pytest.fixture
-def silent_server():
-    """An HTTP 'mirror' that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(('127.0.0.1', 0))
-    server.listen(8)
-    held = []
-
-    def accept():
-        with contextlib.suppress(OSError):
-            while True:
-                held.append(server.accept()[0])
-    threading.Thread(target=accept, daemon=True).start()
-    yield 'http://127.0.0.1:%d/' % server.getsockname()[1]
-    server.close()
-    for connection in held:
-        connection.close()
 
 
 def test_a_hanging_mirror_times_out(tmp_path, model, silent_server):

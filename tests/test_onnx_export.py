@@ -16,7 +16,7 @@ from branchynet import cli
 from branchynet.errors import BranchyNetError
 from branchynet.inference import entropy
 from branchynet.layers import lrn, max_pool
-from branchynet.networks import NETWORKS
+from branchynet.networks import NETWORKS, random_network
 from branchynet.onnx_export import (INPUT_SHAPES, OPSET, _convert, _Graph,
                                     export_model_dir, main_graph,
                                     onnx_pool_outsize, segment_graphs)
@@ -29,26 +29,6 @@ BATCH = {'b_lenet': 5, 'b_alexnet': 3, 'b_resnet110': 2}
 def session(graph):
     return onnxruntime.InferenceSession(graph.SerializeToString(),
                                         providers=['CPUExecutionProvider'])
-
-
-def random_network(name, seed=0):
-    """A network with random weights and random batch-norm statistics.
-
-    Random statistics test the inference-mode normalisation (fresh ones
-    are the identity) and keep B-ResNet's logits near 1, where 1e-4 is a
-    meaningful tolerance.
-    """
-    numpy.random.seed(seed)
-    model = NETWORKS[name]()
-    rng = numpy.random.RandomState(seed + 1)
-    for link in model.links():
-        if isinstance(link, chainer.links.BatchNormalization):
-            c = link.avg_mean.shape[0]
-            link.avg_mean[:] = rng.uniform(-0.5, 0.5, c)
-            link.avg_var[:] = rng.uniform(0.5, 2.0, c)
-            link.gamma.array[:] = rng.uniform(0.1, 0.5, c)
-            link.beta.array[:] = rng.uniform(-0.2, 0.2, c)
-    return model
 
 
 def chainer_logits(model, x):
