@@ -461,6 +461,12 @@ def test_a_hanging_mirror_times_out(tmp_path, model, silent_server):
     assert 'downloading %s' % silent_server in result.stderr
 
 
+def _default_sigint():
+    """Python ignores SIGINT in a child whose parent ignored it (tests run
+    in the background, under nohup): give it the default disposition."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize('sig, code, line', [
     (signal.SIGINT, 130, 'branchynet: interrupted'),
     (signal.SIGTERM, 143, 'branchynet: interrupted (SIGTERM)')])
@@ -473,7 +479,7 @@ def test_an_interrupt_during_a_download(tmp_path, model, silent_server, sig,
     process = subprocess.Popen(
         [sys.executable, '-m', 'branchynet', 'evaluate', prefix,
          '--data-dir', str(root)], env=env, cwd=tmp_path,
-        stderr=subprocess.PIPE, text=True)
+        stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     seen = ''
     while 'downloading' not in seen:       # then waiting on the mirror
         text = process.stderr.readline()
