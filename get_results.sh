@@ -34,7 +34,9 @@
 #                    communicator on CPUs, pure_nccl on GPUs: one GPU per
 #                    process); the batch size stays the global one
 #   --hostfile FILE  with --procs: an Open MPI hostfile, to spread the
-#                    processes over machines (see the README)
+#                    processes over machines (see the README: the checkout,
+#                    with _models/, and the data root at the same paths on
+#                    every machine, on a shared file system)
 #   -h, --help       this help
 #
 # Outside the container image the script sets up (or reuses) .venv with
@@ -55,11 +57,11 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --quick) QUICK=1 ;;
     --only) need_value "$@"; ONLY=$2; shift ;;
-    --only=*) ONLY=${1#*=} ;;
+    --only=*) ONLY=${1#*=}; [ -n "$ONLY" ] || usage_error "--only needs a value" ;;
     --device) need_value "$@"; DEVICE=$2; shift ;;
     --device=*) DEVICE=${1#*=} ;;
     --data-dir) need_value "$@"; DATA_DIR=$2; shift ;;
-    --data-dir=*) DATA_DIR=${1#*=} ;;
+    --data-dir=*) DATA_DIR=${1#*=}; [ -n "$DATA_DIR" ] || usage_error "--data-dir needs a value" ;;
     --procs) need_value "$@"; PROCS=$2; shift ;;
     --procs=*) PROCS=${1#*=} ;;
     --hostfile) need_value "$@"; HOSTFILE=$2; shift ;;
@@ -79,7 +81,8 @@ TRAIN_PREFIX=() TRAIN_MPI=()
 if [ "$PROCS" -gt 1 ]; then
   command -v mpiexec >/dev/null 2>&1 \
     || usage_error "--procs needs mpiexec (Open MPI: apt-get install openmpi-bin)"
-  TRAIN_PREFIX=(mpiexec -n "$PROCS")
+  # the data root and unbuffered output reach the ranks on other machines
+  TRAIN_PREFIX=(mpiexec -n "$PROCS" -x BRANCHYNET_DATA_ROOT -x PYTHONUNBUFFERED)
   [ -n "$HOSTFILE" ] && TRAIN_PREFIX+=(--hostfile "$HOSTFILE")
   # as root (a container) Open MPI asks for these
   [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -295,10 +295,6 @@ def cmd_sweep(args):
     from branchynet.measurement import measure_experiment
     from branchynet.report import (to_markdown, validation_markdown,
                                    write_table)
-    if args.rule == 'budget' and args.budget_ms is None:
-        # checked now, not after minutes of recording and profiling
-        raise BranchyNetError('--rule budget needs --budget-ms MS (the '
-                              'latency budget in ms per sample)')
     out = args.out or os.path.join(
         'results', os.path.basename(os.path.normpath(args.model_dir)))
     summary = measure_experiment(
@@ -564,29 +560,31 @@ def main(argv=None):
             args.validate_samples = min(args.validate_samples, 200)
         _run(args)
     except BranchyNetError as e:
-        # under MPI: printed once, or the job aborted (distributed.py)
-        from branchynet.distributed import error_exit
-        return error_exit('branchynet: error: %s' % _one_line(e), e)
+        return _fail(_one_line(e), e)
     except OSError as e:
-        return _fail(describe_os_error(e))
-    except MemoryError:
+        return _fail(describe_os_error(e), e)
+    except MemoryError as e:
         return _fail('out of memory (try a smaller --batch-size or fewer '
-                     'samples)')
-    except Terminated:
-        print('branchynet: interrupted (SIGTERM)', file=sys.stderr)
-        return EXIT_SIGTERM
-    except KeyboardInterrupt:
-        print('branchynet: interrupted', file=sys.stderr)
-        return EXIT_SIGINT
+                     'samples)', e)
+    except Terminated as e:
+        return _fail('interrupted (SIGTERM)', e, EXIT_SIGTERM)
+    except KeyboardInterrupt as e:
+        return _fail('interrupted', e, EXIT_SIGINT)
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
     return 0
 
 
-def _fail(message):
-    print('branchynet: error: %s' % message, file=sys.stderr)
-    return EXIT_ERROR
+def _fail(message, error, status=EXIT_ERROR):
+    """Print ``branchynet: [error: ]MESSAGE``; the exit status.
+
+    Under MPI the line is printed once, or the job is aborted when only this
+    rank failed (:func:`branchynet.distributed.error_exit`).
+    """
+    from branchynet.distributed import error_exit
+    prefix = 'branchynet: ' if status != EXIT_ERROR else 'branchynet: error: '
+    return error_exit(prefix + message, error, status)
 
 
 if __name__ == '__main__':

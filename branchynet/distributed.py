@@ -6,7 +6,12 @@ set (``chainermn.scatter_dataset``) with ``batch_size / N`` samples per
 step; ``chainermn.create_multi_node_optimizer`` averages the gradients
 over the processes before every update, so one step on N processes is one
 step on the global batch, and the learning rate means what it means on one
-process (it is not scaled with N).
+process (it is not scaled with N). One exception, as in all data-parallel
+training: BatchNormalization (B-ResNet-110) normalises each process's
+``batch_size / N`` samples by their own statistics; its running
+statistics are averaged over the processes at every epoch's end
+(``chainermn.extensions.AllreducePersistent``), before snapshots, test
+passes and the saved models.
 
 The training code talks to a :class:`Workers` object: :class:`Workers`
 itself is the single process (everything a no-op), :class:`MPIWorkers` the
@@ -64,6 +69,10 @@ class Workers:
     def evaluator(self, evaluator):
         return evaluator
 
+    def extensions(self, model):
+        """Trainer extensions the processes need to agree on ``model``."""
+        return []
+
     def out_dir(self, phase_dir):
         """Where this process's trainer writes (snapshots, logs)."""
         return phase_dir
@@ -108,9 +117,15 @@ class MPIWorkers(Workers):
         return batch_size // self.size
 
     def shard(self, dataset, seed):
-        import chainermn
-        return chainermn.scatter_dataset(dataset, self.comm,
-                                         shuffle=seed is not None, seed=seed)
+        # what chainermn.scatter_dataset does, without broadcasting the
+        # data set from rank 0: every rank has loaded it already
+        import chainer
+        import numpy
+        from chainermn.datasets import scatter_index
+        begin, end = scatter_index(len(dataset), self.comm)
+        order = None if seed is None else \
+            numpy.random.RandomState(seed).permutation(len(dataset))
+        return chainer.datasets.SubDataset(dataset, begin, end, order)
 
     def wrap_optimizers(self, optimizers):
         import chainermn
@@ -129,6 +144,10 @@ class MPIWorkers(Workers):
     def evaluator(self, evaluator):
         import chainermn
         return chainermn.create_multi_node_evaluator(evaluator, self.comm)
+
+    def extensions(self, model):
+        import chainermn
+        return [chainermn.extensions.AllreducePersistent(model, self.comm)]
 
     def out_dir(self, phase_dir):
         if self.is_root:
@@ -154,24 +173,30 @@ class MPIWorkers(Workers):
             raise SharedError(first)
 
 
-def get_workers(communicator=None):
+def get_workers(communicator=None, device='@numpy'):
     """:class:`Workers` for ``communicator`` (None: a single process).
 
     Raises:
-        BranchyNetError: an unknown communicator, or MPI not usable.
+        BranchyNetError: an unknown communicator, one that does not fit the
+            device, or MPI not usable.
     """
     if communicator is None:
         return Workers()
     if communicator not in COMMUNICATORS:
         raise BranchyNetError('unknown communicator %r (choose from %s)'
                               % (communicator, ', '.join(COMMUNICATORS)))
+    if communicator == 'pure_nccl' and not str(device).startswith('@cupy'):
+        raise BranchyNetError('--communicator pure_nccl needs GPUs (--device '
+                              '@cupy); on CPUs use naive or flat')
     try:
         import chainermn
         comm = chainermn.create_communicator(communicator)
-    except ImportError as e:
+    except (ImportError, RuntimeError) as e:
+        # (mpi4py's wheel without an MPI library raises RuntimeError)
         raise BranchyNetError(
-            '--communicator needs mpi4py and an MPI library (%s); install '
-            'them with `scripts/setup_venv.sh --mpi`' % e) from None
+            '--communicator needs an MPI library for mpi4py (%s); on Debian '
+            'or Ubuntu: apt-get install openmpi-bin' % _first_line(e)
+        ) from None
     # an uncaught exception on one rank aborts the job instead of leaving
     # the others waiting in a collective call
     chainermn.global_except_hook.add_hook()
@@ -180,17 +205,22 @@ def get_workers(communicator=None):
     return _ACTIVE
 
 
-def error_exit(line, error):
-    """Print a user error and return the exit status 2, or end the MPI job.
+def _first_line(error):
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def error_exit(line, error, status=2):
+    """Print an error's line and return ``status``, or end the MPI job.
 
     An error every rank raised (:class:`SharedError`) is printed by rank 0
-    alone. An error of one rank is printed by it, and the job is aborted,
-    since the other ranks would wait for it forever.
+    alone. Any other error of a rank in an MPI job (a user error, a full
+    disk, an interrupt) is printed by it and aborts the job, since the
+    other ranks would wait for it in a collective call forever.
     """
     if _ACTIVE is None or isinstance(error, SharedError):
         if _ACTIVE is None or _ACTIVE.is_root:
             print(line, file=sys.stderr, flush=True)
-        return 2
+        return status
     print('%s (rank %d)' % (line, _ACTIVE.rank), file=sys.stderr, flush=True)
-    _ACTIVE.comm.mpi_comm.Abort(2)
-    return 2                                    # not reached
+    _ACTIVE.comm.mpi_comm.Abort(status)
+    return status                               # not reached

@@ -349,7 +349,7 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
         dict: what is written to ``sweep.json``.
     """
     score = score_of(score).name
-    _check_rule(rule, alpha, target)
+    _check_rule(rule, alpha, target, epsilon, budget_ms)
     if grid is not None:
         grid = sweep_lib.check_grid(grid, score)
     model, chainer_model, info, baselines = load_models(
@@ -432,11 +432,19 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
     return summary
 
 
-def _check_rule(rule, alpha, target):
+def _check_rule(rule, alpha, target, epsilon=0.0, budget_ms=None):
     """The rule's own setting, before any work starts."""
     if rule not in sweep_lib.RULES:
         raise BranchyNetError('unknown rule %r (choose from %s)'
                               % (rule, ', '.join(sweep_lib.RULES)))
+    if not 0 <= epsilon <= 1:
+        raise BranchyNetError('--epsilon is an accuracy allowance in [0, 1], '
+                              'got %r' % (epsilon,))
+    if rule == 'budget' and (budget_ms is None
+                             or not 0 < budget_ms < math.inf):
+        raise BranchyNetError('--rule budget needs --budget-ms, a positive '
+                              'number of ms per sample (got %r)'
+                              % (budget_ms,))
     if rule == 'tradeoff' and (alpha is None or not 0 <= alpha < math.inf):
         raise BranchyNetError('--rule tradeoff needs --alpha, a finite '
                               'number >= 0 (got %r)' % (alpha,))

@@ -113,6 +113,13 @@ class OutputLock:
         return False
 
 
+def settings_diff(saved, asked):
+    """``['name SAVED (asked ASKED)', ...]`` for every field that differs."""
+    return ['%s %r (asked %r)' % (key, saved.get(key), value)
+            for key, value in sorted(asked.items())
+            if saved.get(key) != value]
+
+
 def check_resume_settings(saved, asked, allow_changes=False):
     """Refuse to resume a run with other settings than it was started with.
 
@@ -126,9 +133,7 @@ def check_resume_settings(saved, asked, allow_changes=False):
     """
     if saved is None or allow_changes:
         return
-    changed = ['%s %r (asked %r)' % (key, saved.get(key), value)
-               for key, value in sorted(asked.items())
-               if saved.get(key) != value]
+    changed = settings_diff(saved, asked)
     if changed:
         raise BranchyNetError(
             'cannot resume: the run was started with %s; ask for the same '

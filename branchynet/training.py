@@ -30,6 +30,7 @@ Output folder of one experiment::
 A phase whose JSON exists is done and skipped (the npz is written first).
 ``resume=True`` continues an interrupted phase from its latest snapshot.
 """
+import contextlib
 import copy
 import dataclasses
 import json
@@ -52,7 +53,8 @@ from branchynet.model import JointLoss, paper_exit_weights
 from branchynet.networks import N_EXITS, NETWORKS
 from branchynet.progress import PlainStream, ProgressLines
 from branchynet.resume import (OutputLock, RandomStates, check_resume_settings,
-                               latest_snapshot, snapshot_iterations)
+                               latest_snapshot, settings_diff,
+                               snapshot_iterations)
 from branchynet.serialization import (load_model, load_npz_safe, model_paths,
                                       save_model, save_npz_atomic)
 from branchynet.updater import (ADAM_BETAS, JointUpdater, MainNetwork,
@@ -327,7 +329,10 @@ def _restore(trainer, run, out):
     if common is not None:
         run.say('resuming from %s' % iterations[common])
         load_npz_safe(iterations[common], trainer)
-    elif not run.resume:        # a fresh start: no older run's snapshot stays
+    elif run.resume and iterations:
+        run.say('no snapshot of this phase that every process has: it starts '
+                'over')
+    if common is None:          # a fresh start: no older run's snapshot stays
         for path in iterations.values():
             os.remove(path)
 
@@ -350,8 +355,8 @@ def run_phase(loss_link, optimizers, lr_shifts, run, phase):
               else run.settings.epochs_joint)
     out = run.workers.out_dir(os.path.join(run.out, 'phase%d' % phase))
     trainer = _make_trainer(loss_link, optimizers, run, epochs, out, phase)
-    for shift in lr_shifts:
-        trainer.extend(shift)
+    for extension in lr_shifts + run.workers.extensions(loss_link.model):
+        trainer.extend(extension)
     _extend_reports(trainer, loss_link, run, epochs)
     trainer.extend(extensions.snapshot(
         filename='snapshot_iter_{.updater.iteration}',
@@ -372,8 +377,9 @@ def run_phase(loss_link, optimizers, lr_shifts, run, phase):
 
 def phase_iterations(run, epochs):
     """Updates in ``epochs`` epochs (for learning-rate drops)."""
+    # (a shard holds ceil(N / size) samples: ChainerMN pads the short ones)
     per_epoch = iterations_per_epoch(
-        len(run.splits['train'][0]) // run.workers.size,
+        -(-len(run.splits['train'][0]) // run.workers.size),
         run.workers.local_batch(run.settings.batch_size),
         run.settings.keep_short_batch)
     return int(epochs * per_epoch)
@@ -387,9 +393,16 @@ def exit_accuracies(model, x, y, device):
             for k in range(predictions.shape[1])]
 
 
-def main_accuracy(model, x, y, device):
-    """Test accuracy of the main network alone (stages + final exit)."""
-    return exit_accuracies(model, x, y, device)[-1]
+def main_accuracy(model, x, y, batch_size=256):
+    """Test accuracy of the main network alone (stages + final exit), on
+    the model's device."""
+    correct = 0
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        for i in range(0, len(x), batch_size):
+            z = model.forward_main(model.device.send(x[i:i + batch_size]))
+            predicted = chainer.backend.CpuDevice().send(z.array.argmax(1))
+            correct += int((predicted == y[i:i + batch_size]).sum())
+    return correct / len(x)
 
 
 def epoch_seconds(log):
@@ -398,17 +411,9 @@ def epoch_seconds(log):
     return [b - a for a, b in zip([0.0] + elapsed[:-1], elapsed)]
 
 
-def settings_changes(saved_info, settings):
-    """The fields in which a saved model's settings differ from ``settings``.
-
-    Returns:
-        list of str: ``'name SAVED (asked ASKED)'``, empty when equal.
-    """
-    saved = saved_info.get('settings', {})
-    # compared as saved, i.e. after a JSON round trip (tuples become lists)
-    asked = json.loads(json.dumps(dataclasses.asdict(settings)))
-    return ['%s %r (asked %r)' % (key, saved.get(key), value)
-            for key, value in asked.items() if saved.get(key) != value]
+def saved_form(settings):
+    """``settings`` as a model's JSON holds them (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(settings)))
 
 
 def _epochs(n):
@@ -421,23 +426,25 @@ def _done(prefix):
 
 
 def _skip_note(run, prefix, info):
-    changed = settings_changes(info, run.settings)
+    changed = settings_diff(info.get('settings', {}), saved_form(run.settings))
     run.say('%s.json exists, skipping%s' % (prefix, (
         '; it was trained with %s: remove it to retrain' % ', '.join(changed))
         if changed else ''))
 
 
-def initial_network(out, settings, write=True):
+def initial_network(out, settings, write=True, fresh=False):
     """The network before training, from ``OUT/initial.npz`` or built anew.
 
     Phase 2 of the reference starts every exit head from these values, so
-    they are kept on disk rather than redrawn.
+    they are kept on disk rather than redrawn. Built with NumPy's global
+    generator seeded with ``settings.seed`` (Chainer's initializers draw
+    from it); ``fresh`` builds and writes it again (a run started over).
     """
     build = NETWORKS[get_experiment(settings.experiment).network]
     path = os.path.join(out, 'initial.npz')
     numpy.random.seed(settings.seed)
     model = build()
-    if os.path.exists(path):
+    if os.path.exists(path) and not fresh:
         load_npz_safe(path, model)
     elif write:
         save_npz_atomic(path, model)
@@ -453,10 +460,11 @@ def train_phase1(run):
     if _done(prefix):
         model, info = load_model(prefix)
         _skip_note(run, 'phase 1: ' + prefix, info)
-        return model, info
+        return model, info if run.workers.is_root else None
     run.say('phase 1: main network alone, %s, %s'
             % (_epochs(run.settings.epochs_main), run.workers.describe()))
-    model = initial_network(run.out, run.settings, run.workers.is_root)
+    model = initial_network(run.out, run.settings, run.workers.is_root,
+                            fresh=not run.resume)
     model.to_device(run.device)
     main = MainNetwork(model.stages, model.exits[-1])
     optimizers, shifts = setup_optimizers(
@@ -471,8 +479,8 @@ def train_phase1(run):
         info = {'network': run.network,
                 'settings': dataclasses.asdict(run.settings),
                 'role': 'baseline',
-                'test_accuracy_main': main_accuracy(
-                    model, *run.splits['test'], run.device),
+                'test_accuracy_main': main_accuracy(model,
+                                                    *run.splits['test']),
                 'epoch_seconds': epoch_seconds(log)}
     model.to_device('@numpy')
     if run.workers.is_root:
@@ -508,21 +516,28 @@ def phase2_targets(model, main_head, mode):
     return targets
 
 
-def baseline_after_joint(baseline, model, main_head):
-    """The reference's Table I baseline: ``main`` after phase 2.
+def baseline_after_joint(baseline, model, main_head, mode='reference'):
+    """The main network after phase 2: Table I's baseline.
 
-    The phase-2 trunk's parameters with phase 1's BatchNormalization
-    statistics (the reference never ran ``main`` forward in phase 2) and
-    main's own classifier. All on CPU.
+    ``reference``: what the reference measured, ``main`` after phase 2: the
+    phase-2 trunk's parameters with phase 1's BatchNormalization statistics
+    (the reference never ran ``main`` forward in phase 2) and main's own
+    classifier, moved only by Adam's momentum. ``warm``: the phase-2 trunk
+    with the final exit, which phase 2 trained from main's classifier, and
+    phase 2's statistics. All on the CPU.
     """
     main = copy.deepcopy(baseline)
+    if mode == 'warm':
+        main.stages.copyparams(model.stages)
+        main.exits[-1].copyparams(model.exits[-1])
+        return main
     main.stages.copyparams(model.stages, copy_persistent=False)
     main.exits[-1].copyparams(main_head)
     return main
 
 
 def _save_phase2(run, model, main_head, baseline, log, weights):
-    """Write the B-network and the reference's baseline (rank 0)."""
+    """Write the B-network and the baseline after phase 2 (rank 0)."""
     common = {'network': run.network,
               'settings': dataclasses.asdict(run.settings)}
     info = dict(common, role='branchynet', exit_weights=weights,
@@ -531,10 +546,13 @@ def _save_phase2(run, model, main_head, baseline, log, weights):
                 epoch_seconds=epoch_seconds(log))
     model.to_device('@numpy')
     main_head.to_device('@numpy')
-    after = baseline_after_joint(baseline, model, main_head)
+    after = baseline_after_joint(baseline, model, main_head,
+                                 run.settings.phase2)
+    after.to_device(run.device)               # evaluated where it trained
     after_info = dict(common, role='baseline_after_joint',
                       test_accuracy_main=main_accuracy(
-                          after, *run.splits['test'], '@numpy'))
+                          after, *run.splits['test']))
+    after.to_device('@numpy')
     save_model(os.path.join(run.out, 'baseline_after_joint'), after,
                after_info)
     save_model(os.path.join(run.out, 'branchynet'), model, info)
@@ -548,6 +566,8 @@ def train_phase2(run, baseline):
     if _done(prefix) and _done(after_prefix):
         info = load_model(prefix)[1]
         _skip_note(run, 'phase 2: ' + prefix, info)
+        if not run.workers.is_root:
+            return None, None
         return info, load_model(after_prefix)[1]
     settings = run.settings
     initial = initial_network(run.out, settings, run.workers.is_root)
@@ -596,8 +616,9 @@ def _saved_settings(path):
         raise BranchyNetError('cannot read %s: %s' % (path, e)) from None
 
 
-def _lock_output(run):
-    """Lock ``run.out`` (rank 0 holds it); every rank fails alike."""
+@contextlib.contextmanager
+def _locked(run):
+    """Hold ``run.out``'s lock (rank 0 takes it); every rank fails alike."""
     lock, error = None, None
     if run.workers.is_root:
         lock = OutputLock(run.out)
@@ -606,7 +627,11 @@ def _lock_output(run):
         except BranchyNetError as e:
             lock, error = None, str(e)
     run.workers.check_all(error)
-    return lock
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.__exit__(None, None, None)
 
 
 def _start(run, asked, allow_changed_settings):
@@ -615,8 +640,10 @@ def _start(run, asked, allow_changed_settings):
     error = None
     if run.resume:
         try:
-            check_resume_settings(_saved_settings(settings_path), asked,
-                                  allow_changed_settings)
+            saved = _saved_settings(settings_path)
+            if saved is not None:       # written before it held the count
+                saved.setdefault('processes', 1)
+            check_resume_settings(saved, asked, allow_changed_settings)
         except BranchyNetError as e:
             error = str(e)
     run.workers.check_all(error)
@@ -657,11 +684,36 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
         dict: the info saved with each model, by role (``baseline``,
         ``branchynet``, ``baseline_after_joint``); None values on ranks
         other than 0.
+
+    Raises:
+        BranchyNetError: a check failed (on every rank of an MPI job alike).
     """
+    workers = get_workers(communicator, device)
+    run, error = None, None
+    try:
+        run = _checked_run(name, out, device, data_dir, resume, progress,
+                           workers, overrides)
+    except BranchyNetError as e:
+        error = str(e)
+    workers.check_all(error)        # every rank stops, the line printed once
+    asked = dict(saved_form(run.settings), processes=workers.size)
+    with _locked(run):
+        _start(run, asked, allow_changed_settings)
+        results = {}
+        baseline, results['baseline'] = train_phase1(run)
+        results['branchynet'], results['baseline_after_joint'] = \
+            train_phase2(run, baseline)
+    if not workers.is_root:
+        return dict.fromkeys(results)
+    return results
+
+
+def _checked_run(name, out, device, data_dir, resume, progress, workers,
+                 overrides):
+    """The :class:`Run`, after every check that needs no training."""
     settings = resolve_settings(name, **overrides)
     resolve_exit_weights(settings.exit_weights,      # checked now, not after
                          N_EXITS[get_experiment(name).network])
-    workers = get_workers(communicator)
     workers.local_batch(settings.batch_size)
     device = get_device(workers.device(device))
     prepare_output(out)
@@ -670,16 +722,4 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
         raise BranchyNetError('batch size %d is larger than the %d training '
                               'samples' % (settings.batch_size,
                                            len(splits['train'][0])))
-    run = Run(out, settings, splits, device, resume, progress, workers)
-    asked = json.loads(json.dumps(dataclasses.asdict(settings)))
-    lock = _lock_output(run)
-    try:
-        _start(run, asked, allow_changed_settings)
-        results = {}
-        baseline, results['baseline'] = train_phase1(run)
-        results['branchynet'], results['baseline_after_joint'] = \
-            train_phase2(run, baseline)
-    finally:
-        if lock is not None:
-            lock.__exit__(None, None, None)
-    return results
+    return Run(out, settings, splits, device, resume, progress, workers)

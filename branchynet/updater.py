@@ -6,7 +6,10 @@ through both phases, and one fresh Adam per exit for that exit's head in
 phase 2. ``main.zerograds()`` gives main's classifier zero, not missing,
 gradients in phase 2, so Adam keeps moving it with its decaying momentum.
 :class:`JointUpdater` reproduces that with one Chainer optimizer per
-parameter group and zeros for every parameter that got no gradient.
+parameter group: Chainer's gradient methods turn a missing gradient into
+zeros before they step (``GradientMethod.reallocate_cleared_grads``), and
+ChainerMN's multi-node optimizer does the same (``zero_fill``), so main's
+classifier drifts as it did in the reference.
 """
 import math
 
@@ -86,8 +89,8 @@ class NonFiniteLoss(BranchyNetError):
 class JointUpdater(chainer.training.updaters.StandardUpdater):
     """One backward pass, then every optimizer steps its own parameters.
 
-    Before the step, a parameter of any optimizer that received no gradient
-    gets a zero gradient (Chainer v1's ``zerograds`` semantics), so Adam
+    A parameter that received no gradient is stepped with a zero one (see
+    the module docstring): Chainer v1's ``zerograds`` semantics, so Adam
     keeps applying its momentum to it as the reference did.
 
     A non-finite loss stops training before it reaches the weights
@@ -109,6 +112,7 @@ class JointUpdater(chainer.training.updaters.StandardUpdater):
 
     def update_core(self):
         iterator = self._iterators['main']
+        epoch = iterator.epoch              # (next() may start a new one)
         batch = iterator.next()
         x, t = convert._call_converter(self.converter, batch,
                                        self.input_device)
@@ -119,12 +123,9 @@ class JointUpdater(chainer.training.updaters.StandardUpdater):
         value = float(loss.array)
         if not math.isfinite(value):
             raise NonFiniteLoss('the loss became %s at epoch %d, iteration %d'
-                                % (value, self.epoch + 1, self.iteration + 1))
+                                % (value, epoch + 1, self.iteration + 1))
         loss.backward()
         for optimizer in optimizers:
-            for param in optimizer.target.params():
-                if param.grad is None and param.array is not None:
-                    param.grad = param.device.xp.zeros_like(param.array)
             optimizer.update()
             if iterator.is_new_epoch:
                 optimizer.new_epoch(auto=True)

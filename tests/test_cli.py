@@ -124,22 +124,16 @@ def test_bad_device(capsys, saved_branchynet, device):
     assert 'bad device' in one_error_line(capsys)
 
 
-def test_sweep_budget_rule_without_budget_fails_before_any_work(
-        tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize('extra', [
+    ['--rule', 'budget'], ['--rule', 'budget', '--budget-ms', 'nan'],
+    ['--rule', 'budget', '--budget-ms', '-1'], ['--epsilon', 'nan'],
+    ['--epsilon', '2']])
+def test_sweep_rule_settings_fail_before_any_work(tmp_path, capsys,
+                                                  monkeypatch, extra):
     def no_work(*args, **kwargs):
         raise AssertionError('the measurement started')
-    monkeypatch.setattr('branchynet.measurement.measure_experiment', no_work)
-    assert main(["sweep", str(tmp_path), "--rule", "budget"]) == 2
+    monkeypatch.setattr('branchynet.measurement.load_models', no_work)
+    assert main(['sweep', str(tmp_path)] + extra) == 2
     err = capsys.readouterr().err
-    assert err.count('\n') == 1 and '--budget-ms' in err
-
-
-def test_negative_thresholds_go_after_an_equals_sign(capsys,
-                                                     saved_branchynet):
-    assert run_cli(['evaluate', saved_branchynet, '--score', 'energy',
-                    '-t', '-3,-2']) == 2
-    assert "goes after '='" in one_error_line(capsys)
-    # with '=' they reach the score's own check (here: too many for 2 exits)
-    assert run_cli(['evaluate', saved_branchynet, '--score', 'energy',
-                    '-t=-3,-2']) == 2
-    assert '2 exits' in one_error_line(capsys)
+    assert err.count('\n') == 1
+    assert ('--budget-ms' if 'budget' in extra else '--epsilon') in err

@@ -166,21 +166,40 @@ def test_one_step_on_two_processes_equals_one_step_on_the_global_batch(
 
 
 @needs_mpi
-def test_a_killed_two_process_run_resumes(two_process_run, data, tmp_path):
+@pytest.mark.parametrize('phase', [1, 2])
+def test_a_killed_two_process_run_resumes(phase, two_process_run, data,
+                                          tmp_path):
     straight, _ = two_process_run
     out = tmp_path / 'out'
-    # rank 1 dies in phase 1's second epoch; mpiexec ends the job
+    # rank 1 dies in the phase's second epoch; mpiexec ends the job
     killed = mpiexec(2, train_args(out), dict(
-        data, TEST_KILL='1:10', TEST_KILL_RANK='1'))
+        data, TEST_KILL='%d:10' % phase, TEST_KILL_RANK='1'))
     assert killed.returncode != 0
-    assert not (out / 'baseline.json').exists()
+    assert not (out / 'branchynet.json').exists()
     resumed = mpiexec(2, train_args(out, '--resume'), data)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert resumed.stdout.count('resuming from') == 1
-    for role in ('baseline', 'branchynet'):
+    assert resumed.stdout.count('models saved in') == 1
+    assert 'Traceback' not in resumed.stderr
+    for role in ('baseline', 'branchynet', 'baseline_after_joint'):
         a, b = weights(out, role), weights(straight, role)
         diff = max(float(numpy.abs(a[k] - b[k]).max()) for k in a)
         assert diff == 0, (role, diff)
+
+
+@needs_mpi
+def test_resuming_with_another_process_count_is_refused(data, tmp_path):
+    out = tmp_path / 'out'
+    killed = mpiexec(2, train_args(out), dict(
+        data, TEST_KILL='1:10', TEST_KILL_RANK='1'))
+    assert killed.returncode != 0
+    alone = [a for a in train_args(out, '--resume') if a not in
+             ('--communicator', 'naive')]
+    proc = subprocess.run([sys.executable] + alone, capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, **data))
+    assert proc.returncode == 2, proc.stderr
+    line, = proc.stderr.strip().splitlines()
+    assert 'processes 2 (asked 1)' in line
 
 
 def test_one_process_needs_no_mpi():
@@ -191,3 +210,5 @@ def test_one_process_needs_no_mpi():
     assert workers.common_iteration([]) is None
     with pytest.raises(BranchyNetError, match='unknown communicator'):
         get_workers('hierarchical2')
+    with pytest.raises(BranchyNetError, match='pure_nccl needs GPUs'):
+        get_workers('pure_nccl', '@numpy')

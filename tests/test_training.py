@@ -450,3 +450,35 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_snapshot(
     monkeypatch.setattr(JointLoss, 'forward', real_forward)
     results = train(tmp_path, published, epochs_main=4, resume=True)
     assert 0 <= results['baseline']['test_accuracy_main'] <= 1
+
+
+def test_the_warm_baseline_after_phase_2_is_the_trained_main_path():
+    """In warm mode phase 2 trains the final exit from main's classifier:
+    the main network after phase 2 is the trunk with that exit."""
+    from branchynet.networks import NETWORKS
+    numpy.random.seed(0)
+    build = NETWORKS['b_resnet110']
+    baseline, model = build(), build()
+    model.stages[0][1].avg_mean[...] = 5.0
+    model.exits[-1][0].W.array[...] = 2.0
+    head = copy.deepcopy(baseline.exits[-1])
+    after = training.baseline_after_joint(baseline, model, head, 'warm')
+    assert_same_params(params(after), params(model), '/stages/')
+    assert_same_params(params(after), params(model), '/exits/2/')
+    numpy.testing.assert_array_equal(after.stages[0][1].avg_mean, 5.0)
+
+
+def test_a_fresh_start_draws_its_initial_weights_again(first_run, published,
+                                                      tmp_path):
+    """A run started over (no --resume) with another seed does not reuse
+    the initial weights an earlier run left in the folder."""
+    out, _, _ = first_run
+    run = tmp_path / 'again'
+    run.mkdir()
+    shutil.copy(out / 'initial.npz', run / 'initial.npz')      # seed 0's
+    train(run, published, seed=1)
+    numpy.random.seed(1)
+    seed1 = params(b_lenet())
+    with numpy.load(str(run / 'initial.npz')) as npz:
+        saved = {'/' + k: npz[k] for k in npz.files}
+    assert_same_params(saved, seed1)
