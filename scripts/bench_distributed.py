@@ -4,9 +4,9 @@ epoch time, from one interleaved run.
 usage: python scripts/bench_distributed.py [--train-limit 10752] [--rounds 2]
 
 Runs ``branchynet train lenet_mnist`` on a subset for 2 + 1 epochs, alone
-(one process, its BLAS using every core) and under ``mpiexec -n 2
---communicator naive`` (one BLAS thread per process), alternately, ROUNDS
-times each, with the same global batch (512). The time of phase 1's second
+(one process, its BLAS using every core, then one thread) and under
+``mpiexec -n 2 --communicator naive`` (one BLAS thread per process),
+alternately, ROUNDS times each, with the same global batch (512). The time of phase 1's second
 epoch (the first pays for warm-up) is read from each run's log; a step is
 that epoch's time over its updates. No test pass (``--eval-every 0``).
 Prints a Markdown table and the ratio of medians.
@@ -55,7 +55,7 @@ def main():
     parser.add_argument('--rounds', type=int, default=2)
     args = parser.parse_args()
     cores = os.cpu_count()
-    configs = [(1, cores), (2, 1)]
+    configs = [(1, cores), (1, 1), (2, 1)]
     results = {c: [] for c in configs}
     work = tempfile.mkdtemp(prefix='bench_distributed.')
     try:
@@ -69,15 +69,16 @@ def main():
     print('| processes | BLAS threads each | epoch s (median of %d) | '
           'updates | s per step |' % args.rounds)
     print('| --- | --- | --- | --- | --- |')
-    medians = {}
+    step = {}
     for (procs, threads), runs in results.items():
         epoch = statistics.median(s for s, _ in runs)
         updates = runs[0][1]
-        medians[procs] = epoch / updates
+        step[procs, threads] = epoch / updates
         print('| %d | %d | %.1f | %d | %.3f |' % (procs, threads, epoch,
                                                  updates, epoch / updates))
-    print('\nstep time, 2 processes / 1 process: %.2f'
-          % (medians[2] / medians[1]))
+    for config in configs[:2]:
+        print('step time, 2 processes / 1 process with %d thread(s): %.2f'
+              % (config[1], step[2, 1] / step[config]))
 
 
 if __name__ == '__main__':
