@@ -7,7 +7,7 @@ from branchynet.errors import BranchyNetError
 from branchynet.inference import check_thresholds
 from branchynet.runtime import as_runtime, make_runtime
 from branchynet.serialization import load_model
-from branchynet.training import TrainSettings, prepare_data
+from branchynet.settings import TrainSettings, prepare_data
 
 
 def evaluation_split(info, split='test', data_dir='auto'):

@@ -136,7 +136,7 @@ def read_model_info(json_path):
         dict: with a ``network`` of :data:`~branchynet.networks.NETWORKS`
         and a ``settings`` dict whose ``experiment``, if given, is known.
         The settings are not otherwise checked: that is
-        :meth:`branchynet.training.TrainSettings.from_saved`'s job.
+        :meth:`branchynet.settings.TrainSettings.from_saved`'s job.
     """
     def bad(message):
         return BranchyNetError('model file %s: %s' % (json_path, message))

@@ -41,7 +41,6 @@ import chainer
 import numpy
 from chainer.training import extensions
 
-from branchynet import data as data_lib
 from branchynet.atomic import remove_leftovers, write_json_atomic
 from branchynet.device import get_device
 from branchynet.distributed import Workers, get_workers
@@ -49,7 +48,7 @@ from branchynet.errors import BranchyNetError
 from branchynet.experiments import get_experiment
 from branchynet.inference import exit_records
 from branchynet.iterators import CropFlip, EpochIterator, iterations_per_epoch
-from branchynet.model import JointLoss, paper_exit_weights
+from branchynet.model import JointLoss
 from branchynet.networks import N_EXITS, NETWORKS
 from branchynet.progress import PlainStream, ProgressLines
 from branchynet.resume import (OutputLock, RandomStates, check_resume_settings,
@@ -57,138 +56,14 @@ from branchynet.resume import (OutputLock, RandomStates, check_resume_settings,
                                snapshot_iterations)
 from branchynet.serialization import (load_model, load_npz_safe, model_paths,
                                       save_model, save_npz_atomic)
-from branchynet.updater import (ADAM_BETAS, JointUpdater, MainNetwork,
-                                NonFiniteLoss, setup_optimizers)
+from branchynet.settings import (TrainSettings, prepare_data,
+                                 resolve_exit_weights, resolve_settings,
+                                 saved_form)
+from branchynet.updater import (JointUpdater, MainNetwork, NonFiniteLoss,
+                                setup_optimizers)
 
-PHASE2_MODES = ('reference', 'warm')
 #: seconds between two progress lines when the output is not a terminal
 PROGRESS_SECONDS = 300
-PROTOCOLS = ('holdout', 'reference')
-
-
-@dataclasses.dataclass
-class TrainSettings:
-    """Everything one training run depends on (saved with the model).
-
-    ``recipe`` names an :class:`~branchynet.experiments.Recipe` of the
-    experiment; ``epochs_*``, ``batch_size``, ``lr`` and ``phase2`` default
-    to it. ``protocol`` is ``holdout`` (ours: ``val_size`` training images
-    held out to tune thresholds, full batches, the test set evaluated every
-    ``eval_every`` epochs) or ``reference`` (the reference's: all training
-    images, a short last batch per epoch, the test set only after training).
-    """
-    experiment: str
-    epochs_main: int
-    epochs_joint: int
-    batch_size: int
-    recipe: str = 'reference'
-    lr: float = 0.001              # Adam's alpha for the reference recipe
-    seed: int = 0
-    betas: str = 'code'            # Adam betas
-    exit_weights: tuple = None     # None: all 1 (the reference code)
-    phase2: str = 'reference'
-    protocol: str = 'holdout'
-    val_size: int = 5000           # held out of training to tune thresholds
-    eval_every: int = 1            # epochs between test passes (0: at the end)
-    train_limit: int = 0           # 0: all training samples
-    test_limit: int = 0            # 0: all test samples
-    dataset: str = None            # None: the experiment's data set
-
-    @property
-    def keep_short_batch(self):
-        return self.protocol == 'reference'
-
-    def check(self):
-        """Raise :class:`BranchyNetError` naming the first bad field."""
-        for name in ('epochs_main', 'epochs_joint', 'batch_size'):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise BranchyNetError('%s must be a positive integer, got %r'
-                                      % (name.replace('_', ' '), value))
-        if not (isinstance(self.lr, float) and 0 < self.lr < float('inf')):
-            raise BranchyNetError('learning rate must be positive and '
-                                  'finite, got %r' % (self.lr,))
-        get_experiment(self.experiment).recipe(self.recipe)
-        for name, choices in (('betas', ADAM_BETAS), ('phase2', PHASE2_MODES),
-                              ('protocol', PROTOCOLS)):
-            if getattr(self, name) not in choices:
-                raise BranchyNetError('%s must be one of %s, got %r' % (
-                    name, ', '.join(choices), getattr(self, name)))
-        if not 0 <= self.seed < 2 ** 32:
-            raise BranchyNetError('seed must be in [0, 2**32), got %r'
-                                  % (self.seed,))
-        if min(self.val_size, self.train_limit, self.test_limit,
-               self.eval_every) < 0:
-            raise BranchyNetError('sizes, limits and --eval-every must be '
-                                  '>= 0')
-        if self.dataset is not None:
-            data_lib.resolve_dataset(self.dataset)
-        if self.protocol == 'reference' and self.val_size:
-            raise BranchyNetError('the reference protocol trains on every '
-                                  'training image: it takes no validation '
-                                  'split')
-
-    @classmethod
-    def from_saved(cls, saved):
-        """Settings from a model's JSON; a clear error if they do not fit."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        if not isinstance(saved, dict) or not set(saved) <= names \
-                or 'experiment' not in saved:
-            raise BranchyNetError('the saved settings are not those of this '
-                                  'version of branchynet: %.200r' % (saved,))
-        try:
-            settings = cls(**saved)
-        except TypeError as e:
-            raise BranchyNetError('the saved settings are incomplete: %s'
-                                  % e) from None
-        if isinstance(settings.exit_weights, list):
-            settings.exit_weights = tuple(settings.exit_weights)
-        try:
-            settings.check()
-        except TypeError as e:   # null, a list... where a number or name is
-            raise BranchyNetError('the saved settings hold a value of the '
-                                  'wrong type (%s): %.200r' % (e, saved)
-                                  ) from None
-        return settings
-
-
-def resolve_settings(name, **overrides):
-    """:class:`TrainSettings` of experiment ``name``, defaults filled in.
-
-    ``overrides`` left ``None`` take the recipe's value; the reference
-    protocol also sets ``val_size`` to 0 and, unless given, ``eval_every`` to
-    0 (the test set only after training).
-    """
-    experiment = get_experiment(name)
-    recipe = experiment.recipe(overrides.get('recipe') or 'reference')
-    fields = {'epochs_main': recipe.epochs_main,
-              'epochs_joint': recipe.epochs_joint,
-              'batch_size': recipe.batch_size, 'lr': recipe.lr,
-              'phase2': recipe.phase2}
-    given = {k: v for k, v in overrides.items() if v is not None}
-    if given.get('protocol') == 'reference':
-        fields.update(val_size=0, eval_every=0)
-    fields.update(given)
-    if isinstance(fields['lr'], int):
-        fields['lr'] = float(fields['lr'])
-    settings = TrainSettings(experiment=name, **fields)
-    settings.check()
-    return settings
-
-
-def resolve_exit_weights(spec, n_exits):
-    """Exit weights from ``None``/'code' (all 1), 'paper', or numbers."""
-    if spec in (None, 'code'):
-        return [1.0] * n_exits
-    if spec == 'paper':
-        return paper_exit_weights(n_exits)
-    weights = [float(w) for w in spec]
-    if len(weights) != n_exits or \
-            any(not 0 <= w < float('inf') for w in weights) or \
-            not any(weights):
-        raise BranchyNetError('need %d finite, non-negative exit weights, '
-                              'not all zero, got %r' % (n_exits, spec))
-    return weights
 
 
 def seed_everything(seed):
@@ -197,19 +72,6 @@ def seed_everything(seed):
     if chainer.backends.cuda.available:
         chainer.backends.cuda.cupy.random.seed(
             int(numpy.random.RandomState(seed).randint(2 ** 31)))
-
-
-def prepare_data(settings, data_dir='auto'):
-    """The training run's splits (see :func:`branchynet.data.load_splits`).
-
-    A user's file (``dataset='npz:PATH'``) stands in for the experiment's
-    data set, with its image shape and number of classes.
-    """
-    experiment = get_experiment(settings.experiment)
-    return data_lib.load_splits(
-        settings.dataset or experiment.dataset, settings.val_size,
-        settings.train_limit, settings.test_limit, data_dir,
-        like=experiment.dataset)
 
 
 def exit_keys(n_exits, main_only):
@@ -409,11 +271,6 @@ def epoch_seconds(log):
     """Wall seconds of each epoch, from LogReport's cumulative elapsed_time."""
     elapsed = [entry['elapsed_time'] for entry in log]
     return [b - a for a, b in zip([0.0] + elapsed[:-1], elapsed)]
-
-
-def saved_form(settings):
-    """``settings`` as a model's JSON holds them (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(settings)))
 
 
 def _epochs(n):

@@ -39,7 +39,7 @@ from branchynet.experiments import EXPERIMENTS
 from branchynet.model import JointLoss
 from branchynet.networks import NETWORKS
 from branchynet.profiling import profile_paths
-from branchynet.training import TrainSettings
+from branchynet.settings import TrainSettings
 
 #: input shape of one sample and training-set size per data set
 DATASETS = {'mnist': ((1, 28, 28), 60000), 'pcifar10': ((3, 32, 32), 50000)}

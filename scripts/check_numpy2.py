@@ -260,7 +260,7 @@ if branchynet is not None:
         with tempfile.TemporaryDirectory() as d:
             prefix = os.path.join(d, 'lenet')
             import dataclasses
-            from branchynet.training import resolve_settings
+            from branchynet.settings import resolve_settings
             settings = dataclasses.asdict(resolve_settings('lenet_mnist'))
             branchynet.save_model(prefix, model, {'network': 'b_lenet',
                                                   'settings': settings})

@@ -102,7 +102,8 @@ ONE_STEP = textwrap.dedent('''
     from branchynet.experiments import get_experiment
     from branchynet.model import JointLoss
     from branchynet.networks import b_lenet
-    from branchynet.training import phase2_targets, resolve_settings
+    from branchynet.settings import resolve_settings
+    from branchynet.training import phase2_targets
     from branchynet.updater import JointUpdater, setup_optimizers
     out, communicator = sys.argv[1], sys.argv[2]
     workers = get_workers(communicator) if communicator != 'none' \\

@@ -36,7 +36,7 @@ from branchynet.data.mnist import MNIST_SIZES
 from branchynet.errors import BranchyNetError
 from branchynet.networks import b_lenet
 from branchynet.serialization import load_model, save_model
-from branchynet.training import resolve_settings
+from branchynet.settings import resolve_settings
 from helpers import REAL_DATA_ROOT, files_in, gzip_bomb
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

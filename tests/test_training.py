@@ -9,7 +9,7 @@ import chainer
 import numpy
 import pytest
 
-from branchynet import training
+from branchynet import settings, training
 from branchynet.errors import BranchyNetError
 from branchynet.model import JointLoss
 from branchynet.networks import b_lenet
@@ -372,12 +372,12 @@ def test_bad_settings_are_user_errors(tmp_path, published):
 
 
 def test_resolve_exit_weights():
-    assert training.resolve_exit_weights(None, 3) == [1.0, 1.0, 1.0]
-    assert training.resolve_exit_weights('code', 2) == [1.0, 1.0]
-    assert training.resolve_exit_weights('paper', 2) == [1.0, 0.3]
-    assert training.resolve_exit_weights((0.5, 2), 2) == [0.5, 2.0]
+    assert settings.resolve_exit_weights(None, 3) == [1.0, 1.0, 1.0]
+    assert settings.resolve_exit_weights('code', 2) == [1.0, 1.0]
+    assert settings.resolve_exit_weights('paper', 2) == [1.0, 0.3]
+    assert settings.resolve_exit_weights((0.5, 2), 2) == [0.5, 2.0]
     with pytest.raises(BranchyNetError):
-        training.resolve_exit_weights((1.0, float('nan')), 2)
+        settings.resolve_exit_weights((1.0, float('nan')), 2)
 
 
 def test_joint_training_lowers_the_loss_of_b_lenet(synthetic_digits):
