@@ -482,3 +482,18 @@ def test_a_fresh_start_draws_its_initial_weights_again(first_run, published,
     with numpy.load(str(run / 'initial.npz')) as npz:
         saved = {'/' + k: npz[k] for k in npz.files}
     assert_same_params(saved, seed1)
+
+
+def test_a_kill_between_a_models_npz_and_its_json_blocks_nothing(
+        first_run, published, tmp_path):
+    """The JSON, written after the npz, marks a phase done: an npz alone
+    (a kill between the two writes) is retrained and overwritten."""
+    out, _, _ = first_run
+    run = tmp_path / 'run'
+    run.mkdir()
+    shutil.copy(out / 'baseline.npz', run / 'baseline.npz')
+    results = train(run, published, resume=True)
+    assert (run / 'baseline.json').exists()
+    assert results['baseline']['epoch_seconds']          # it trained
+    assert_same_params(params(str(run / 'baseline')),
+                       params(str(out / 'baseline')))
