@@ -358,9 +358,7 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
     experiment = EXPERIMENTS[info['settings']['experiment']]
     if grid is None and score == 'entropy':
         grid = sweep_lib.check_grid(experiment.grid)
-    splits = {'test': evaluation_split(info, 'test', data_dir)}
-    splits['tune'] = splits['test'] if tune_on == 'test' else \
-        evaluation_split(info, 'val', data_dir)
+    splits = load_splits(info, tune_on, data_dir)
     labels = {split: y for split, (_, y) in splits.items()}
 
     recorded = record(model, baselines, splits)
@@ -371,64 +369,87 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
     thresholds = sweep_lib.threshold_grid(grid, chainer_model.n_exits, score)
     paths, macs, profile_s = profile(model, chainer_model, splits['test'][0],
                                      profile_samples, warmup)
-    main_name, main_description, main_baseline, _ = baselines[0]
-    base_acc = recorded['baseline'][main_name]
+    main_name, _, main_baseline, _ = baselines[0]
     results, chosen, frontier, sweep_s = sweep_and_choose(
         recorded['records'], labels, thresholds, paths,
-        dict(rule=rule, baseline_accuracy=base_acc['tune'], epsilon=epsilon,
-             budget_ms=budget_ms, alpha=alpha, baseline_ms=paths.baseline_ms,
-             target=target), score)
+        dict(rule=rule, epsilon=epsilon, budget_ms=budget_ms, alpha=alpha,
+             baseline_ms=paths.baseline_ms, target=target,
+             baseline_accuracy=recorded['baseline'][main_name]['tune']),
+        score)
     validation = []
     if validate_samples:
         n = min(validate_samples, len(labels['test']))
-        base_pred = predict(main_baseline, splits['test'][0][:n])[0]
         validation = validate(
             model, main_baseline, splits['test'], recorded['records']['test'],
             results['test']['thresholds'],
-            validation_points(results['test']['ms'], chosen),
-            paths, base_pred, n, score)
+            validation_points(results['test']['ms'], chosen), paths,
+            predict(main_baseline, splits['test'][0][:n])[0], n, score)
 
-    summary = {
-        'experiment': experiment.name,
-        'network': info['network'],
-        'model_dir': model_dir,
-        # figures are named after it (figures.figure_name)
-        'result_dir': os.path.basename(os.path.normpath(out)),
-        'device': model.device,
-        'runtime': model.name,
-        'runtime_settings': model.settings,
-        'tuned_on': tune_on,
-        'score': score,
-        'rule': rule,
-        'alpha': alpha,
-        'target': target,
-        'grid': list(grid),
-        'n_test': int(len(labels['test'])),
-        'n_tune': int(len(labels['tune'])),
+    summary = summarise(
+        model, info, baselines, recorded,
+        dict(experiment=experiment.name, model_dir=model_dir,
+             result_dir=os.path.basename(os.path.normpath(out)),
+             tuned_on=tune_on, score=score, rule=rule, alpha=alpha,
+             target=target, grid=list(grid)),
+        dict(paths=paths, macs=macs, chosen=chosen, frontier=frontier,
+             results=results, validation=validation,
+             seconds={'records': recorded['seconds'], 'profile': profile_s,
+                      'sweep': sweep_s}))
+    write(out, summary, recorded['records'])
+    return summary
+
+
+def load_splits(info, tune_on, data_dir):
+    """The test split and the tuning split (the same arrays when tuning on
+    the test set), each ``(x, y)``."""
+    splits = {'test': evaluation_split(info, 'test', data_dir)}
+    splits['tune'] = splits['test'] if tune_on == 'test' else \
+        evaluation_split(info, 'val', data_dir)
+    return splits
+
+
+def summarise(model, info, baselines, recorded, run, measured):
+    """What ``sweep.json`` holds (checked by :mod:`branchynet.sweep_schema`).
+
+    Args:
+        run (dict): what was asked: ``experiment``, ``model_dir``,
+            ``result_dir`` (figures are named after it, see
+            ``figures.figure_name``), ``tuned_on``, ``score``, ``rule``,
+            ``alpha``, ``target``, ``grid``.
+        measured (dict): ``paths`` (the profile), ``macs``, ``chosen``,
+            ``frontier``, ``results`` by split, ``validation``,
+            ``seconds`` by stage.
+    """
+    main_name, main_description, _, _ = baselines[0]
+    base_acc = recorded['baseline'][main_name]
+    results = measured['results']
+    summary = dict(run, network=info['network'], device=model.device,
+                   runtime=model.name, runtime_settings=model.settings,
+                   n_test=len(recorded['records']['test']),
+                   n_tune=len(recorded['records']['tune']))
+    summary.update({
         'baseline': {
             'model': main_name, 'definition': main_description,
             'test_accuracy': base_acc['test'],
             'tune_accuracy': base_acc['tune'],
-            'ms': paths.baseline_ms,
+            'ms': measured['paths'].baseline_ms,
         },
         'baselines': [
             {'model': name, 'definition': description,
              'test_accuracy': recorded['baseline'][name]['test'],
              'tune_accuracy': recorded['baseline'][name]['tune']}
             for name, description, _, _ in baselines],
-        'profile': paths.to_dict(),
-        'macs': macs,
-        'chosen_index': chosen,
-        'frontier_tune': frontier.tolist(),
+        'profile': measured['paths'].to_dict(),
+        'macs': measured['macs'],
+        'chosen_index': measured['chosen'],
+        'frontier_tune': measured['frontier'].tolist(),
         'sweep_tune': _grid_rows(results['tune']),
         'sweep_test': _grid_rows(results['test']),
-        'validation': validation,
-        'seconds': {'records': recorded['seconds'], 'profile': profile_s,
-                    'sweep': sweep_s},
+        'validation': measured['validation'],
+        'seconds': measured['seconds'],
         'training': {name: base_info for name, _, _, base_info in baselines},
-    }
+    })
     summary['training']['branchynet'] = info
-    write(out, summary, recorded['records'])
     return summary
 
 
