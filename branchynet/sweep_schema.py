@@ -82,6 +82,13 @@ def check_sweep_result(summary, path, networks, runtimes=None):
     if not isinstance(summary, dict):
         raise c.fail('it holds a JSON %s, not an object'
                      % type(summary).__name__)
+    _check_identity(c, summary, networks, runtimes)
+    _check_measurements(c, summary)
+    return summary
+
+
+def _check_identity(c, summary, networks, runtimes):
+    """What was measured: network, runtime, score, names."""
     network = c.field(summary, 'network', 'text')
     if network not in networks:
         raise c.fail('unknown network %.60r (known: %s)'
@@ -109,6 +116,11 @@ def check_sweep_result(summary, path, networks, runtimes=None):
                 and all(isinstance(p, str) for p in providers)):
             raise c.fail('runtime_settings.providers should be a list of '
                          'names')
+
+
+def _check_measurements(c, summary):
+    """The numbers: baseline, sweep rows, the choice, multiply-adds,
+    validation."""
     c.field(summary, 'n_test', 'count')
     c.fields(c.field(summary, 'baseline', 'dict'),
              {'ms': 'positive', 'test_accuracy': 'number'}, 'baseline.')
@@ -139,4 +151,3 @@ def check_sweep_result(summary, path, networks, runtimes=None):
         c.fields(row, _VALIDATION_ROW, 'validation[%d].' % i)
     if summary.get('model_dir') is not None:
         c.field(summary, 'model_dir', 'text')
-    return summary
