@@ -2,7 +2,7 @@
 
 The names are the ones ``get_results.sh`` and ``branchynet train`` take.
 The ``reference`` recipe and the grids are the reference scripts'
-(BRANCHYNET.md); the ``modern`` recipe is ours (SGD with momentum, weight
+(kunglab/branchynet ``experiment_*.py``); the ``modern`` recipe is ours (SGD with momentum, weight
 decay, step learning-rate drops, random crop and flip).
 """
 import dataclasses

@@ -82,7 +82,8 @@ def exit_scores(logits, score=DEFAULT):
     """Each row's score at one exit, on the host.
 
     Entropy is :func:`entropy` on the logits' device (float32, the paper's
-    rule as the reference computed it); the other scores are
+    rule: the same quantity as the reference's softmax then ``-p log p``,
+    computed from ``log_softmax``); the other scores are
     :mod:`branchynet.scores` in float64 on the host copy of the logits.
 
     Args:

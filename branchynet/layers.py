@@ -38,10 +38,11 @@ relu = F.relu
 def v1_wscale(wscale):
     """The initializer Chainer v1 used for a link given ``wscale``.
 
-    Chainer v1 drew a link's weights from its default initializer (normal,
-    std ``1 / sqrt(fan_in)``, i.e. LeCunNormal) and multiplied them by
-    ``sqrt(wscale)`` (``init_weight(W, initialW, scale=math.sqrt(wscale))``
-    in its ``links/connection/convolution_2d.py``), so std is
+    Chainer v1's ``links/connection/convolution_2d.py`` passed
+    ``scale=math.sqrt(wscale)`` to the link's default initializer, whose
+    std is ``scale / sqrt(fan_in)`` (LeCunNormal; the v1 releases spell it
+    ``init_weight(...)`` or ``HeNormal(scale / sqrt(2))``, the same
+    distribution), so std is
     ``sqrt(wscale / fan_in)``: for the reference's ``wscale=math.sqrt(2)``,
     about ``1.19 / sqrt(fan_in)``, not He's ``sqrt(2 / fan_in)``.
     """

@@ -26,7 +26,7 @@ set (as the paper did) for a model trained on every training image
 after phase 2 (``baseline_after_joint``: the phase-2 trunk with main's own
 classifier, what the reference's Table I reports) and after phase 1.
 
-Steps 1, 2 and 5 run on the chosen runtime (``runtime='onnxruntime'``:
+Steps 1, 2 and 4 run on the chosen runtime (``runtime='onnxruntime'``:
 the models exported in memory, see :mod:`branchynet.runtime`); the summary
 records which, with its thread settings.
 

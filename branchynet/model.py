@@ -2,8 +2,11 @@
 
 A sample's path: ``x -> stages[0] -> exits[0] -> logits of exit 1``, and
 ``stages[0] -> stages[1] -> exits[1] -> logits of exit 2``, and so on; the
-last exit is the main network's own classifier. ``stages[:] + exits[-1]`` is
-the main network (the baseline of Table I).
+last exit is the main network's classifier. ``stages[:] + exits[-1]`` is
+the main network's architecture. (Table I's baseline is the saved
+``baseline_after_joint`` model: after a reference phase 2, whose final exit
+was trained from its initial weights, that is the phase-2 trunk with main's
+phase-1 classifier; see :mod:`branchynet.training`.)
 """
 import chainer
 import chainer.functions as F

@@ -4,14 +4,14 @@ Phase 1 trains the main network alone (stages + its classifier, loss on
 the final exit only). Phase 2 trains every exit jointly on
 ``sum_k w_k CE_k``. How phase 2 starts is a setting (``phase2``):
 
-``reference`` (default), what the reference code (``branchynet/net.py``)
+``reference`` (the ``reference`` recipe's default), what the reference code (``branchynet/net.py``)
     does: every exit head, the final one included, starts from its initial
     weights (the reference deep-copies each Branch before phase 1); only the
     trunk's parameters come from phase 1, not BatchNormalization's running
     statistics (Chainer v1's ``copyparams`` copied parameters only); main's
     optimizer continues from phase 1 and also keeps stepping main's own
     classifier, which gets zero gradients; each exit head gets a fresh one.
-``warm``, ours: the final exit starts from the phase-1 classifier, and one
+``warm`` (the ``modern`` recipe's default), ours: the final exit starts from the phase-1 classifier, and one
     fresh optimizer trains the whole B-network.
 
 Output folder of one experiment::

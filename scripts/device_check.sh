@@ -20,7 +20,8 @@
 #      CuPy arrays
 #   2. train lenet_mnist on @cupy:0 with the reference schedule (50 + 100
 #      epochs, batch 512; test set every 10 epochs and at the end)
-#   3. sweep it with GPU timing (results/lenet_mnist_gpu)
+#   3. sweep it with GPU timing (a temporary results/lenet_mnist_cupy0;
+#      its table1.md and a tarball of the results come back in OUT_DIR)
 #   4. time training steps of B-AlexNet and B-ResNet-110
 #      (scripts/bench_train_step.py, random data)
 #   5. Table I and figures, then every figure into OUT_DIR/figures.pdf

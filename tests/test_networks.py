@@ -1,4 +1,5 @@
-"""The three networks against the layer tables of BRANCHYNET.md.
+"""The three networks against the reference code's layer tables
+(kunglab/branchynet ``networks/*.py``, as the project's specification lists them).
 
 Parameter counts are worked out here from the tables (not read from the
 code), stage by stage and exit by exit.

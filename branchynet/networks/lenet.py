@@ -1,6 +1,7 @@
 """B-LeNet for MNIST (input float32 ``(N, 1, 28, 28)``), 2 exits.
 
-Layer for layer as the reference code (see BRANCHYNET.md). There is no
+Layer for layer as the reference code (kunglab/branchynet
+``networks/lenet_mnist.py``). There is no
 nonlinearity between ``linear(720->84)`` and ``linear(84->10)``: the
 reference has none.
 """
