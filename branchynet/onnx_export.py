@@ -22,9 +22,10 @@ Graphs (opset :data:`OPSET`, float32, batch dimension symbolic ``N``):
 
 Two places where Chainer and ONNX differ:
 
-* LRN: ONNX divides ``alpha`` by the window size, Chainer does not, so
-  ``alpha * n`` is written. The windows agree for odd ``n`` (both cover
-  ``n // 2`` channels on each side); even ``n`` is refused.
+* LRN is not ONNX's ``LRN`` operator (whose ``alpha`` is divided by the
+  window size, and whose ONNX Runtime kernel is slow) but the formula
+  itself, the window sum as a banded 1x1 convolution (:func:`_lrn`); odd
+  windows only (``n // 2`` channels on each side), even ``n`` is refused.
 * Max pooling with ``cover_all=True`` becomes ``ceil_mode=1``. Both round
   the output size up, but ONNX drops a last window that would start past the
   input; the output size of every pooling layer is checked against the
@@ -206,13 +207,33 @@ def _avg_pool(g, args, h, x_shape, y_shape):
 
 
 def _lrn(g, args, h, x_shape, y_shape):
+    """Chainer's ``x / (k + alpha * sum_window x^2)^beta``, spelled out.
+
+    ONNX has an ``LRN`` operator, but ONNX Runtime's CPU kernel took 1.43
+    ms on B-ResNet's (1, 64, 30, 30) map at one thread, 60% of the exit-1
+    path. The window sum as a 1x1 convolution of the squares with a banded
+    ``(C, C)`` matrix (``alpha`` on the band, ``k`` as its bias), and
+    ``^0.75`` as ``sqrt(d) * sqrt(sqrt(d))``, took 0.15 ms, equal to
+    Chainer's to 1e-6 relative.
+    """
     n = int(args['n'])
     if n % 2 == 0:
         raise BranchyNetError('cannot export LRN with an even window (n=%d): '
-                              'ONNX and Chainer centre it differently' % n)
-    # ONNX: x / (bias + alpha / size * sum x^2)^beta; Chainer: alpha * sum
-    return g.op('LRN', [h], size=n, alpha=float(args['alpha']) * n,
-                beta=float(args['beta']), bias=float(args['k']))
+                              'its window is not centred' % n)
+    c = int(x_shape[1])
+    offset = numpy.arange(c)[:, None] - numpy.arange(c)[None, :]
+    band = (abs(offset) <= n // 2) * float(args['alpha'])
+    d = g.op('Conv', [g.op('Mul', [h, h]),
+                      g.weight(band.reshape(c, c, 1, 1), 'lrn_band'),
+                      g.weight(numpy.full(c, float(args['k'])), 'lrn_k')],
+             kernel_shape=[1, 1])
+    beta = float(args['beta'])
+    if beta == 0.75:
+        root = g.op('Sqrt', [d])
+        denominator = g.op('Mul', [root, g.op('Sqrt', [root])])
+    else:
+        denominator = g.op('Pow', [d, g.weight(numpy.array(beta), 'beta')])
+    return g.op('Div', [h, denominator])
 
 
 def _reshape(g, args, h, x_shape, y_shape):

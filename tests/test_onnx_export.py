@@ -136,29 +136,45 @@ def test_pool_size_formula_and_the_case_where_onnx_differs():
                  numpy.zeros((1, 1, 5, 5), numpy.float32))
 
 
-def test_lrn_alpha_is_scaled_to_onnx_convention():
-    # a large alpha, where alpha and alpha / n give visibly different outputs
-    layer = functools.partial(
-        F.local_response_normalization, n=3, k=1.0, alpha=0.5, beta=0.75)
-    x = numpy.random.RandomState(0).randn(2, 6, 4, 4).astype(numpy.float32)
+def _exported_lrn(layer, x):
     g = _Graph()
     out, want = _convert(g, layer, 'input', x)
     g.op('Identity', [out], out='y')
-    model = g.model([('input', ['N', 6, 4, 4])], [('y', ['N', 6, 4, 4])],
-                    'lrn')
-    got = session(model).run(None, {'input': x})[0]
+    shape = ['N'] + list(x.shape[1:])
+    model = g.model([('input', shape)], [('y', shape)], 'lrn')
+    return session(model).run(None, {'input': x})[0], want, model
+
+
+@pytest.mark.parametrize('beta', [0.75, 0.6])
+def test_lrn_is_chainers_formula(beta):
+    # a large alpha, where alpha and ONNX's alpha / n give visibly different
+    # outputs; 6 channels, so the window is cut at both edges
+    layer = functools.partial(
+        F.local_response_normalization, n=3, k=1.0, alpha=0.5, beta=beta)
+    x = numpy.random.RandomState(0).randn(2, 6, 4, 4).astype(numpy.float32)
+    got, want, model = _exported_lrn(layer, x)
     numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    unscaled = F.local_response_normalization(x, 3, 1.0, 0.5 / 3, 0.75).array
+    unscaled = F.local_response_normalization(x, 3, 1.0, 0.5 / 3, beta).array
     assert numpy.abs(unscaled - want).max() > 0.01
-    # the networks' own LRN
-    x = numpy.random.RandomState(1).randn(2, 32, 8, 8).astype(numpy.float32)
-    g = _Graph()
-    out, want = _convert(g, lrn(), 'input', x)
-    g.op('Identity', [out], out='y')
-    model = g.model([('input', ['N', 32, 8, 8])], [('y', ['N', 32, 8, 8])],
-                    'lrn')
-    numpy.testing.assert_allclose(session(model).run(None, {'input': x})[0],
-                                  want, rtol=1e-5, atol=1e-6)
+    # spelled out (ONNX Runtime's LRN kernel is slow), Pow only when needed
+    ops = [n.op_type for n in model.graph.node]
+    assert 'LRN' not in ops
+    assert ('Pow' in ops) == (beta != 0.75)
+
+
+def test_the_networks_lrn_on_a_large_map():
+    # B-ResNet's exit-1 LRN map, values of a trained network's scale
+    x = (30 * numpy.random.RandomState(1).randn(1, 64, 30, 30)).astype(
+        numpy.float32)
+    got, want, _ = _exported_lrn(lrn(), x)
+    numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_an_even_lrn_window_is_refused():
+    layer = functools.partial(F.local_response_normalization, n=4)
+    with pytest.raises(BranchyNetError, match='even window'):
+        _convert(_Graph(), layer, 'input',
+                 numpy.zeros((1, 8, 2, 2), numpy.float32))
 
 
 def test_unknown_layer_is_a_clear_error():
