@@ -17,6 +17,7 @@ setup(
     install_requires=[
         'chainer==7.8.1',
         'numpy>=1.26,<3',
+        'scipy>=1.10',
         'matplotlib>=3.5',
     ],
     entry_points={'console_scripts': ['branchynet=branchynet.cli:main']},
