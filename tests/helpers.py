@@ -76,3 +76,19 @@ def gzip_bomb(path, raw_bytes):
         for start in range(0, raw_bytes, len(block)):
             f.write(compressor.compress(block[:raw_bytes - start]))
         f.write(compressor.flush())
+
+
+def save_untrained_lenet(folder, roles=('branchynet',), val_size=16):
+    """Untrained B-LeNet models in ``folder``, saved as a 1 + 1 epoch
+    ``branchynet train lenet_mnist`` would save them, for tests that need a
+    model folder but not a trained model."""
+    import numpy
+
+    from branchynet.networks import b_lenet
+    from branchynet.serialization import save_model
+    numpy.random.seed(0)
+    settings = {'experiment': 'lenet_mnist', 'epochs_main': 1,
+                'epochs_joint': 1, 'batch_size': 8, 'val_size': val_size}
+    for role in roles:
+        save_model(str(pathlib.Path(folder) / role), b_lenet(),
+                   {'network': 'b_lenet', 'role': role, 'settings': settings})

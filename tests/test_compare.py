@@ -11,10 +11,9 @@ from branchynet.cli import main
 from branchynet.errors import BranchyNetError
 from branchynet.inference import choose_exits
 from branchynet.measurement import measure_experiment
-from branchynet.networks import b_lenet
 from branchynet.records import load_records
 from branchynet.scores import SCORES
-from branchynet.serialization import save_model
+from helpers import save_untrained_lenet
 
 
 @pytest.fixture(scope='module')
@@ -25,13 +24,8 @@ def swept(tmp_path_factory, tiny_mnist):
     _, checksums = tiny_mnist(root / 'mnist', 96, 60)
     patch = pytest.MonkeyPatch()
     patch.setattr('branchynet.data.mnist.MNIST_SHA256', checksums)
-    numpy.random.seed(0)
-    settings = {'experiment': 'lenet_mnist', 'epochs_main': 1,
-                'epochs_joint': 1, 'batch_size': 8, 'val_size': 40}
-    for role in ('branchynet', 'baseline'):
-        save_model(str(root / 'model' / role), b_lenet(),
-                   {'network': 'b_lenet', 'role': role,
-                    'settings': settings})
+    save_untrained_lenet(root / 'model', ('branchynet', 'baseline'),
+                         val_size=40)
     results = root / 'results' / 'model'
     summary = measure_experiment(str(root / 'model'), str(results),
                                  data_dir=str(root), profile_samples=5,

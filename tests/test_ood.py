@@ -8,10 +8,10 @@ import pytest
 from branchynet import ood
 from branchynet.cli import main
 from branchynet.errors import BranchyNetError
-from branchynet.networks import b_lenet
 from branchynet.records import Records
 from branchynet.scores import SCORES
-from branchynet.serialization import save_model
+
+from helpers import save_untrained_lenet
 
 
 def test_transforms():
@@ -104,12 +104,7 @@ def model(tmp_path_factory, tiny_mnist):
     _, checksums = tiny_mnist(root / 'mnist', 64, 40)
     patch = pytest.MonkeyPatch()
     patch.setattr('branchynet.data.mnist.MNIST_SHA256', checksums)
-    numpy.random.seed(0)
-    settings = {'experiment': 'lenet_mnist', 'epochs_main': 1,
-                'epochs_joint': 1, 'batch_size': 8, 'val_size': 16}
-    save_model(str(root / 'branchynet'), b_lenet(),
-               {'network': 'b_lenet', 'role': 'branchynet',
-                'settings': settings})
+    save_untrained_lenet(root)
     yield root
     patch.undo()
 
