@@ -37,6 +37,10 @@
 #                    processes over machines (see the README: the checkout,
 #                    with _models/, and the data root at the same paths on
 #                    every machine, on a shared file system)
+#   --allow-changed-settings
+#                    let training resume (or skip a finished phase) when the
+#                    settings differ from those the run started with, e.g.
+#                    another --procs; by default that is refused
 #   -h, --help       this help
 #
 # Outside the container image the script sets up (or reuses) .venv with
@@ -50,12 +54,13 @@ NETWORKS=(lenet_mnist alexnet_cifar10 resnet_cifar10)
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 usage_error() { echo "$PROG: error: $* (see ./$PROG --help)" >&2; exit 2; }
 
-ONLY='' QUICK=0 DEVICE='@numpy' DATA_DIR='' PROCS=1 HOSTFILE=''
+ONLY='' QUICK=0 DEVICE='@numpy' DATA_DIR='' PROCS=1 HOSTFILE='' ALLOW_CHANGED=()
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || usage_error "$1 needs a value"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --quick) QUICK=1 ;;
+    --allow-changed-settings) ALLOW_CHANGED=(--allow-changed-settings) ;;
     --only) need_value "$@"; ONLY=$2; shift ;;
     --only=*) ONLY=${1#*=}; [ -n "$ONLY" ] || usage_error "--only needs a value" ;;
     --device) need_value "$@"; DEVICE=$2; shift ;;
@@ -164,6 +169,7 @@ for net in "${NETWORKS[@]}"; do
   header "train: $net -> $models (${PROCS} process(es))"
   run train "$net" ${TRAIN_PREFIX[@]+"${TRAIN_PREFIX[@]}"} "$BRANCHYNET" train "$net" \
     --out "$models" --resume --device "$DEVICE" ${TRAIN_MPI[@]+"${TRAIN_MPI[@]}"} \
+    ${ALLOW_CHANGED[@]+"${ALLOW_CHANGED[@]}"} \
     ${PROGRESS[@]+"${PROGRESS[@]}"} ${TRAIN_EXTRA[@]+"${TRAIN_EXTRA[@]}"}
 
   header "sweep: $net -> $results"
