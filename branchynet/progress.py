@@ -7,6 +7,7 @@ which for ResNet-110 on a CPU are hours apart. :class:`ProgressLines` prints
 one plain line every few minutes instead, and :class:`PlainStream` drops the
 cursor codes.
 """
+import os
 import re
 import sys
 import time
@@ -16,13 +17,30 @@ from chainer import training
 _CURSOR_CODES = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
 
 
+#: set by MPI launchers in every process they start (Open MPI; MPICH/Hydra)
+_MPI_ENVIRONMENT = ('OMPI_COMM_WORLD_SIZE', 'PMI_SIZE')
+
+
+def is_terminal(stream=None):
+    """Whether ``stream`` (default: stdout) shows on a terminal.
+
+    Under ``mpiexec`` a rank's stdout is a pseudo-terminal that Open MPI
+    forwards to wherever mpiexec's output goes, usually a log: not a
+    terminal for this purpose.
+    """
+    stream = stream or sys.stdout
+    if any(name in os.environ for name in _MPI_ENVIRONMENT):
+        return False
+    return hasattr(stream, 'isatty') and stream.isatty()
+
+
 class PlainStream:
-    """A text stream that drops terminal cursor codes when not a terminal."""
+    """A text stream that drops terminal cursor codes when not a terminal
+    (:func:`is_terminal`)."""
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stdout
-        self.strip = not (hasattr(self.stream, 'isatty')
-                          and self.stream.isatty())
+        self.strip = not is_terminal(self.stream)
 
     def write(self, text):
         if self.strip:

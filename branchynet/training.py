@@ -35,7 +35,6 @@ import copy
 import dataclasses
 import json
 import os
-import sys
 
 import chainer
 import numpy
@@ -50,7 +49,7 @@ from branchynet.inference import exit_records
 from branchynet.iterators import CropFlip, EpochIterator, iterations_per_epoch
 from branchynet.model import JointLoss
 from branchynet.networks import N_EXITS, NETWORKS
-from branchynet.progress import PlainStream, ProgressLines
+from branchynet.progress import PlainStream, ProgressLines, is_terminal
 from branchynet.resume import (OutputLock, RandomStates, check_resume_settings,
                                latest_snapshot, settings_diff,
                                snapshot_iterations)
@@ -150,7 +149,7 @@ def _extend_reports(trainer, loss_link, run, epochs):
         ['epoch', 'iteration', 'main/loss', 'test/main/loss']
         + ['test/main/' + k for k in accuracies] + ['elapsed_time'],
         out=PlainStream()))
-    if run.progress and sys.stdout.isatty():
+    if run.progress and is_terminal():
         trainer.extend(extensions.ProgressBar(update_interval=10))
     else:
         trainer.extend(ProgressLines(PROGRESS_SECONDS))

@@ -21,6 +21,14 @@ def test_cursor_codes_are_dropped_only_off_a_terminal():
     assert tty.getvalue() == '\x1b[Jx'
 
 
+def test_a_rank_under_mpiexec_is_not_on_a_terminal(monkeypatch):
+    # Open MPI hands each rank a pseudo-terminal that ends in a log
+    monkeypatch.setenv('OMPI_COMM_WORLD_SIZE', '2')
+    tty = _Tty()
+    PlainStream(tty).write('\x1b[J1   118\n')
+    assert tty.getvalue() == '1   118\n'
+
+
 def test_progress_lines_appear_between_epochs(monkeypatch):
     x = numpy.zeros((20, 3), numpy.float32)
     t = numpy.zeros(20, numpy.int32)
