@@ -137,6 +137,7 @@ def profile_paths(model, x, n_samples=200, n_warmup=20):
     rt = as_runtime(model)
     k_exits = rt.n_exits
     paths = [forcing_thresholds(k_exits, k) for k in range(k_exits)]
+    runs = paths + [None]          # the last run is the baseline
 
     base, per_path, per_stage = [], [[] for _ in paths], []
     # its own generator: the caller's numpy random state stays untouched
@@ -144,8 +145,6 @@ def profile_paths(model, x, n_samples=200, n_warmup=20):
     with chainer.using_config('train', False), chainer.no_backprop_mode():
         for i in range(n_warmup + n_samples):
             x1 = rt.send(x[i % len(x):i % len(x) + 1])
-            # index k_exits is the baseline (no thresholds)
-            runs = paths + [None]
             t = [None] * len(runs)
             for j in order.permutation(len(runs)):
                 t[j] = _timed(lambda: rt.run_one(x1, runs[j]), rt)
