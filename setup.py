@@ -1,9 +1,8 @@
 """BranchyNet: fast inference via early exiting, on Chainer 7.
 
-Install with the pinned stack (see README):
-
-    PIP_CONSTRAINT=constraints.txt PIP_BUILD_CONSTRAINT=constraints.txt \
-        pip install -r requirements.txt -e .
+Install with the hash-pinned stack (see README): scripts/setup_venv.sh,
+which installs locks/cpu.txt (generated from requirements.txt by
+scripts/lock.sh) and then this package.
 """
 from setuptools import find_packages, setup
 
@@ -13,12 +12,17 @@ setup(
     description='BranchyNet (Teerapittayanon, McDanel, Kung, ICPR 2016) '
                 'reproduced on Chainer 7 / CuPy',
     packages=find_packages(include=['branchynet', 'branchynet.*']),
-    python_requires='>=3.9,<3.12',
+    # the Pythons CI tests (scripts/pythons.sh)
+    python_requires='>=3.10,<3.14',
     install_requires=[
         'chainer==7.8.1',
-        'numpy>=1.26,<3',
+        'numpy>=2,<3',
         'scipy>=1.10',
         'matplotlib>=3.5',
+        'pillow>=10',
+        'filelock>=3',
+        # chainer's import-time check reads pkg_resources
+        'setuptools>=70.1,<74',
     ],
     entry_points={'console_scripts': ['branchynet=branchynet.cli:main']},
 )

@@ -1,34 +1,41 @@
 #!/usr/bin/env bash
-# Create (or reuse) the project's virtual environment with the pinned stack.
+# Create (or reuse) the project's virtual environment from the hash-pinned lock.
 #
 # usage: scripts/setup_venv.sh [--gpu] [VENV_DIR]   (default: .venv in the repository)
 #
-# --gpu also installs CuPy for CUDA 12 (cupy-cuda12x 13.6.0, the last CuPy
-# that accepts the stack's numpy 1.26; BRANCHYNET_CUPY_SPEC overrides it), so
-# that `--device @cupy:0` works on a host with an NVIDIA driver >= 525.
+# Python: the newest supported interpreter found on PATH (python3.13,
+# python3.12, python3.11, python3.10, python3); PYTHON=/path/to/python picks
+# one. Supported: the versions in scripts/pythons.sh (setup.py says the same).
 #
-# Uses python3.11 (or `python3` when that is 3.11; override with PYTHON=...),
-# upgrades pip, then installs `-r requirements.txt` and `-e .` with
-# PIP_CONSTRAINT and PIP_BUILD_CONSTRAINT both set to the repository's
-# constraints.txt (chainer 7.8.1 needs setuptools<74 and numpy<2, also in its
-# isolated build environment). Idempotent: a stamp file in the venv holds the
-# sha256 of requirements.txt + constraints.txt + setup.py (and the checkout's
-# path); when it matches, the script only checks that the venv still works.
-# Set BRANCHYNET_SETUP_FORCE=1 to reinstall anyway.
+# Installs pip from locks/pip.txt, then every package from locks/cpu.txt
+# (--gpu: locks/cuda12.txt or locks/cuda13.txt, the stack plus the CuPy that
+# matches the CUDA version nvidia-smi reports; BRANCHYNET_CUDA=12|13 chooses by
+# hand) with --require-hashes, then the checkout itself (editable). chainer
+# 7.8.1 is an sdist: pip builds it with locks/build-constraints.txt. The locks
+# are generated from requirements.txt by scripts/lock.sh.
+#
+# Idempotent: a stamp file in the venv holds the sha256 of the lock used, the
+# other install inputs and the checkout's path; when it matches, the script
+# only checks that the venv still works. BRANCHYNET_SETUP_FORCE=1 reinstalls.
+# A venv made with an unsupported Python, or with another Python than
+# PYTHON=, is refused in one line (remove it and rerun).
 set -euo pipefail
 
 die() { echo "setup_venv.sh: error: $*" >&2; exit 1; }
 say() { echo "setup_venv.sh: $*"; }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=pythons.sh
+source "$ROOT/scripts/pythons.sh"
 GPU=0
 if [ "${1:-}" = --gpu ]; then GPU=1; shift; fi
 [ $# -le 1 ] || die "usage: scripts/setup_venv.sh [--gpu] [VENV_DIR]"
-case "${1:-}" in -h|--help) sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 VENV=${1:-$ROOT/.venv}
-for f in requirements.txt constraints.txt setup.py; do
+for f in locks/cpu.txt locks/pip.txt locks/build-constraints.txt setup.py; do
   [ -f "$ROOT/$f" ] || die "$ROOT/$f is missing"
 done
+RANGE="${SUPPORTED_PYTHONS%% *} to ${SUPPORTED_PYTHONS##* }"
 mkdir -p "$(dirname "$VENV")" || die "cannot create the parent folder of $VENV"
 VENV=$(cd "$(dirname "$VENV")" && pwd)/$(basename "$VENV")
 STAMP=$VENV/.branchynet-setup.sha256
@@ -50,72 +57,107 @@ else
   say "flock (util-linux) not found: two setups at once are not kept apart"
 fi
 
-# --gpu: CuPy into the venv (after the stack, with the same constraints)
-gpu_extra() {
-  [ "$GPU" = 1 ] || return 0
-  if "$VPY" -c 'import cupy' 2>/dev/null; then
-    say "CuPy $("$VPY" -c 'import cupy; print(cupy.__version__)') is installed"
-  else
-    local spec=${BRANCHYNET_CUPY_SPEC:-cupy-cuda12x==13.6.0}
-    say "installing $spec"
-    PIP_CONSTRAINT=$ROOT/constraints.txt "$VPY" -m pip install --quiet "$spec" \
-      || die "installing $spec failed (see pip's messages above)"
+# The minor version ("3.12") of interpreter $1, or nothing when it does not run
+# (a pyenv shim for a version that is not active exits non-zero).
+py_minor() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true; }
+is_supported() { case " $SUPPORTED_PYTHONS " in *" $1 "*) [ -n "$1" ] ;; *) return 1 ;; esac; }
+
+# The newest supported interpreter on PATH (or PYTHON=, which must be supported).
+find_python() {
+  if [ -n "${PYTHON:-}" ]; then
+    local v; v=$(py_minor "$PYTHON")
+    [ -n "$v" ] || die "PYTHON=$PYTHON does not run"
+    is_supported "$v" || die "PYTHON=$PYTHON is Python $v; supported: $RANGE"
+    echo "$PYTHON"; return
   fi
-  "$VPY" -c 'import cupy; print("setup_venv.sh: CuPy", cupy.__version__, "sees", cupy.cuda.runtime.getDeviceCount(), "GPU(s)")' \
-    || say "CuPy is installed but sees no GPU here (no NVIDIA driver?); --device @cupy:0 needs one"
+  local best='' best_v='' cand v
+  for cand in python3.13 python3.12 python3.11 python3.10 python3; do
+    command -v "$cand" >/dev/null 2>&1 || continue
+    v=$(py_minor "$cand")
+    is_supported "$v" || continue
+    if [ -z "$best" ] || [ "${v#3.}" -gt "${best_v#3.}" ]; then best=$cand best_v=$v; fi
+  done
+  [ -n "$best" ] || die "no supported Python found (looked for python3.13, python3.12, python3.11, python3.10 and python3; supported: $RANGE): install one (e.g. apt-get install python3 python3-venv) or set PYTHON=/path/to/python3.X"
+  echo "$best"
 }
 
-is_311() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; }
+# Which lock: cpu, or the CUDA lock that matches the driver (--gpu).
+cuda_major() {
+  local v=${BRANCHYNET_CUDA:-}
+  if [ -z "$v" ]; then
+    command -v nvidia-smi >/dev/null 2>&1 \
+      || die "--gpu: nvidia-smi not found (no NVIDIA driver?); set BRANCHYNET_CUDA=12 or 13 to choose the CuPy by hand"
+    v=$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9][0-9]*\).*/\1/p' | head -n1)
+    [ -n "$v" ] || die "--gpu: nvidia-smi reports no CUDA version; set BRANCHYNET_CUDA=12 or 13"
+  fi
+  case "$v" in
+    12) echo 12 ;;
+    13) echo 13 ;;
+    *) if [[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -gt 13 ]; then echo 13   # newer drivers run CUDA 13 code
+       else die "--gpu: CUDA '$v': CuPy 14 needs a driver for CUDA 12 or 13 (BRANCHYNET_CUDA=12|13)"; fi ;;
+  esac
+}
+LOCKNAME=cpu
+if [ "$GPU" = 1 ]; then LOCKNAME=cuda$(cuda_major); fi
 
-want=$( { printf '%s\n' "$ROOT"; cat "$ROOT/requirements.txt" "$ROOT/constraints.txt" "$ROOT/setup.py"; } \
-        | sha256sum | cut -d' ' -f1)
-
-# Fast path: the stamp matches and the venv's python, chainer and branchynet work.
-if [ -z "${BRANCHYNET_SETUP_FORCE:-}" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] \
-   && [ -x "$VENV/bin/branchynet" ] && is_311 "$VPY" \
-   && "$VPY" -c 'import chainer, branchynet' 2>/dev/null; then
-  say "$VENV is up to date (stamp matches), nothing to do"
-  gpu_extra
-  exit 0
-fi
+# What a venv installed from lock $1 must match: the checkout's path and every install input.
+want_for() {
+  { printf '%s\n' "$ROOT"; cat "$ROOT/locks/$1.txt" "$ROOT/locks/pip.txt" \
+      "$ROOT/locks/build-constraints.txt" "$ROOT/setup.py"; } | sha256sum | cut -d' ' -f1
+}
+stamp_ok() {
+  [ -f "$STAMP" ] || return 1
+  local have; have=$(cat "$STAMP")
+  [ "$have" = "$(want_for "$LOCKNAME")" ] && return 0
+  # a GPU venv is also a CPU venv: the CUDA locks are the CPU lock plus CuPy
+  [ "$GPU" = 0 ] && { [ "$have" = "$(want_for cuda12)" ] || [ "$have" = "$(want_for cuda13)" ]; }
+}
 
 if [ -e "$VENV" ] && [ ! -x "$VPY" ] && [ -n "$(ls -A "$VENV" 2>/dev/null || echo x)" ]; then
   die "$VENV exists but is not a virtual environment (no bin/python); remove it or pick another VENV_DIR"
 fi
 if [ -x "$VPY" ]; then
-  is_311 "$VPY" || die "$VENV uses $("$VPY" -V 2>&1), not Python 3.11; remove it (rm -rf $VENV) and rerun"
-  say "reusing the existing venv $VENV"
-else
-  PY=${PYTHON:-}
-  if [ -z "$PY" ]; then
-    for cand in python3.11 python3; do
-      if command -v "$cand" >/dev/null 2>&1 && is_311 "$cand"; then PY=$cand; break; fi
-    done
+  have_v=$(py_minor "$VPY")
+  [ -n "$have_v" ] || die "$VENV's python no longer runs (its interpreter was removed or moved); remove it (rm -rf $VENV) and rerun"
+  is_supported "$have_v" || die "$VENV uses Python $have_v, which is not supported ($RANGE); remove it (rm -rf $VENV) and rerun"
+  if [ -n "${PYTHON:-}" ] && [ "$(py_minor "$PYTHON")" != "$have_v" ]; then
+    die "$VENV uses Python $have_v, but PYTHON=$PYTHON is $(py_minor "$PYTHON"); remove it (rm -rf $VENV) or pick another VENV_DIR"
   fi
-  if [ -z "$PY" ] || ! is_311 "$PY"; then die "Python 3.11 is required (python3.11, or python3 being 3.11, or PYTHON=/path/to/python3.11); none found"; fi
+  # Fast path: the stamp matches and the venv's chainer and branchynet work.
+  if [ -z "${BRANCHYNET_SETUP_FORCE:-}" ] && stamp_ok && [ -x "$VENV/bin/branchynet" ] \
+     && "$VPY" -c 'import branchynet' 2>/dev/null; then
+    say "$VENV is up to date (Python $have_v, stamp matches), nothing to do"
+    exit 0
+  fi
+  say "reusing the existing venv $VENV (Python $have_v)"
+else
+  PY=$(find_python)
   say "creating $VENV with $(command -v "$PY") ($("$PY" -V 2>&1))"
   if ! "$PY" -m venv "$VENV"; then
-    # the Debian hint only when ensurepip (what python3.11-venv adds) is absent
+    # the Debian hint only when ensurepip (what python3.X-venv adds) is absent
     if "$PY" -c 'import ensurepip' 2>/dev/null; then
       die "'$PY -m venv $VENV' failed (see its message above)"
     fi
-    die "'$PY -m venv $VENV' failed: $PY has no ensurepip (on Debian/Ubuntu: apt-get install python3.11-venv)"
+    die "'$PY -m venv $VENV' failed: $PY has no ensurepip (on Debian/Ubuntu: apt-get install python3-venv)"
   fi
 fi
 
 rm -f "$STAMP"
-export PIP_CONSTRAINT=$ROOT/constraints.txt PIP_BUILD_CONSTRAINT=$ROOT/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-say "PIP_CONSTRAINT=PIP_BUILD_CONSTRAINT=$PIP_CONSTRAINT"
-# pip 23.1 to 26.3 are known to install chainer 7.8.1 with these constraints
-PIP_SPEC=${BRANCHYNET_PIP_SPEC:-pip>=23.1,<26.4}
-say "upgrading pip ($PIP_SPEC)"
-"$VPY" -m pip install --quiet --upgrade "$PIP_SPEC" || die "upgrading pip in $VENV failed"
-say "installing -r requirements.txt and -e . with $("$VPY" -m pip --version | cut -d' ' -f1-2)"
-(cd "$ROOT" && "$VPY" -m pip install -r requirements.txt -e .) \
-  || die "pip install -r requirements.txt -e . failed in $VENV (see pip's messages above)"
-"$VPY" -c 'import chainer, numpy, branchynet; print("setup_venv.sh: chainer", chainer.__version__, "numpy", numpy.__version__)' \
-  || die "the venv was installed but 'import chainer, branchynet' fails"
-echo "$want" > "$STAMP"
-gpu_extra
+say "installing pip from locks/pip.txt"
+"$VPY" -m pip install --quiet --require-hashes -r "$ROOT/locks/pip.txt" || die "installing pip in $VENV failed"
+say "installing locks/$LOCKNAME.txt (hash-checked) with $("$VPY" -m pip --version | cut -d' ' -f1-2)"
+PIP_BUILD_CONSTRAINT=$ROOT/locks/build-constraints.txt \
+  "$VPY" -m pip install --require-hashes --no-deps -r "$ROOT/locks/$LOCKNAME.txt" \
+  || die "pip install -r locks/$LOCKNAME.txt failed in $VENV (see pip's messages above)"
+# The checkout itself, built with the setuptools the lock just installed.
+(cd "$ROOT" && "$VPY" -m pip install --quiet --no-deps --no-build-isolation -e .) \
+  || die "pip install -e . failed in $VENV (see pip's messages above)"
+"$VPY" -c 'import sys, branchynet, chainer, numpy; print("setup_venv.sh: Python %d.%d.%d" % sys.version_info[:3], "numpy", numpy.__version__, "chainer", chainer.__version__)' \
+  || die "the venv was installed but 'import branchynet' (which imports chainer) fails"
+if [ "$GPU" = 1 ]; then
+  "$VPY" -c 'import cupy; print("setup_venv.sh: CuPy", cupy.__version__, "sees", cupy.cuda.runtime.getDeviceCount(), "GPU(s)")' \
+    || say "CuPy is installed but sees no GPU here; --device @cupy:0 needs one"
+fi
+want_for "$LOCKNAME" > "$STAMP"
 say "done: $VENV (activate with: source $VENV/bin/activate)"
