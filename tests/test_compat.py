@@ -1,9 +1,9 @@
 """branchynet.compat: the NumPy 2 shim for Chainer 7.8.1.
 
-These run in the project's NumPy 1.26 venv, where the shim must do nothing;
-the patching itself is tested on stand-ins for a NumPy 2 module. The real
-NumPy 2 check (scripts/check_numpy2.sh) runs only when
-BRANCHYNET_NUMPY2_PYTHON names a python with numpy>=2 and chainer 7.8.1.
+The project's stack is NumPy 2 on every supported Python (locks/cpu.txt), so
+the whole suite runs chainer through the shim; these tests check the
+patching itself on stand-ins for a NumPy 2 module, the version gate that
+keeps it a no-op on NumPy 1, and that chainer needs it.
 """
 import os
 import subprocess
@@ -38,23 +38,6 @@ class Numpy2Module(types.ModuleType):
         if name in ('sctypes', 'float'):
             raise AttributeError('`np.%s` was removed' % name)
         raise AttributeError(name)
-
-
-@pytest.mark.skipif(not NUMPY1, reason='numpy 1.x only')
-def test_noop_on_numpy1():
-    before = dict(vars(numpy))
-    assert compat.patch_numpy_for_chainer() == []
-    assert compat.patch_numpy_for_chainer() == []
-    after = vars(numpy)
-    assert after.keys() == before.keys()
-    assert all(after[k] is v for k, v in before.items())
-    assert not hasattr(numpy, 'float')      # removed in 1.24, left removed
-
-
-@pytest.mark.skipif(not NUMPY1, reason='numpy.sctypes exists on numpy 1.x')
-def test_sctypes_equals_numpy1s_own():
-    assert compat._sctypes(numpy) == numpy.sctypes
-    assert compat._sctypes(numpy2_like()) == numpy.sctypes
 
 
 def test_patch_adds_the_aliases():
@@ -135,20 +118,20 @@ def test_compat_imports_no_chainer():
                    check=True, timeout=120)
 
 
-NUMPY2_PYTHON = os.environ.get('BRANCHYNET_NUMPY2_PYTHON')
-
-
-@pytest.mark.skipif(not NUMPY2_PYTHON,
-                    reason='set BRANCHYNET_NUMPY2_PYTHON to a python with '
-                           'numpy>=2 and chainer 7.8.1')
-def test_smoke_on_numpy2():
-    proc = subprocess.run(
-        ['bash', os.path.join(ROOT, 'scripts', 'check_numpy2.sh'),
-         '--python', NUMPY2_PYTHON],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        timeout=600)
-    assert proc.returncode == 0, proc.stdout[-6000:]
-    assert 'check_numpy2.sh: PASS' in proc.stdout
+def test_the_stack_is_numpy2_and_chainer_needs_the_shim_there():
+    """The locked stack is NumPy 2 on every Python; chainer fails without us."""
+    assert not NUMPY1, 'the locks install NumPy 2 (locks/cpu.txt)'
+    plain = subprocess.run([sys.executable, '-c', 'import chainer'],
+                           capture_output=True, text=True, cwd='/',
+                           timeout=120)
+    assert plain.returncode != 0
+    assert '`np.sctypes` was removed' in plain.stderr
+    shimmed = subprocess.run(
+        [sys.executable, '-c', 'import branchynet, chainer, numpy; '
+         'print(chainer.__version__, numpy.sctypes["float"][1].__name__)'],
+        capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert shimmed.returncode == 0, shimmed.stderr
+    assert shimmed.stdout.split() == ['7.8.1', 'float32']
 
 
 BLOCKED_IMPORT = '''
