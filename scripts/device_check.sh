@@ -31,9 +31,8 @@
 # What must travel with the checkout (both in folders git ignores; list
 # them in .git/info/exclude, then name them in the device tool's `carry`):
 #   .whl/     chainer 7.8.1 as a wheel. It is a pure-Python sdist; build the
-#             wheel here with the project's constraints:
-#               PIP_CONSTRAINT=$PWD/constraints.txt \
-#               PIP_BUILD_CONSTRAINT=$PWD/constraints.txt \
+#             wheel here with the project's build constraint:
+#               PIP_BUILD_CONSTRAINT=$PWD/locks/build-constraints.txt \
 #               .venv/bin/pip wheel --no-deps chainer==7.8.1 -w .whl
 #             (its dependencies numpy, six, filelock, protobuf,
 #             typing_extensions are on that machine already, as are
@@ -43,7 +42,10 @@
 #               cp ../shared/data/mnist/*.gz .device/data/mnist/
 # The script installs the wheels into /tmp/site (pip --no-index --target)
 # and puts the checkout on PYTHONPATH; branchynet.compat lets chainer 7.8.1
-# import on Python 3.12 with NumPy 2.
+# import on Python 3.12 with NumPy 2. It does not run setup_venv.sh --gpu as
+# a user would: that machine has no network, and the locked stack's wheels
+# (cupy-cuda13x alone is larger) exceed what may travel with the checkout
+# (64 MiB), so it uses the NumPy 2 / CuPy 14 stack the machine already has.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
