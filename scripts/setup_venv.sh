@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment from the hash-pinned lock.
 #
-# usage: scripts/setup_venv.sh [--gpu] [VENV_DIR]   (default: .venv in the repository)
+# usage: scripts/setup_venv.sh [--gpu] [--dry-run] [VENV_DIR]   (default: .venv in the repository)
+#
+# --dry-run prints the Python and the lock it would use, and changes nothing.
 #
 # Python: the newest supported interpreter found on PATH (python3.13,
 # python3.12, python3.11, python3.10, python3); PYTHON=/path/to/python picks
@@ -27,10 +29,18 @@ say() { echo "setup_venv.sh: $*"; }
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=pythons.sh
 source "$ROOT/scripts/pythons.sh"
-GPU=0
-if [ "${1:-}" = --gpu ]; then GPU=1; shift; fi
-[ $# -le 1 ] || die "usage: scripts/setup_venv.sh [--gpu] [VENV_DIR]"
-case "${1:-}" in -h|--help) sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
+GPU=0 DRY=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --gpu) GPU=1 ;;
+    --dry-run) DRY=1 ;;
+    -h|--help) sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -*) die "unknown option $1 (usage: scripts/setup_venv.sh [--gpu] [--dry-run] [VENV_DIR])" ;;
+    *) break ;;
+  esac
+  shift
+done
+[ $# -le 1 ] || die "usage: scripts/setup_venv.sh [--gpu] [--dry-run] [VENV_DIR]"
 VENV=${1:-$ROOT/.venv}
 for f in locks/cpu.txt locks/pip.txt locks/build-constraints.txt setup.py; do
   [ -f "$ROOT/$f" ] || die "$ROOT/$f is missing"
@@ -47,7 +57,8 @@ VPY=$VENV/bin/python
 # second wait for the first; it then finds the venv up to date. The lock goes
 # with the process (fd 9), also when it is killed.
 LOCK=$VENV.lock
-if command -v flock >/dev/null 2>&1; then
+if [ "$DRY" = 1 ]; then :
+elif command -v flock >/dev/null 2>&1; then
   exec 9>"$LOCK" || die "cannot create the lock file $LOCK"
   if ! flock -n 9; then
     say "another setup_venv.sh is working on $VENV; waiting for it (lock $LOCK)"
@@ -123,6 +134,7 @@ if [ -x "$VPY" ]; then
   if [ -n "${PYTHON:-}" ] && [ "$(py_minor "$PYTHON")" != "$have_v" ]; then
     die "$VENV uses Python $have_v, but PYTHON=$PYTHON is $(py_minor "$PYTHON"); remove it (rm -rf $VENV) or pick another VENV_DIR"
   fi
+  if [ "$DRY" = 1 ]; then say "would reuse $VENV (Python $have_v) and install locks/$LOCKNAME.txt"; exit 0; fi
   # Fast path: the stamp matches and the venv's chainer and branchynet work.
   if [ -z "${BRANCHYNET_SETUP_FORCE:-}" ] && stamp_ok && [ -x "$VENV/bin/branchynet" ] \
      && "$VPY" -c 'import branchynet' 2>/dev/null; then
@@ -132,6 +144,7 @@ if [ -x "$VPY" ]; then
   say "reusing the existing venv $VENV (Python $have_v)"
 else
   PY=$(find_python)
+  if [ "$DRY" = 1 ]; then say "would create $VENV with $PY (Python $(py_minor "$PY")) and install locks/$LOCKNAME.txt"; exit 0; fi
   say "creating $VENV with $(command -v "$PY") ($("$PY" -V 2>&1))"
   if ! "$PY" -m venv "$VENV"; then
     # the Debian hint only when ensurepip (what python3.X-venv adds) is absent
