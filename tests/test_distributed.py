@@ -97,7 +97,7 @@ def test_two_processes_train_and_write_one_model(two_process_run):
 # reference's optimizers; rank r of N takes its share. Writes the weights.
 ONE_STEP = textwrap.dedent('''
     import sys
-    import numpy, chainer
+    import branchynet, numpy, chainer  # branchynet first: NumPy 2 shim
     from branchynet.distributed import Workers, get_workers
     from branchynet.experiments import get_experiment
     from branchynet.model import JointLoss
