@@ -42,6 +42,8 @@ from branchynet.scores import SCORES
 from branchynet.serialization import read_model_info
 from branchynet.sweep_schema import check_sweep_result
 
+#: the fields of ``sweep.json`` beyond report's that compare reads
+REQUIRED = ('profile', 'sweep_tune', 'training', 'n_tune')
 #: rules compared, in table order
 RULES = ('knee', 'accuracy', 'budget', 'tradeoff', 'per-exit')
 
@@ -66,7 +68,7 @@ def read_inputs(model_dir, results_dir):
     try:
         with open(path) as f:
             summary = check_sweep_result(json.load(f), path, DISPLAY,
-                                         RUNTIMES)
+                                         RUNTIMES, require=REQUIRED)
     except (OSError, ValueError, RecursionError) as e:
         raise BranchyNetError('cannot read %s: %s' % (path, e)) from None
     info = read_model_info(os.path.join(model_dir, 'branchynet.json'))
@@ -84,6 +86,14 @@ def read_inputs(model_dir, results_dir):
                                                    'records.npz'),
                                       len(records[split]), split, path,
                                       summary.get(key)))
+    n_exits = len(summary['profile']['exit_ms'])
+    for split in ('tune', 'test'):
+        if records[split].n_exits != n_exits:
+            raise BranchyNetError(
+                '%s holds %d exits on the %s split, %s %d: rerun '
+                '`branchynet sweep`' % (
+                    os.path.join(results_dir, 'records.npz'),
+                    records[split].n_exits, split, path, n_exits))
     return summary, records
 
 

@@ -1,10 +1,13 @@
-"""What ``report`` needs from a ``sweep.json``, checked before it is used.
+"""What the readers of a ``sweep.json`` need from it, checked before use.
 
 A ``sweep.json`` is written by ``branchynet sweep``, but the file may be
 edited, truncated to ``{}``, or come from another version.
-:func:`check_sweep_result` checks every field Table I and the figures read (types, finite positive
-times, an index inside the sweep, matching lengths), so that a bad file is
-one line naming it instead of a ``KeyError`` deep in the table code.
+:func:`check_sweep_result` checks every field ``report`` (Table I, the
+figures) and ``compare`` read (types, finite positive times below
+:data:`MAX_MS`, an index inside the sweep, matching lengths), so that a bad
+file is one line naming it instead of a ``KeyError`` deep in the table
+code. Fields only some readers need are checked whenever present, and a
+reader names those it cannot do without (``require``).
 """
 import math
 import numbers
@@ -13,7 +16,11 @@ import re
 from branchynet.errors import BranchyNetError
 from branchynet.scores import SCORES
 
-_SWEEP_ROW = {'ms': 'positive', 'trunk_ms': 'positive', 'accuracy': 'number',
+#: the longest time per sample a result may hold (a day): larger is no
+#: measurement, and near float's limit plotting it overflows
+MAX_MS = 86400e3
+
+_SWEEP_ROW = {'ms': 'time', 'trunk_ms': 'time', 'accuracy': 'number',
               'thresholds': 'numbers', 'exit_fractions': 'numbers'}
 _VALIDATION_ROW = {
     'point': 'text', 'thresholds': 'numbers or null',
@@ -31,6 +38,9 @@ def _is_number(value):
 _KINDS = {
     'number': _is_number,
     'positive': lambda v: _is_number(v) and v > 0,
+    'time': lambda v: _is_number(v) and 0 < v <= MAX_MS,
+    'times': lambda v: isinstance(v, list) and all(map(_KINDS['time'], v)),
+    'seconds': lambda v: v is None or (_is_number(v) and v >= 0),
     'count': lambda v: isinstance(v, int) and not isinstance(v, bool)
     and v >= 0,
     'text': lambda v: isinstance(v, str),
@@ -41,13 +51,20 @@ _KINDS = {
 }
 
 
+#: how a kind reads in a message, where its name does not say it
+_DESCRIBE = {'dict': 'an object',
+             'time': 'a time in ms in (0, %g]' % MAX_MS,
+             'times': 'a list of times in ms in (0, %g]' % MAX_MS,
+             'seconds': 'a number of seconds >= 0, or null'}
+
+
 class _Checker:
     def __init__(self, path):
         self.path = path
 
     def fail(self, what):
         return BranchyNetError(
-            '%s is not a sweep result report can use: %s (rerun `branchynet '
+            '%s is not a usable sweep result: %s (rerun `branchynet '
             'sweep`, or move the file out of the results folder)'
             % (self.path, what))
 
@@ -55,7 +72,7 @@ class _Checker:
         value = obj.get(key) if isinstance(obj, dict) else None
         if not _KINDS[kind](value):
             raise self.fail('%s%s should be %s, got %.60r' % (
-                where, key, kind if kind != 'dict' else 'an object', value))
+                where, key, _DESCRIBE.get(kind, kind), value))
         return value
 
     def fields(self, obj, spec, where):
@@ -65,7 +82,7 @@ class _Checker:
             self.field(obj, key, kind, where)
 
 
-def check_sweep_result(summary, path, networks, runtimes=None):
+def check_sweep_result(summary, path, networks, runtimes=None, require=()):
     """Raise :class:`BranchyNetError` unless ``summary`` (the parsed
     ``sweep.json`` at ``path``) holds what Table I and the figures read.
 
@@ -74,6 +91,7 @@ def check_sweep_result(summary, path, networks, runtimes=None):
         path (str): its file, for the message.
         networks: the network names the table knows.
         runtimes: the runtime names it knows (None: any text).
+        require: the optional fields (:data:`_OPTIONAL`) the reader needs.
 
     Returns:
         dict: ``summary``.
@@ -84,6 +102,13 @@ def check_sweep_result(summary, path, networks, runtimes=None):
                      % type(summary).__name__)
     _check_identity(c, summary, networks, runtimes)
     _check_measurements(c, summary)
+    for key in require:
+        if key not in summary:
+            raise c.fail('%s is missing' % key)
+    n_exits = len(summary['macs']['path'])
+    for key, check in _OPTIONAL.items():
+        if key in summary:
+            check(c, summary, n_exits)
     return summary
 
 
@@ -123,26 +148,18 @@ def _check_measurements(c, summary):
     validation."""
     c.field(summary, 'n_test', 'count')
     c.fields(c.field(summary, 'baseline', 'dict'),
-             {'ms': 'positive', 'test_accuracy': 'number'}, 'baseline.')
+             {'ms': 'time', 'test_accuracy': 'number'}, 'baseline.')
     rows = c.field(summary, 'sweep_test', 'list')
     if not rows:
         raise c.fail('sweep_test is empty')
-    for i, row in enumerate(rows):
-        c.fields(row, _SWEEP_ROW, 'sweep_test[%d].' % i)
-    if 'sweep_tune' in summary:      # the alpha figure chooses on it
-        tune_rows = c.field(summary, 'sweep_tune', 'list')
-        if len(tune_rows) != len(rows):
-            raise c.fail('sweep_tune has %d rows, sweep_test %d'
-                         % (len(tune_rows), len(rows)))
-        for i, row in enumerate(tune_rows):
-            c.fields(row, _SWEEP_ROW, 'sweep_tune[%d].' % i)
+    macs = c.field(summary, 'macs', 'dict')
+    c.field(macs, 'baseline', 'positive', 'macs.')
+    path_macs = c.field(macs, 'path', 'numbers', 'macs.')
+    _check_rows(c, 'sweep_test', rows, len(path_macs))
     index = c.field(summary, 'chosen_index', 'count')
     if index >= len(rows):
         raise c.fail('chosen_index %d is outside the %d sweep points'
                      % (index, len(rows)))
-    macs = c.field(summary, 'macs', 'dict')
-    c.field(macs, 'baseline', 'positive', 'macs.')
-    path_macs = c.field(macs, 'path', 'numbers', 'macs.')
     fractions = rows[index]['exit_fractions']
     if len(path_macs) != len(fractions) or \
             sum(f * m for f, m in zip(fractions, path_macs)) <= 0:
@@ -151,3 +168,59 @@ def _check_measurements(c, summary):
         c.fields(row, _VALIDATION_ROW, 'validation[%d].' % i)
     if summary.get('model_dir') is not None:
         c.field(summary, 'model_dir', 'text')
+
+
+def _check_rows(c, name, rows, n_exits):
+    """Sweep rows: their fields, one threshold per non-final exit and one
+    exit fraction per exit."""
+    if n_exits < 2:
+        raise c.fail('macs.path should hold one number per exit (2 or more)')
+    for i, row in enumerate(rows):
+        where = '%s[%d].' % (name, i)
+        c.fields(row, _SWEEP_ROW, where)
+        for key, n in (('thresholds', n_exits - 1), ('exit_fractions',
+                                                      n_exits)):
+            if len(row[key]) != n:
+                raise c.fail('%s%s has %d values, the %d exits need %d'
+                             % (where, key, len(row[key]), n_exits, n))
+
+
+def _check_sweep_tune(c, summary, n_exits):
+    """The tuning split's sweep: the alpha figure and compare choose on
+    it."""
+    rows = c.field(summary, 'sweep_tune', 'list')
+    if len(rows) != len(summary['sweep_test']):
+        raise c.fail('sweep_tune has %d rows, sweep_test %d'
+                     % (len(rows), len(summary['sweep_test'])))
+    _check_rows(c, 'sweep_tune', rows, n_exits)
+
+
+def _check_profile(c, summary, n_exits):
+    """The latency profile: compare predicts times from its exit paths."""
+    profile = c.field(summary, 'profile', 'dict')
+    exit_ms = c.field(profile, 'exit_ms', 'times', 'profile.')
+    if len(exit_ms) != n_exits:
+        raise c.fail('profile.exit_ms has %d times, the %d exits need %d'
+                     % (len(exit_ms), n_exits, n_exits))
+
+
+def _check_seconds(c, summary, n_exits):
+    """How long the sweep's stages took (seconds each, or null)."""
+    seconds = c.field(summary, 'seconds', 'dict')
+    for key in seconds:
+        c.field(seconds, key, 'seconds', 'seconds.')
+
+
+def _check_training(c, summary, n_exits):
+    """The models' saved information: compare matches it to the model."""
+    c.field(summary, 'training', 'dict')
+
+
+def _check_n_tune(c, summary, n_exits):
+    c.field(summary, 'n_tune', 'count')
+
+
+#: fields only some readers need: checked whenever present
+_OPTIONAL = {'sweep_tune': _check_sweep_tune, 'profile': _check_profile,
+             'seconds': _check_seconds, 'training': _check_training,
+             'n_tune': _check_n_tune}

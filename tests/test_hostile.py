@@ -1049,3 +1049,176 @@ def test_saved_settings_with_wrong_types(tmp_path, offline, saved_model,
                                          field, value):
     assert_in_process_error(*evaluate_with(
         tmp_path, saved_model, ('settings', field), value))
+
+
+# ---------------------------------------------------------------------------
+# compare: every field of a real sweep.json and records.npz it reads
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def swept(tmp_path_factory, tiny_mnist):
+    """A real sweep of untrained B-LeNet models on tiny synthetic MNIST:
+    ``(model folder, results folder)``."""
+    from branchynet.measurement import measure_experiment
+    from helpers import save_untrained_lenet
+    root = tmp_path_factory.mktemp('swept')
+    _, checksums = tiny_mnist(root / 'mnist', 96, 60)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr('branchynet.data.mnist.MNIST_SHA256', checksums)
+        save_untrained_lenet(root / 'model', ('branchynet', 'baseline'),
+                             val_size=40)
+        measure_experiment(str(root / 'model'), str(root / 'results'),
+                           data_dir=str(root), profile_samples=5, warmup=1,
+                           validate_samples=0)
+    return root / 'model', root / 'results'
+
+
+def swept_copy(tmp_path, swept, summary=None):
+    """A copy of the swept results, its sweep.json replaced by ``summary``
+    (a JSON value, or text)."""
+    folder = tmp_path / 'results'
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(swept[1], folder)
+    if summary is not None:
+        (folder / 'sweep.json').write_text(
+            summary if isinstance(summary, str) else json.dumps(summary))
+    return folder
+
+
+def swept_summary(swept):
+    return json.loads((swept[1] / 'sweep.json').read_text())
+
+
+def compare_argv(tmp_path, swept, folder):
+    return ['compare', str(swept[0]), '--results', str(folder), '--figs',
+            str(tmp_path / 'figs')]
+
+
+def edited(summary, path, value=KeyError):
+    """``summary`` with the field at ``path`` replaced (KeyError: removed).
+    """
+    summary = json.loads(json.dumps(summary))
+    target = summary
+    for key in path[:-1]:
+        target = target[key]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return summary
+
+
+#: (path, value or KeyError to remove it, what the line says): the review's
+#: six, and more of each kind (missing, wrong type, wrong length,
+#: non-finite or out of range)
+COMPARE_DAMAGE = [
+    (('profile',), KeyError, 'profile is missing'),
+    (('profile', 'exit_ms'), [1.0], 'profile.exit_ms has 1 times'),
+    (('profile', 'exit_ms'), ['fast', 1.0], 'profile.exit_ms should be'),
+    (('sweep_tune',), KeyError, 'sweep_tune is missing'),
+    (('seconds',), [1, 2], 'seconds should be an object'),
+    (('seconds', 'records'), 'slow', 'seconds.records should be'),
+    (('training',), KeyError, 'training is missing'),
+    (('training',), [], 'training should be an object'),
+    (('n_tune',), '40', 'n_tune should be count'),
+    (('profile',), 'fast', 'profile should be an object'),
+    (('profile', 'exit_ms'), KeyError, 'profile.exit_ms should be'),
+    (('profile', 'exit_ms'), [1.0, 2.0, 3.0], 'profile.exit_ms has 3'),
+    (('profile', 'exit_ms'), [1.0, -2.0], 'profile.exit_ms should be'),
+    (('profile', 'exit_ms'), [1.0, 1e300], 'profile.exit_ms should be'),
+    (('sweep_tune',), {}, 'sweep_tune should be list'),
+    (('sweep_tune', 0, 'thresholds'), [0.1, 0.2], 'thresholds has 2'),
+    (('sweep_tune', 0, 'exit_fractions'), [1.0], 'exit_fractions has 1'),
+    (('sweep_tune', 0, 'accuracy'), None, 'accuracy should be number'),
+    (('sweep_tune', 0, 'ms'), 0, 'ms should be a time'),
+    (('sweep_test', 0, 'thresholds'), [], 'thresholds has 0'),
+    (('seconds', 'records'), -1, 'seconds.records should be'),
+    (('seconds', 'sweep'), [], 'seconds.sweep should be'),
+    (('baseline', 'ms'), 1e308, 'baseline.ms should be a time'),
+]
+
+
+@pytest.mark.parametrize('path, value, fragment', COMPARE_DAMAGE,
+                         ids=['/'.join(map(str, c[0])) + ':' + repr(c[1])
+                              for c in COMPARE_DAMAGE])
+def test_compare_on_a_damaged_sweep_json(tmp_path, swept, path, value,
+                                         fragment):
+    folder = swept_copy(tmp_path, swept,
+                        edited(swept_summary(swept), path, value))
+    with unchanged(tmp_path):
+        result = run(tmp_path, *compare_argv(tmp_path, swept, folder))
+    assert_one_error(result, 'sweep.json is not a usable sweep result',
+                     fragment)
+
+
+@pytest.mark.parametrize('path, value, fragment', COMPARE_DAMAGE[:8])
+def test_report_reads_the_same_fields_the_same_way(tmp_path, swept, path,
+                                                   value, fragment):
+    """report goes through the same check: a field it can do without
+    (profile, sweep_tune, training) is checked only when present."""
+    folder = tmp_path / 'all'
+    swept_copy(tmp_path, swept, edited(swept_summary(swept), path, value))
+    shutil.move(str(tmp_path / 'results'), str(folder / 'model'))
+    status, err = in_process(['report', '--results', str(folder), '--figs',
+                              str(tmp_path / 'figs')])
+    if value is KeyError and 'missing' in fragment:
+        assert status == 0, err
+    else:
+        assert_in_process_error(status, err)
+        assert fragment in err
+
+
+@pytest.mark.parametrize('damage, fragment', [
+    ('truncated', 'not a complete npz archive'),
+    ('no logits', 'has no test_logits'),
+    ('three exits', 'holds 3 exits on the tune split'),
+    ('samples', 'holds 2 tune samples')])
+def test_compare_on_damaged_records(tmp_path, swept, damage, fragment):
+    folder = swept_copy(tmp_path, swept)
+    path = folder / 'records.npz'
+    arrays = npz_arrays(path)
+    if damage == 'truncated':
+        path.write_bytes(path.read_bytes()[:200])
+    else:
+        if damage == 'no logits':
+            del arrays['test_logits']
+        elif damage == 'three exits':
+            for key in ('tune_logits', 'tune_entropy'):
+                arrays[key] = numpy.concatenate(
+                    [arrays[key], arrays[key][:, -1:]], axis=1)
+        else:
+            arrays = {k: v[:2] if k.startswith('tune_') else v
+                      for k, v in arrays.items()}
+        numpy.savez(path, **arrays)
+    with unchanged(tmp_path):
+        result = run(tmp_path, *compare_argv(tmp_path, swept, folder))
+    assert_one_error(result, 'records.npz', fragment)
+
+
+def test_compare_on_a_huge_but_valid_baseline_time(tmp_path, swept):
+    """The longest time a result may hold plots without an overflow
+    warning: the table and nothing else on stderr."""
+    summary = swept_summary(swept)
+    summary['baseline']['ms'] = 86400e3
+    folder = swept_copy(tmp_path, swept, summary)
+    result = run(tmp_path, *compare_argv(tmp_path, swept, folder))
+    assert result.returncode == 0 and result.stderr == '', result.stderr
+
+
+def compare_paths(swept):
+    return list(key_paths(swept_summary(swept)))
+
+
+@FEW
+@given(data=st.data(), value=json_values)
+def test_compare_on_any_wrong_value(tmp_path, swept, data, value):
+    """Any field of a real sweep.json replaced by any JSON value, or
+    removed: compare makes its table or stops with one line."""
+    summary = swept_summary(swept)
+    path = data.draw(st.sampled_from(compare_paths(swept)[1:]))
+    removed = data.draw(st.booleans())
+    folder = swept_copy(tmp_path, swept, edited(
+        summary, path, KeyError if removed else value))
+    status, err = in_process(compare_argv(tmp_path, swept, folder))
+    if status != 0:
+        assert_in_process_error(status, err)
