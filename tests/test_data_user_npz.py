@@ -6,6 +6,7 @@
 ``[0, classes)``.
 """
 import io
+import warnings
 import zipfile
 
 import numpy
@@ -123,6 +124,25 @@ def test_headers_are_checked_before_any_data_is_read(tmp_path):
             z.writestr(key + '.npy', header.getvalue() + bytes(64))
     with pytest.raises(BranchyNetError, match='more than the'):
         load_user_npz(str(path), SHAPE, 3)
+
+
+@pytest.mark.parametrize('n', [2 ** 38, 2 ** 61, 2 ** 63 - 1])
+def test_a_huge_header_is_refused_without_a_warning(tmp_path, n):
+    """The cap adds the sizes as Python integers: 2**61 images of 64 bytes
+    wrap to 0 in int64 (and warn) but are refused here in silence."""
+    path = tmp_path / 'd.npz'
+    write(path, train_x=None, train_y=None)
+    with zipfile.ZipFile(path, 'a') as z:
+        for key, descr, shape in (('train_x', '<f4', (n, 1, 8, 8)),
+                                  ('train_y', '<i8', (n,))):
+            header = io.BytesIO()
+            numpy.lib.format.write_array_header_1_0(header, {
+                'descr': descr, 'fortran_order': False, 'shape': shape})
+            z.writestr(key + '.npy', header.getvalue() + bytes(64))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        with pytest.raises(BranchyNetError, match='more than the'):
+            load_user_npz(str(path), SHAPE, 3)
 
 
 def test_the_total_size_cap(tmp_path):
