@@ -149,10 +149,26 @@ def prepare_data(settings, data_dir='auto'):
     data set, with its image shape and number of classes.
     """
     experiment = get_experiment(settings.experiment)
-    return data_lib.load_splits(
-        settings.dataset or experiment.dataset, settings.val_size,
-        settings.train_limit, settings.test_limit, data_dir,
-        like=experiment.dataset)
+    name = settings.dataset or experiment.dataset
+    splits = data_lib.load_splits(
+        name, settings.val_size, settings.train_limit, settings.test_limit,
+        data_dir, like=experiment.dataset)
+    _check_input_shape(experiment, name, splits)
+    return splits
+
+
+def _check_input_shape(experiment, dataset, splits):
+    """Images the network cannot take fail now, in one line, not in
+    Chainer's type check at the first step."""
+    from branchynet.networks import INPUT_SHAPES
+    want = tuple(INPUT_SHAPES[experiment.network])
+    got = tuple(splits['train'][0].shape[1:])
+    if got != want:
+        raise BranchyNetError(
+            'data set %s holds images of shape %s, but %s (%s) takes %s: '
+            'choose a data set of that shape' % (
+                dataset, '(%s)' % ', '.join(map(str, got)), experiment.name,
+                experiment.network, '(%s)' % ', '.join(map(str, want))))
 
 
 def saved_form(settings):

@@ -1222,3 +1222,49 @@ def test_compare_on_any_wrong_value(tmp_path, swept, data, value):
     status, err = in_process(compare_argv(tmp_path, swept, folder))
     if status != 0:
         assert_in_process_error(status, err)
+
+
+# ---------------------------------------------------------------------------
+# data that does not fit the network, or is too small
+# ---------------------------------------------------------------------------
+
+def fake_images(shape, n_train=8, n_test=4):
+    """A loader of ``(x_train, y_train, x_test, y_test)`` of ``shape``."""
+    rng = numpy.random.RandomState(0)
+    arrays = (rng.rand(n_train, *shape).astype(numpy.float32),
+              numpy.arange(n_train, dtype=numpy.int32) % 10,
+              rng.rand(n_test, *shape).astype(numpy.float32),
+              numpy.arange(n_test, dtype=numpy.int32) % 10)
+    return lambda *args, **kwargs: arrays
+
+
+@pytest.mark.parametrize('network, dataset, got, want', [
+    ('alexnet_cifar10', 'mnist', '(1, 28, 28)', '(3, 32, 32)'),
+    ('resnet_cifar10', 'mnist', '(1, 28, 28)', '(3, 32, 32)'),
+    ('lenet_mnist', 'pcifar10', '(3, 32, 32)', '(1, 28, 28)')])
+def test_images_that_do_not_fit_the_network(tmp_path, offline, monkeypatch,
+                                            network, dataset, got, want):
+    """One line naming both shapes, before any training step."""
+    loader = fake_images((1, 28, 28) if dataset == 'mnist' else (3, 32, 32))
+    monkeypatch.setattr('branchynet.data.get_' + dataset, loader)
+    monkeypatch.setattr('branchynet.training.train_phase1',
+                        lambda *a: pytest.fail('training started'))
+    status, err = in_process(['train', network, '--dataset', dataset,
+                              '--val-size', '2', '--batch-size', '2',
+                              '--out', str(tmp_path / 'out')])
+    assert_in_process_error(status, err)
+    assert 'data set %s holds images of shape %s' % (dataset, got) in err
+    assert 'takes %s' % want in err
+
+
+def test_a_one_sample_data_set_with_the_default_val_size(tmp_path):
+    user_npz(tmp_path / 'one.npz',
+             train_x=numpy.zeros((1, 1, 28, 28), numpy.float32),
+             train_y=numpy.zeros(1, numpy.int64),
+             test_x=numpy.zeros((1, 1, 28, 28), numpy.float32),
+             test_y=numpy.zeros(1, numpy.int64))
+    result = run(tmp_path, 'train', 'lenet_mnist', '--dataset',
+                 'npz:%s' % (tmp_path / 'one.npz'), '--out', tmp_path / 'o')
+    assert_one_error(result, 'too small for a 5000-image validation split',
+                     'has 1 training image(s)')
+    assert '[0, 1)' not in result.stderr

@@ -86,9 +86,15 @@ def split_validation(x, y, val_size, seed=0):
         tuple: ``(x_train, y_train, x_val, y_val)``; the validation arrays are
         empty when ``val_size`` is 0.
     """
-    if not 0 <= val_size < len(x):
-        raise BranchyNetError('validation size must be in [0, %d), got %d'
-                              % (len(x), val_size))
+    if val_size < 0:
+        raise BranchyNetError('validation size must be >= 0, got %d'
+                              % val_size)
+    if val_size >= len(x):
+        # at least one training image must remain
+        raise BranchyNetError(
+            'the data set is too small for a %d-image validation split: it '
+            'has %d training image(s) (choose --val-size below %d, or 0 '
+            'with --protocol reference)' % (val_size, len(x), len(x)))
     order = numpy.random.RandomState(seed).permutation(len(x))
     val, train = numpy.sort(order[:val_size]), numpy.sort(order[val_size:])
     return x[train], y[train], x[val], y[val]
