@@ -431,6 +431,29 @@ def test_the_mnist_folder_given_as_data_root(tmp_path, model):
                      'pass --data-dir %s' % tmp_path)
 
 
+@pytest.mark.parametrize('how', ['env', 'option'])
+@pytest.mark.parametrize('below', ['', 'sub/dir'])
+@pytest.mark.parametrize('command', ['data', 'evaluate', 'train'])
+def test_a_data_root_that_is_a_file(tmp_path, model, silent_server, how,
+                                    below, command):
+    """Checked first: one line, no mirror asked (the only one never
+    answers, so a download attempt would time out first)."""
+    (tmp_path / 'a_file').write_text('mine')
+    root = tmp_path / 'a_file' / below if below else tmp_path / 'a_file'
+    args = {'data': ['data', 'mnist'],
+            'evaluate': ['evaluate', model[1]],
+            'train': ['train', 'lenet_mnist', '--out', tmp_path / 'out']}
+    args = args[command] + (['--data-dir', root] if how == 'option' else [])
+    env = base_env(tmp_path, BRANCHYNET_MNIST_MIRRORS=silent_server,
+                   BRANCHYNET_DOWNLOAD_TIMEOUT=8)
+    if how == 'env':
+        env['BRANCHYNET_DATA_ROOT'] = str(root)
+    start = time.monotonic()
+    result = run(tmp_path, *args, env=env)
+    assert_one_error(result, 'the data root', '%s is not a folder' % root)
+    assert time.monotonic() - start < 8
+
+
 def test_a_gzip_bomb_in_place_of_mnist(tmp_path, model, baseline_rss):
     """100 MB of zeros in a 100 KB .gz: refused once past the 47 MB the
     real file has, in bounded memory."""

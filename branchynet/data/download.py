@@ -41,13 +41,28 @@ def get_data_root(data_root='auto'):
     checkout, else ``~/.branchynet/data``.
     """
     if data_root not in (None, 'auto'):
-        return os.path.abspath(os.path.expanduser(data_root))
+        return _checked_root(data_root, 'the data root (--data-dir)')
     env = os.environ.get('BRANCHYNET_DATA_ROOT')
     if env:
-        return os.path.abspath(os.path.expanduser(env))
+        return _checked_root(env, 'the data root ($BRANCHYNET_DATA_ROOT)')
     if os.path.isdir(_REPO_DATASETS):
         return os.path.join(_REPO_DATASETS, 'data')
-    return os.path.join(os.path.expanduser('~'), '.branchynet', 'data')
+    return _checked_root(os.path.join('~', '.branchynet', 'data'),
+                         'the data root')
+
+
+def _checked_root(path, what):
+    """``path`` made absolute, if it is a folder or can become one: a file
+    on the way is one line now, not a download to every mirror first."""
+    root = os.path.abspath(os.path.expanduser(path))
+    parent = root
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise BranchyNetError('%s %s is not a folder%s' % (
+            what, root, '' if parent == root
+            else ' (%s is not one)' % parent))
+    return root
 
 
 def dataset_dir(name, data_root='auto'):
