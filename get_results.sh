@@ -30,7 +30,7 @@
 #   --device SPEC    Chainer device specifier (default @numpy; @cupy:0 for GPU 0)
 #   --data-dir DIR   the data root holding mnist/, cifar10/, pcifar10/
 #                    (default: $BRANCHYNET_DATA_ROOT, else datasets/data)
-#   --procs N        train with N processes (mpiexec -n N, ChainerMN's naive
+#   --procs N        train with N processes, 1 to 1024 (mpiexec -n N, ChainerMN's naive
 #                    communicator on CPUs, pure_nccl on GPUs: one GPU per
 #                    process); the batch size stays the global one
 #   --hostfile FILE  with --procs: an Open MPI hostfile, to spread the
@@ -76,7 +76,14 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ -n "$DEVICE" ] || usage_error "--device needs a value"
-case "$PROCS" in ''|*[!0-9]*|0) usage_error "--procs needs a positive integer, got '$PROCS'" ;; esac
+# digits only, and few of them, before any arithmetic: bash's test would
+# print "integer expression expected" or wrap a huge number
+MAX_PROCS=1024
+case "$PROCS" in ''|*[!0-9]*) usage_error "--procs needs a positive integer, got '$PROCS'" ;; esac
+if [ ${#PROCS} -gt 4 ] || [ $((10#$PROCS)) -lt 1 ] || [ $((10#$PROCS)) -gt $MAX_PROCS ]; then
+  usage_error "--procs needs a positive integer up to $MAX_PROCS, got '$PROCS'"
+fi
+PROCS=$((10#$PROCS))
 if [ -n "$HOSTFILE" ]; then
   [ "$PROCS" -gt 1 ] || usage_error "--hostfile needs --procs N with N > 1"
   [ -f "$HOSTFILE" ] || usage_error "--hostfile: no file '$HOSTFILE'"
@@ -87,7 +94,8 @@ if [ "$PROCS" -gt 1 ]; then
   command -v mpiexec >/dev/null 2>&1 \
     || usage_error "--procs needs mpiexec (Open MPI: apt-get install openmpi-bin)"
   # the data root and unbuffered output reach the ranks on other machines
-  TRAIN_PREFIX=(mpiexec -n "$PROCS" -x BRANCHYNET_DATA_ROOT -x PYTHONUNBUFFERED)
+  # --quiet: a failing rank's one line without Open MPI's banner after it
+  TRAIN_PREFIX=(mpiexec --quiet -n "$PROCS" -x BRANCHYNET_DATA_ROOT -x PYTHONUNBUFFERED)
   [ -n "$HOSTFILE" ] && TRAIN_PREFIX+=(--hostfile "$HOSTFILE")
   # as root (a container) Open MPI asks for these
   [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

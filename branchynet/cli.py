@@ -45,26 +45,58 @@ def _one_line(text):
     return ' '.join(str(text).split())
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError('expected an integer, got %r'
-                                         % text) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError('must be positive, got %d' % value)
-    return value
+#: ONNX Runtime intra-op threads: a few per CPU at most (10000 threads
+#: took gigabytes and ran for half an hour)
+MAX_THREADS = 4 * (os.cpu_count() or 1)
+#: bounds of the numeric options: beyond them a value is a typo, not a
+#: setting (epochs, samples and sizes far past any real run)
+MAX_EPOCHS, MAX_BATCH, MAX_SAMPLES = 10 ** 4, 2 ** 16, 10 ** 8
+#: samples timed or run one by one per point (sweep), and quantiles per
+#: threshold (compare: B-AlexNet sweeps their square)
+MAX_TIMED, MAX_GRID_SIZE = 10 ** 6, 1000
+#: the trade-off weight; the longest latency a budget may name (a day);
+#: an exit's loss weight
+MAX_ALPHA, MAX_MS, MAX_WEIGHT = 1e6, 86400e3, 1e3
 
 
-def non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 0:
-        raise argparse.ArgumentTypeError('expected an integer >= 0, got %.40r'
-                                         % text)
-    return value
+def int_in(low, high):
+    """An argparse type: an integer in ``[low, high]``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:       # also more than 4300 digits
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                'expected an integer in [%d, %d], got %.40r'
+                % (low, high, text))
+        return value
+    return parse
+
+
+def float_in(low, high, low_open=False):
+    """An argparse type: a number in ``[low, high]`` (``(low, high]`` with
+    ``low_open``); never NaN or infinite."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (low < value if low_open else low <= value) or \
+                not value <= high:
+            raise argparse.ArgumentTypeError(
+                'expected a number in %s%g, %g], got %.40r'
+                % ('(' if low_open else '[', low, high, text))
+        return value
+    return parse
+
+
+positive_int = int_in(1, MAX_SAMPLES)
+non_negative_int = int_in(0, MAX_SAMPLES)
+
+
+#: the most values a threshold list (-t, --grid) may hold
+MAX_GRID = 1000
 
 
 def threshold_list(text):
@@ -85,6 +117,9 @@ def threshold_list(text):
         if not math.isfinite(t):
             raise argparse.ArgumentTypeError(
                 'thresholds must be finite numbers, got %.80r' % text)
+    if len(values) > MAX_GRID:      # a grid is swept per exit: its power
+        raise argparse.ArgumentTypeError(
+            'at most %d thresholds, got %d' % (MAX_GRID, len(values)))
     return values
 
 
@@ -133,8 +168,9 @@ def _add_runtime(p):
                    default='chainer',
                    help="inference engine: 'chainer' (default) or "
                         "'onnxruntime' (the model exported to ONNX in memory)")
-    p.add_argument('--threads', type=positive_int, default=1,
-                   help='ONNX Runtime intra-op threads (default 1)')
+    p.add_argument('--threads', type=int_in(1, MAX_THREADS), default=1,
+                   help='ONNX Runtime intra-op threads, 1 to %d (4 per '
+                        'CPU; default 1)' % MAX_THREADS)
 
 
 def cmd_train(args):
@@ -143,10 +179,12 @@ def cmd_train(args):
     weights = args.exit_weights
     if weights not in ('code', 'paper'):
         try:
-            weights = tuple(float(w) for w in weights.split(','))
-        except ValueError:
-            raise BranchyNetError("--exit-weights takes 'code', 'paper' or "
-                                  "comma-separated numbers") from None
+            weights = tuple(map(float_in(0, MAX_WEIGHT), weights.split(',')))
+        except argparse.ArgumentTypeError:
+            raise BranchyNetError("--exit-weights: the exit weights are "
+                                  "'code', 'paper' or comma-separated "
+                                  "numbers in [0, %g], got %.60r"
+                                  % (MAX_WEIGHT, weights)) from None
     out = args.out or '_models/%s' % args.network
     results = train_experiment(
         args.network, out, device=args.device, data_dir=args.data_dir,
@@ -154,7 +192,7 @@ def cmd_train(args):
         allow_changed_settings=args.allow_changed_settings,
         epochs_main=args.epochs_main, epochs_joint=args.epochs_joint,
         batch_size=args.batch_size, recipe=args.recipe, lr=args.lr,
-        seed=args.seed, betas=args.betas, exit_weights=weights,
+        schedule=args.schedule, seed=args.seed, betas=args.betas, exit_weights=weights,
         phase2=args.phase2, protocol=args.protocol, val_size=args.val_size,
         eval_every=args.eval_every, train_limit=args.train_limit,
         test_limit=args.test_limit, communicator=args.communicator,
@@ -181,29 +219,39 @@ def add_train(sub):
                        'BranchyNet (two phases)')
     p.add_argument('network', help='one of: %s' % ', '.join(EXPERIMENTS))
     p.add_argument('--out', help='output folder (default _models/NETWORK)')
-    p.add_argument('--epochs-main', type=positive_int,
-                   help='phase-1 epochs (default: the reference schedule)')
-    p.add_argument('--epochs-joint', type=positive_int,
-                   help='phase-2 epochs (default: the reference schedule)')
-    p.add_argument('--batch-size', type=positive_int,
-                   help='training batch size (default: the reference)')
+    p.add_argument('--epochs-main', type=int_in(1, MAX_EPOCHS),
+                   help='phase-1 epochs, 1 to %d (default: the reference '
+                        'schedule)' % MAX_EPOCHS)
+    p.add_argument('--epochs-joint', type=int_in(1, MAX_EPOCHS),
+                   help='phase-2 epochs, 1 to %d (default: the reference '
+                        'schedule)' % MAX_EPOCHS)
+    p.add_argument('--batch-size', type=int_in(1, MAX_BATCH),
+                   help='training batch size, 1 to %d (default: the '
+                        'reference)' % MAX_BATCH)
     p.add_argument('--recipe', choices=['reference', 'modern'],
                    default='reference',
                    help="'reference' (Adam, the reference schedule) or "
                         "'modern' (CIFAR only: SGD, weight decay, lr drops, "
                         "crop and flip)")
-    p.add_argument('--lr', type=float,
-                   help="learning rate (Adam's alpha for the reference "
-                        "recipe; default: the recipe's)")
-    p.add_argument('--seed', type=non_negative_int, default=0,
+    p.add_argument('--schedule', choices=['notebook', 'script'],
+                   help="the reference recipe's epochs and batch size: "
+                        "'notebook' (default: the reference's notebooks, "
+                        "LeNet 100 + 100 epochs, ResNet batch 128) or "
+                        "'script' (its experiment_*.py: LeNet 50 + 100, "
+                        "ResNet batch 64); AlexNet is 50 + 100 at 512 in "
+                        "both")
+    p.add_argument('--lr', type=float_in(0, 10, low_open=True),
+                   help="learning rate in (0, 10] (Adam's alpha for the "
+                        "reference recipe; default: the recipe's)")
+    p.add_argument('--seed', type=int_in(0, 2 ** 32 - 1), default=0,
                    help='random seed of initialisation, order, dropout and '
-                        'augmentation (default 0)')
+                        'augmentation, 0 to 2**32-1 (default 0)')
     p.add_argument('--betas', choices=['code', 'paper'], default='code',
                    help="Adam betas: 'code' (0.9, 0.999, the reference "
                         "code) or 'paper' (0.99, 0.999)")
     p.add_argument('--exit-weights', default='code',
                    help="'code' (all 1), 'paper' (1.0 ... 0.3) or numbers "
-                        "like 1,0.3")
+                        "in [0, %g] like 1,0.3" % MAX_WEIGHT)
     p.add_argument('--phase2', choices=['reference', 'warm'],
                    help="how phase 2 starts: 'reference' (exit heads from "
                         "their initial weights, main's optimizer carried "
@@ -218,20 +266,24 @@ def add_train(sub):
                         "training; sweep then tunes on the test set, as the "
                         "paper did)")
     p.add_argument('--val-size', type=non_negative_int,
-                   help='training samples held out to tune thresholds '
-                        '(default 5000; 0 with --protocol reference)')
-    p.add_argument('--eval-every', type=non_negative_int,
-                   help='epochs between test-set passes during training '
-                        '(default 1; 0: only after training)')
+                   help='training samples held out to tune thresholds, 0 to '
+                        '%d (default 5000; 0 with --protocol reference)'
+                        % MAX_SAMPLES)
+    p.add_argument('--eval-every', type=int_in(0, MAX_EPOCHS),
+                   help='epochs between test-set passes during training, 0 '
+                        'to %d (default 1; 0: only after training)'
+                        % MAX_EPOCHS)
     p.add_argument('--dataset', metavar='npz:PATH',
                    help="your own data set instead of the experiment's: an "
                         ".npz with train_x, train_y, test_x, test_y (float32 "
                         "images (N, C, H, W) of the network's input shape, "
                         "integer labels in [0, classes))")
     p.add_argument('--train-limit', type=non_negative_int, default=0,
-                   help='use only the first N training samples (0: all)')
+                   help='use only the first N training samples, N up to %d '
+                        '(0: all)' % MAX_SAMPLES)
     p.add_argument('--test-limit', type=non_negative_int, default=0,
-                   help='use only the first N test samples (0: all)')
+                   help='use only the first N test samples, N up to %d '
+                        '(0: all)' % MAX_SAMPLES)
     p.add_argument('--resume', action='store_true',
                    help='continue an interrupted phase from its snapshot '
                         '(with the settings the run started with)')
@@ -274,8 +326,9 @@ def add_evaluate(sub):
     p.add_argument('--thresholds', '-t', type=threshold_list,
                    help='thresholds of --score, comma-separated, one per '
                         'non-final exit (omit for the main network alone)')
-    p.add_argument('--batch-size', type=positive_int, default=1000,
-                   help='batched early exit (1: the per-sample procedure)')
+    p.add_argument('--batch-size', type=int_in(1, MAX_BATCH), default=1000,
+                   help='batched early exit, 1 to %d (1: the per-sample '
+                        'procedure; default 1000)' % MAX_BATCH)
     p.add_argument('--split', choices=['test', 'val'], default='test')
     _add_score(p)
     p.add_argument('--ood', metavar='SOURCE',
@@ -335,26 +388,34 @@ def add_sweep(sub):
                    'baseline ms, or per exit the loosest threshold whose '
                    'leavers reach --target')
     _add_score(p)
-    p.add_argument('--alpha', type=float,
-                   help='trade-off weight for --rule tradeoff')
-    p.add_argument('--target', type=float,
+    p.add_argument('--alpha', type=float_in(0, MAX_ALPHA),
+                   help='trade-off weight for --rule tradeoff, 0 to %g'
+                        % MAX_ALPHA)
+    p.add_argument('--target', type=float_in(0, 1),
                    help='accuracy of the samples leaving at each exit for '
-                        '--rule per-exit (fraction, e.g. 0.99)')
-    p.add_argument('--epsilon', type=float, default=0.0,
-                   help="accuracy allowance for --rule accuracy (fraction)")
-    p.add_argument('--budget-ms', type=float,
-                   help='latency budget for --rule budget (ms per sample)')
+                        '--rule per-exit (fraction in [0, 1], e.g. 0.99)')
+    p.add_argument('--epsilon', type=float_in(0, 1), default=0.0,
+                   help="accuracy allowance for --rule accuracy (fraction "
+                        "in [0, 1])")
+    p.add_argument('--budget-ms', type=float_in(0, MAX_MS, low_open=True),
+                   help='latency budget for --rule budget (ms per sample, '
+                        'in (0, %g])' % MAX_MS)
     p.add_argument('--grid', type=threshold_list,
                    help='threshold values, comma-separated (default: the '
                         "reference's grid for this network for entropy; for "
                         "the other scores their range, with quantiles of "
                         "the tuning split's scores inside it)")
-    p.add_argument('--profile-samples', type=positive_int, default=200,
-                   help='samples timed per exit path (default 200)')
-    p.add_argument('--warmup', type=non_negative_int, default=20)
-    p.add_argument('--validate-samples', type=non_negative_int, default=1000,
+    p.add_argument('--profile-samples', type=int_in(1, MAX_TIMED),
+                   default=200, help='samples timed per exit path, 1 to %d '
+                   '(default 200)' % MAX_TIMED)
+    p.add_argument('--warmup', type=int_in(0, MAX_TIMED), default=20,
+                   help='untimed runs before timing, 0 to %d (default 20)'
+                        % MAX_TIMED)
+    p.add_argument('--validate-samples', type=int_in(0, MAX_TIMED),
+                   default=1000,
                    help='test samples run for real at batch size 1 per '
-                        'validation point (0: skip validation)')
+                        'validation point, 0 to %d (0: skip validation)'
+                        % MAX_TIMED)
     p.add_argument('--quick', action='store_true',
                    help='few profiling and validation samples')
     _add_common(p)
@@ -391,15 +452,16 @@ def add_compare(sub):
                    'results/NAME, as `sweep` writes it)')
     p.add_argument('--figs', default='_figs',
                    help='figure folder (default _figs)')
-    p.add_argument('--alpha', type=float, default=0.01,
-                   help='trade-off weight of the tradeoff rule (default '
-                        '0.01)')
-    p.add_argument('--target', type=float,
-                   help="per-exit accuracy of the per-exit rule (default: "
-                        "the sweep's choice's accuracy on the tuning split)")
-    p.add_argument('--grid-size', type=positive_int, default=33,
-                   help="quantiles of each score's grid per threshold "
-                        "(default 33)")
+    p.add_argument('--alpha', type=float_in(0, MAX_ALPHA), default=0.01,
+                   help='trade-off weight of the tradeoff rule, 0 to %g '
+                        '(default 0.01)' % MAX_ALPHA)
+    p.add_argument('--target', type=float_in(0, 1),
+                   help="per-exit accuracy of the per-exit rule, in [0, 1] "
+                        "(default: the sweep's choice's accuracy on the "
+                        "tuning split)")
+    p.add_argument('--grid-size', type=int_in(1, MAX_GRID_SIZE), default=33,
+                   help="quantiles of each score's grid per threshold, 1 "
+                        "to %d (default 33)" % MAX_GRID_SIZE)
     p.set_defaults(func=cmd_compare)
 
 

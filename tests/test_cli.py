@@ -133,7 +133,8 @@ def test_sweep_rule_settings_fail_before_any_work(tmp_path, capsys,
     def no_work(*args, **kwargs):
         raise AssertionError('the measurement started')
     monkeypatch.setattr('branchynet.measurement.load_models', no_work)
-    assert main(['sweep', str(tmp_path)] + extra) == 2
+    # refused while parsing (a range) or by the sweep's own check
+    assert run_cli(['sweep', str(tmp_path)] + extra) == 2
     err = capsys.readouterr().err
     assert err.count('\n') == 1
     assert ('--budget-ms' if 'budget' in extra else '--epsilon') in err

@@ -289,7 +289,8 @@ def test_a_hanging_mirror_times_out_with_a_message(tmp_path, data_root,
     assert files_in(tmp_path) == []
 
 
-@pytest.mark.parametrize('value', ['0', '-1', 'x', 'nan', 'inf'])
+@pytest.mark.parametrize('value', ['0', '-1', 'x', 'nan', 'inf', '3601',
+                                   '9' * 30])
 def test_a_bad_timeout_setting_is_named(tmp_path, data_root, monkeypatch,
                                         value):
     monkeypatch.setenv('BRANCHYNET_DOWNLOAD_TIMEOUT', value)

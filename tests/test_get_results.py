@@ -51,6 +51,11 @@ def test_allow_changed_settings_reaches_train(tmp_path):
 @pytest.mark.parametrize('args, message', [
     (['--frobnicate'], "unknown argument '--frobnicate'"),
     (['--procs', '0'], '--procs needs a positive integer'),
+    (['--procs', '99999999999999999999'], 'up to 1024'),
+    (['--procs', '1025'], 'up to 1024'),
+    (['--procs=00000'], 'up to 1024'),
+    (['--procs', '-3'], '--procs needs a positive integer'),
+    (['--procs', '08', '--only', 'vgg'], "unknown network 'vgg'"),
     (['--only', 'vgg'], "unknown network 'vgg'"),
     (['--only'], '--only needs a value'),
     (['--hostfile', 'hosts'], '--hostfile needs --procs N'),

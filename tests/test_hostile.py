@@ -783,9 +783,10 @@ def test_bad_device(tmp_path, model, device):
 
 
 @pytest.mark.parametrize('args, fragment', [
-    (['--seed', str(2 ** 40)], 'seed must be in [0, 2**32)'),
-    (['--lr', 'inf'], 'learning rate must be positive and finite'),
-    (['--lr', 'nan'], 'learning rate must be positive and finite'),
+    (['--seed', str(2 ** 40)],
+     '--seed: expected an integer in [0, 4294967295]'),
+    (['--lr', 'inf'], '--lr: expected a number in (0, 10]'),
+    (['--lr', 'nan'], '--lr: expected a number in (0, 10]'),
     (['--exit-weights', 'inf,1'], 'exit weights'),
     (['--exit-weights', '1,1,1,1'], 'exit weights'),
     (['--out', '{a_file}'], 'a_file'),
@@ -1291,3 +1292,97 @@ def test_a_one_sample_data_set_with_the_default_val_size(tmp_path):
     assert_one_error(result, 'too small for a 5000-image validation split',
                      'has 1 training image(s)')
     assert '[0, 1)' not in result.stderr
+
+
+# ---------------------------------------------------------------------------
+# every numeric option and variable has a sane range
+# ---------------------------------------------------------------------------
+
+def numeric_actions():
+    """``(command, option, type)`` of every option that takes a number."""
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions
+                    if isinstance(a, cli.argparse._SubParsersAction))
+    for command, sub in commands.choices.items():
+        for action in sub._actions:
+            if action.type is not None and action.option_strings:
+                yield command, action.option_strings[-1], action.type
+
+
+def test_no_numeric_option_is_unbounded():
+    """A bare int or float type takes any size: every numeric option goes
+    through cli.int_in / cli.float_in (or threshold_list), and its help
+    names its range."""
+    found = list(numeric_actions())
+    assert len(found) >= 20
+    for command, option, kind in found:
+        assert kind not in (int, float), (command, option)
+        # thresholds: any finite value (its score bounds it), up to 1000
+        bad = ('1e400', 'nan', ','.join(['1'] * 1001)) \
+            if kind is cli.threshold_list else ('9' * 30, '1e400', 'nan',
+                                                 '-1e400')
+        for value in bad:
+            with pytest.raises(cli.argparse.ArgumentTypeError):
+                kind(value)
+
+
+#: (command line, the option named): values past each range
+TOO_LARGE = [
+    (['evaluate', 'm', '--runtime', 'onnxruntime', '--threads', '10000'],
+     '--threads'),
+    (['evaluate', 'm', '--threads', '99999999999'], '--threads'),
+    (['sweep', 'm', '--threads', str(4 * (os.cpu_count() or 1) + 1)],
+     '--threads'),
+    (['evaluate', 'm', '--batch-size', '99999999999'], '--batch-size'),
+    (['train', 'lenet_mnist', '--epochs-main', '1000000'], '--epochs-main'),
+    (['train', 'lenet_mnist', '--epochs-joint', '1000000'],
+     '--epochs-joint'),
+    (['train', 'lenet_mnist', '--batch-size', '10000000'], '--batch-size'),
+    (['train', 'lenet_mnist', '--seed', '%d' % 2 ** 32], '--seed'),
+    (['train', 'lenet_mnist', '--lr', '1e300'], '--lr'),
+    (['train', 'lenet_mnist', '--val-size', '1' + '0' * 20], '--val-size'),
+    (['train', 'lenet_mnist', '--eval-every', '1' + '0' * 20],
+     '--eval-every'),
+    (['train', 'lenet_mnist', '--train-limit', '1' + '0' * 20],
+     '--train-limit'),
+    (['train', 'lenet_mnist', '--test-limit', '1' + '0' * 20],
+     '--test-limit'),
+    (['train', 'lenet_mnist', '--exit-weights', '1,1e300'],
+     '--exit-weights'),
+    (['sweep', 'm', '--profile-samples', '1' + '0' * 12],
+     '--profile-samples'),
+    (['sweep', 'm', '--warmup', '1' + '0' * 12], '--warmup'),
+    (['sweep', 'm', '--validate-samples', '1' + '0' * 12],
+     '--validate-samples'),
+    (['sweep', 'm', '--alpha', '1e300'], '--alpha'),
+    (['sweep', 'm', '--target', '5'], '--target'),
+    (['sweep', 'm', '--epsilon', '2'], '--epsilon'),
+    (['sweep', 'm', '--budget-ms', '1e300'], '--budget-ms'),
+    (['sweep', 'm', '--grid', ','.join(['0.1'] * 1001)], '--grid'),
+    (['compare', 'm', '--grid-size', '1000000'], '--grid-size'),
+    (['compare', 'm', '--alpha', '1e300'], '--alpha'),
+    (['compare', 'm', '--target', '-0.5'], '--target'),
+]
+
+
+@pytest.mark.parametrize('argv, option', TOO_LARGE,
+                         ids=['%s %s' % (a[0][0], ' '.join(a[0][-2:]))[:60]
+                              for a in TOO_LARGE])
+def test_a_number_out_of_range_is_one_line(tmp_path, offline, monkeypatch,
+                                           argv, option):
+    """Refused while parsing (nothing runs: onnxruntime is never asked for
+    10000 threads), one line naming the option and its range."""
+    import branchynet.onnx_inference as onnx_inference
+    monkeypatch.setattr(onnx_inference, 'session_options',
+                        lambda *a: pytest.fail('reached onnxruntime'))
+    status, err = in_process(argv)
+    assert_in_process_error(status, err)
+    assert option in err
+    assert ' in [' in err or ' in (' in err or 'at most' in err
+
+
+def test_the_download_timeout_variable_is_bounded(tmp_path):
+    result = run(tmp_path, 'data', 'mnist', env=base_env(
+        tmp_path, BRANCHYNET_DOWNLOAD_TIMEOUT='1e12'))
+    assert_one_error(result, 'BRANCHYNET_DOWNLOAD_TIMEOUT must be a number '
+                     'of seconds in (0, 3600]')

@@ -79,9 +79,10 @@ def download_timeout():
         value = float(text)
     except ValueError:
         value = float('nan')
-    if not 0 < value < float('inf'):
-        raise BranchyNetError('BRANCHYNET_DOWNLOAD_TIMEOUT must be a positive '
-                              'number of seconds, got %r' % text)
+    if not 0 < value <= DOWNLOAD_DEADLINE:   # a download's whole time
+        raise BranchyNetError('BRANCHYNET_DOWNLOAD_TIMEOUT must be a number '
+                              'of seconds in (0, %g], got %.40r'
+                              % (DOWNLOAD_DEADLINE, text))
     return value
 
 
