@@ -37,6 +37,10 @@
 #                    processes over machines (see the README: the checkout,
 #                    with _models/, and the data root at the same paths on
 #                    every machine, on a shared file system)
+#   --schedule S     the reference's training schedule: notebook (default:
+#                    its notebooks, LeNet 100 + 100 epochs, ResNet batch 128)
+#                    or script (its experiment_*.py: LeNet 50 + 100, ResNet
+#                    batch 64); recorded with the run, a resume refuses a change
 #   --allow-changed-settings
 #                    let training resume (or skip a finished phase) when the
 #                    settings differ from those the run started with, e.g.
@@ -54,7 +58,7 @@ NETWORKS=(lenet_mnist alexnet_cifar10 resnet_cifar10)
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 usage_error() { echo "$PROG: error: $* (see ./$PROG --help)" >&2; exit 2; }
 
-ONLY='' QUICK=0 DEVICE='@numpy' DATA_DIR='' PROCS=1 HOSTFILE='' ALLOW_CHANGED=()
+ONLY='' QUICK=0 DEVICE='@numpy' DATA_DIR='' PROCS=1 HOSTFILE='' ALLOW_CHANGED=() SCHEDULE=()
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || usage_error "$1 needs a value"; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -62,6 +66,8 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=1 ;;
     --allow-changed-settings) ALLOW_CHANGED=(--allow-changed-settings) ;;
     --only) need_value "$@"; ONLY=$2; shift ;;
+    --schedule) need_value "$@"; SCHEDULE=(--schedule "$2"); shift ;;
+    --schedule=*) SCHEDULE=(--schedule "${1#*=}") ;;
     --only=*) ONLY=${1#*=}; [ -n "$ONLY" ] || usage_error "--only needs a value" ;;
     --device) need_value "$@"; DEVICE=$2; shift ;;
     --device=*) DEVICE=${1#*=} ;;
@@ -76,6 +82,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ -n "$DEVICE" ] || usage_error "--device needs a value"
+case "${SCHEDULE[1]:-notebook}" in notebook|script) ;;
+  *) usage_error "--schedule is notebook or script, got '${SCHEDULE[1]}'" ;; esac
 # digits only, and few of them, before any arithmetic: bash's test would
 # print "integer expression expected" or wrap a huge number
 MAX_PROCS=1024
@@ -177,7 +185,7 @@ for net in "${NETWORKS[@]}"; do
   header "train: $net -> $models (${PROCS} process(es))"
   run train "$net" ${TRAIN_PREFIX[@]+"${TRAIN_PREFIX[@]}"} "$BRANCHYNET" train "$net" \
     --out "$models" --resume --device "$DEVICE" ${TRAIN_MPI[@]+"${TRAIN_MPI[@]}"} \
-    ${ALLOW_CHANGED[@]+"${ALLOW_CHANGED[@]}"} \
+    ${ALLOW_CHANGED[@]+"${ALLOW_CHANGED[@]}"} ${SCHEDULE[@]+"${SCHEDULE[@]}"} \
     ${PROGRESS[@]+"${PROGRESS[@]}"} ${TRAIN_EXTRA[@]+"${TRAIN_EXTRA[@]}"}
 
   header "sweep: $net -> $results"

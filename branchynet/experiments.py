@@ -1,9 +1,11 @@
 """Experiments: a network, its data set, training recipes, its sweep grid.
 
 The names are the ones ``get_results.sh`` and ``branchynet train`` take.
-The ``reference`` recipe and the grids are the reference scripts'
-(kunglab/branchynet ``experiment_*.py``); the ``modern`` recipe is ours (SGD with momentum, weight
-decay, step learning-rate drops, random crop and flip).
+The ``reference`` recipe and the grids are the reference's (kunglab/branchynet);
+the ``reference`` recipe comes in two schedules (:data:`SCHEDULES`), the
+``experiment_*.py`` scripts' and the notebooks' (``experiment_*.ipynb``, as
+committed in f16d273 and 5c80c3a); the ``modern`` recipe is ours (SGD with
+momentum, weight decay, step learning-rate drops, random crop and flip).
 """
 import dataclasses
 
@@ -47,6 +49,15 @@ class Recipe:
     phase2: str = 'reference'
 
 
+#: the reference recipe's schedules. ``script``: ``experiment_*.py``
+#: (TRAIN_BATCHSIZE, TRAIN_NUM_EPOCHS of each phase, unchanged since 43e183f);
+#: ``notebook``: ``experiment_*.ipynb`` after f16d273 (LeNet phase 1: 100
+#: epochs, its stored run reached the paper's B-LeNet row) and 5c80c3a
+#: (ResNet batch 128). The notebooks were the last schedule the authors ran.
+SCHEDULES = ('notebook', 'script')
+DEFAULT_SCHEDULE = 'notebook'
+
+
 def _reference(batch_size, epochs_main, epochs_joint):
     return Recipe('reference', 'adam', batch_size, epochs_main, epochs_joint)
 
@@ -68,32 +79,42 @@ class Experiment:
         network: key of :data:`branchynet.networks.NETWORKS`.
         dataset: ``mnist`` or ``pcifar10``.
         grid: candidate values per threshold for the sweep.
-        recipes: recipe name -> :class:`Recipe`.
+        recipes: recipe name -> :class:`Recipe`, besides ``reference``.
+        schedules: schedule name -> (batch size, phase-1 epochs, phase-2
+            epochs) of the ``reference`` recipe.
     """
     name: str
     network: str
     dataset: str
     grid: tuple
     recipes: dict
+    schedules: dict = None
 
-    def recipe(self, name='reference'):
-        """The :class:`Recipe` called ``name``; a clear error otherwise."""
+    def recipe(self, name='reference', schedule=DEFAULT_SCHEDULE):
+        """The :class:`Recipe` called ``name`` (the reference one in
+        ``schedule``); a clear error otherwise."""
+        if name == 'reference':
+            if schedule not in self.schedules:
+                raise BranchyNetError('schedule must be one of %s, got %r'
+                                      % (', '.join(SCHEDULES), schedule))
+            return _reference(*self.schedules[schedule])
         try:
             return self.recipes[name]
         except KeyError:
             raise BranchyNetError('%s has no recipe %r (choose from %s)' % (
-                self.name, name, ', '.join(self.recipes))) from None
+                self.name, name, ', '.join(['reference'] + list(
+                    self.recipes)))) from None
 
 
 EXPERIMENTS = {e.name: e for e in [
-    Experiment('lenet_mnist', 'b_lenet', 'mnist', GRID_17,
-               {'reference': _reference(512, 50, 100)}),
+    Experiment('lenet_mnist', 'b_lenet', 'mnist', GRID_17, {},
+               {'script': (512, 50, 100), 'notebook': (512, 100, 100)}),
     Experiment('alexnet_cifar10', 'b_alexnet', 'pcifar10', GRID_11,
-               {'reference': _reference(512, 50, 100),
-                'modern': _modern(0.01, 5e-4)}),
+               {'modern': _modern(0.01, 5e-4)},
+               {'script': (512, 50, 100), 'notebook': (512, 50, 100)}),
     Experiment('resnet_cifar10', 'b_resnet110', 'pcifar10', GRID_17,
-               {'reference': _reference(64, 100, 100),
-                'modern': _modern(0.1, 1e-4)}),
+               {'modern': _modern(0.1, 1e-4)},
+               {'script': (64, 100, 100), 'notebook': (128, 100, 100)}),
 ]}
 
 

@@ -9,7 +9,7 @@ import json
 
 from branchynet import data as data_lib
 from branchynet.errors import BranchyNetError
-from branchynet.experiments import get_experiment
+from branchynet.experiments import DEFAULT_SCHEDULE, SCHEDULES, get_experiment
 from branchynet.model import paper_exit_weights
 from branchynet.updater import ADAM_BETAS
 
@@ -23,7 +23,8 @@ class TrainSettings:
 
     ``recipe`` names an :class:`~branchynet.experiments.Recipe` of the
     experiment; ``epochs_*``, ``batch_size``, ``lr`` and ``phase2`` default
-    to it. ``protocol`` is ``holdout`` (ours: ``val_size`` training images
+    to it, for the reference recipe in ``schedule`` (``notebook`` or
+    ``script``; None for other recipes). ``protocol`` is ``holdout`` (ours: ``val_size`` training images
     held out to tune thresholds, full batches, the test set evaluated every
     ``eval_every`` epochs) or ``reference`` (the reference's: all training
     images, a short last batch per epoch, the test set only after training).
@@ -44,6 +45,7 @@ class TrainSettings:
     train_limit: int = 0           # 0: all training samples
     test_limit: int = 0            # 0: all test samples
     dataset: str = None            # None: the experiment's data set
+    schedule: str = DEFAULT_SCHEDULE   # the reference recipe's; None else
 
     @property
     def keep_short_batch(self):
@@ -59,7 +61,13 @@ class TrainSettings:
         if not (isinstance(self.lr, float) and 0 < self.lr < float('inf')):
             raise BranchyNetError('learning rate must be positive and '
                                   'finite, got %r' % (self.lr,))
-        get_experiment(self.experiment).recipe(self.recipe)
+        get_experiment(self.experiment).recipe(self.recipe,
+                                               self.schedule or 'script')
+        if (self.schedule is None) != (self.recipe != 'reference'):
+            raise BranchyNetError('a schedule (%s) goes with the reference '
+                                  'recipe only, got %r with recipe %r' % (
+                                      ', '.join(SCHEDULES), self.schedule,
+                                      self.recipe))
         for name, choices in (('betas', ADAM_BETAS), ('phase2', PHASE2_MODES),
                               ('protocol', PROTOCOLS)):
             if getattr(self, name) not in choices:
@@ -87,6 +95,7 @@ class TrainSettings:
                 or 'experiment' not in saved:
             raise BranchyNetError('the saved settings are not those of this '
                                   'version of branchynet: %.200r' % (saved,))
+        saved = with_schedule(saved)
         try:
             settings = cls(**saved)
         except TypeError as e:
@@ -103,6 +112,15 @@ class TrainSettings:
         return settings
 
 
+def with_schedule(saved):
+    """``saved`` settings with a ``schedule``: runs saved before there was a
+    choice followed the scripts' schedule (the only one there was)."""
+    if 'schedule' in saved:
+        return saved
+    recipe = saved.get('recipe', 'reference')
+    return dict(saved, schedule='script' if recipe == 'reference' else None)
+
+
 def resolve_settings(name, **overrides):
     """:class:`TrainSettings` of experiment ``name``, defaults filled in.
 
@@ -111,11 +129,18 @@ def resolve_settings(name, **overrides):
     0 (the test set only after training).
     """
     experiment = get_experiment(name)
-    recipe = experiment.recipe(overrides.get('recipe') or 'reference')
+    recipe_name = overrides.get('recipe') or 'reference'
+    schedule = overrides.pop('schedule', None)
+    if recipe_name != 'reference' and schedule is not None:
+        raise BranchyNetError('--schedule is for the reference recipe; '
+                              'recipe %r has its own' % recipe_name)
+    if recipe_name == 'reference' and schedule is None:
+        schedule = DEFAULT_SCHEDULE
+    recipe = experiment.recipe(recipe_name, schedule or DEFAULT_SCHEDULE)
     fields = {'epochs_main': recipe.epochs_main,
               'epochs_joint': recipe.epochs_joint,
               'batch_size': recipe.batch_size, 'lr': recipe.lr,
-              'phase2': recipe.phase2}
+              'phase2': recipe.phase2, 'schedule': schedule}
     given = {k: v for k, v in overrides.items() if v is not None}
     if given.get('protocol') == 'reference':
         fields.update(val_size=0, eval_every=0)

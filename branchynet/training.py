@@ -57,7 +57,7 @@ from branchynet.serialization import (load_model, load_npz_safe, model_paths,
                                       save_model, save_npz_atomic)
 from branchynet.settings import (TrainSettings, prepare_data,
                                  resolve_exit_weights, resolve_settings,
-                                 saved_form)
+                                 saved_form, with_schedule)
 from branchynet.updater import (JointUpdater, MainNetwork, NonFiniteLoss,
                                 setup_optimizers)
 
@@ -105,7 +105,7 @@ class Run:
     @property
     def recipe(self):
         return get_experiment(self.settings.experiment).recipe(
-            self.settings.recipe)
+            self.settings.recipe, self.settings.schedule or 'script')
 
     @property
     def network(self):
@@ -282,7 +282,8 @@ def _done(prefix):
 
 
 def _skip_note(run, prefix, info):
-    changed = settings_diff(info.get('settings', {}), saved_form(run.settings))
+    changed = settings_diff(with_schedule(info.get('settings', {})),
+                            saved_form(run.settings))
     run.say('%s.json exists, skipping%s' % (prefix, (
         '; it was trained with %s: remove it to retrain' % ', '.join(changed))
         if changed else ''))
@@ -499,6 +500,7 @@ def _start(run, asked, allow_changed_settings):
             saved = _saved_settings(settings_path)
             if saved is not None:       # written before it held the count
                 saved.setdefault('processes', 1)
+                saved = with_schedule(saved)   # or the schedule
             check_resume_settings(saved, asked, allow_changed_settings)
         except BranchyNetError as e:
             error = str(e)
