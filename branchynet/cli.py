@@ -40,6 +40,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, 'branchynet: error: %s%s\n'
                   % (_one_line(message), hint))
 
+    def exit(self, status=0, message=None):
+        from branchynet.distributed import launcher_rank
+        if status and launcher_rank() != 0:
+            message = None       # under mpiexec rank 0 alone says it
+        super().exit(status, message)
+
 
 def _one_line(text):
     return ' '.join(str(text).split())

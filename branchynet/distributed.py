@@ -209,16 +209,32 @@ def _first_line(error):
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
+#: where MPI launchers put a process's rank (Open MPI, MPICH's Hydra, PMIx)
+_RANK_VARIABLES = ('OMPI_COMM_WORLD_RANK', 'PMI_RANK', 'PMIX_RANK')
+
+
+def launcher_rank():
+    """This process's rank as ``mpiexec`` set it, known before MPI starts
+    (0 outside an MPI job)."""
+    for name in _RANK_VARIABLES:
+        value = os.environ.get(name, '')
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
 def error_exit(line, error, status=2):
     """Print an error's line and return ``status``, or end the MPI job.
 
-    An error every rank raised (:class:`SharedError`) is printed by rank 0
-    alone. Any other error of a rank in an MPI job (a user error, a full
-    disk, an interrupt) is printed by it and aborts the job, since the
-    other ranks would wait for it in a collective call forever.
+    An error every rank raised (:class:`SharedError`), or one raised before
+    MPI started (every rank checks the same options), is printed by rank 0
+    alone; the others end with the same status in silence. Any other error
+    of a rank in an MPI job (a user error, a full disk, an interrupt) is
+    printed by it and aborts the job, since the other ranks would wait for
+    it in a collective call forever.
     """
     if _ACTIVE is None or isinstance(error, SharedError):
-        if _ACTIVE is None or _ACTIVE.is_root:
+        if (launcher_rank() if _ACTIVE is None else _ACTIVE.rank) == 0:
             print(line, file=sys.stderr, flush=True)
         return status
     print('%s (rank %d)' % (line, _ACTIVE.rank), file=sys.stderr, flush=True)

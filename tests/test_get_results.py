@@ -65,3 +65,20 @@ def test_bad_options_are_one_line_before_any_work(tmp_path, args, message):
     assert process.returncode == 2
     assert process.stderr.count('\n') == 1 and message in process.stderr
     assert calls == []
+
+
+def test_procs_runs_training_under_a_quiet_mpiexec(tmp_path):
+    """--quiet: a mistake on the ranks stays their one line, without Open
+    MPI's banner after it."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    fake = bin_dir / 'mpiexec'
+    fake.write_text('#!/bin/sh\necho "mpiexec $*" >> "%s"\n'
+                    % (tmp_path / 'calls'))
+    fake.chmod(0o755)
+    process, calls = get_results(tmp_path, '--quick', '--only',
+                                 'lenet_mnist', '--procs', '2')
+    assert process.returncode == 0, process.stderr
+    launch, = [c for c in calls if c.startswith('mpiexec')]
+    assert launch.startswith('mpiexec --quiet -n 2 ')
+    assert ' train lenet_mnist ' in launch

@@ -1,0 +1,56 @@
+"""A mistake under ``mpiexec``: one line, from rank 0; the other ranks end
+with the same status in silence (``get_results.sh --procs`` passes
+``--quiet``, so Open MPI adds no banner)."""
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+MPIEXEC = shutil.which('mpiexec')
+pytestmark = pytest.mark.skipif(MPIEXEC is None, reason='needs mpiexec')
+
+
+def mpiexec(tmp_path, *args, **env):
+    """``mpiexec --quiet -n 2 python -m branchynet ARGS`` (as root too)."""
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT='1',
+               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1', OMP_NUM_THREADS='1',
+               PYTHONPATH=str(REPO), **env)
+    cmd = [MPIEXEC, '--quiet', '--oversubscribe', '-n', '2']
+    for name in env:
+        if name.startswith('BRANCHYNET_'):
+            cmd += ['-x', name]
+    return subprocess.run(cmd + [sys.executable, '-m', 'branchynet'] +
+                          [str(a) for a in args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=240)
+
+
+@pytest.mark.parametrize('args, fragment', [
+    (['--frobnicate'], 'unrecognized arguments'),
+    (['--epochs-main', '0'], '--epochs-main: expected an integer in'),
+    (['--score', 'entropy', '--betas', 'x'], "invalid choice: 'x'"),
+    (['--exit-weights', 'a,b'], 'exit weights'),
+    (['--data-dir', '{a_file}'], 'is not a folder'),
+    (['--communicator', 'naive', '--data-dir', '{a_file}'],
+     'is not a folder'),
+])
+def test_a_mistake_is_one_line_from_rank_0(tmp_path, args, fragment):
+    (tmp_path / 'a_file').write_text('mine')
+    args = [a.format(a_file=tmp_path / 'a_file') for a in args]
+    proc = mpiexec(tmp_path, 'train', 'lenet_mnist', '--out',
+                   tmp_path / 'out', *args)
+    assert proc.returncode == 2, proc.stderr
+    line, = proc.stderr.strip().splitlines()
+    assert line.startswith('branchynet: error: ') and fragment in line
+
+
+def test_a_bad_environment_variable_is_one_line(tmp_path):
+    proc = mpiexec(tmp_path, 'data', 'mnist',
+                   BRANCHYNET_DATA_ROOT=str(tmp_path),
+                   BRANCHYNET_DOWNLOAD_TIMEOUT='1e12')
+    assert proc.returncode == 2, proc.stderr
+    line, = proc.stderr.strip().splitlines()
+    assert 'BRANCHYNET_DOWNLOAD_TIMEOUT' in line
