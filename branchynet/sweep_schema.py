@@ -16,9 +16,10 @@ import re
 from branchynet.errors import BranchyNetError
 from branchynet.scores import SCORES
 
-#: the longest time per sample a result may hold (a day): larger is no
-#: measurement, and near float's limit plotting it overflows
-MAX_MS = 86400e3
+#: the shortest and longest times per sample a result may hold (a
+#: nanosecond, a day): outside them a time is no measurement, and ratios
+#: of times near float's limits overflow (the trade-off rule, the plots)
+MIN_MS, MAX_MS = 1e-6, 86400e3
 
 _SWEEP_ROW = {'ms': 'time', 'trunk_ms': 'time', 'accuracy': 'number',
               'thresholds': 'numbers', 'exit_fractions': 'numbers'}
@@ -38,7 +39,7 @@ def _is_number(value):
 _KINDS = {
     'number': _is_number,
     'positive': lambda v: _is_number(v) and v > 0,
-    'time': lambda v: _is_number(v) and 0 < v <= MAX_MS,
+    'time': lambda v: _is_number(v) and MIN_MS <= v <= MAX_MS,
     'times': lambda v: isinstance(v, list) and all(map(_KINDS['time'], v)),
     'seconds': lambda v: v is None or (_is_number(v) and v >= 0),
     'count': lambda v: isinstance(v, int) and not isinstance(v, bool)
@@ -53,8 +54,8 @@ _KINDS = {
 
 #: how a kind reads in a message, where its name does not say it
 _DESCRIBE = {'dict': 'an object',
-             'time': 'a time in ms in (0, %g]' % MAX_MS,
-             'times': 'a list of times in ms in (0, %g]' % MAX_MS,
+             'time': 'a time in ms in [%g, %g]' % (MIN_MS, MAX_MS),
+             'times': 'a list of times in ms in [%g, %g]' % (MIN_MS, MAX_MS),
              'seconds': 'a number of seconds >= 0, or null'}
 
 

@@ -1159,6 +1159,11 @@ COMPARE_DAMAGE = [
     (('seconds', 'records'), -1, 'seconds.records should be'),
     (('seconds', 'sweep'), [], 'seconds.sweep should be'),
     (('baseline', 'ms'), 1e308, 'baseline.ms should be a time'),
+    (('baseline', 'ms'), 5e-324, 'baseline.ms should be a time'),
+    (('profile', 'exit_ms'), [5e-324, 1.0], 'profile.exit_ms should be'),
+    (('sweep_test', 1, 'ms'), float('nan'), 'ms should be a time'),
+    (('sweep_test', 1, 'accuracy'), float('inf'), 'accuracy should be'),
+    (('n_tune',), -1, 'n_tune should be count'),
 ]
 
 
@@ -1219,13 +1224,26 @@ def test_compare_on_damaged_records(tmp_path, swept, damage, fragment):
     assert_one_error(result, 'records.npz', fragment)
 
 
-def test_compare_on_a_huge_but_valid_baseline_time(tmp_path, swept):
-    """The longest time a result may hold plots without an overflow
-    warning: the table and nothing else on stderr."""
+@pytest.mark.parametrize('field', ['baseline', 'exits', 'all'])
+@pytest.mark.parametrize('ms', [1e-6, 86400e3])
+def test_compare_and_report_at_the_time_limits(tmp_path, swept, field, ms):
+    """The shortest and longest times a result may hold: no overflow
+    warning (in the trade-off rule or the plots), nothing on stderr."""
     summary = swept_summary(swept)
-    summary['baseline']['ms'] = 86400e3
+    if field in ('baseline', 'all'):
+        summary['baseline']['ms'] = ms
+    if field in ('exits', 'all'):
+        summary['profile']['exit_ms'] = [ms, ms]
+    if field == 'all':
+        for row in summary['sweep_test'] + summary['sweep_tune']:
+            row.update(ms=ms, trunk_ms=ms)
     folder = swept_copy(tmp_path, swept, summary)
     result = run(tmp_path, *compare_argv(tmp_path, swept, folder))
+    assert result.returncode == 0 and result.stderr == '', result.stderr
+    all_results = tmp_path / 'all'
+    shutil.move(str(folder), str(all_results / 'model'))
+    result = run(tmp_path, 'report', '--results', all_results, '--figs',
+                 tmp_path / 'figs')
     assert result.returncode == 0 and result.stderr == '', result.stderr
 
 
