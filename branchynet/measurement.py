@@ -44,13 +44,20 @@ from branchynet.errors import BranchyNetError
 from branchynet.evaluation import evaluation_split, predict, summarize
 from branchynet.experiments import EXPERIMENTS
 from branchynet.inference import choose_exits, score_of
-from branchynet.profiling import count_macs, profile_paths, robust_ms
+from branchynet.profiling import (TRIM, count_macs, plain_ms, profile_paths,
+                                  robust_ms)
+
+#: what the validation's ``predicted_ms``/``measured_ms`` compare (and the
+#: ``*_ms_mean`` pair beside them)
+TIME_STATISTIC = ('per exit path, the %d%%-trimmed mean of its samples, '
+                  'mixed by the exit fractions; *_ms_mean: plain means '
+                  '(the reference\'s statistic)' % round(100 * TRIM))
 from branchynet.records import Records, save_records
 from branchynet.runtime import as_runtime, make_runtime
 from branchynet.serialization import load_model
 
 
-def timed_predict(model, x, thresholds, score='entropy'):
+def timed_predict(model, x, thresholds, score='entropy', plain=False):
     """Batch-1 inference of ``x`` as the profiler times it, sample by sample.
 
     ``thresholds`` are thresholds of the exit score ``score``.
@@ -62,7 +69,8 @@ def timed_predict(model, x, thresholds, score='entropy'):
         the samples that left there (as the profiler reports a path); per
         sample: those weighted by the fraction that left at each exit. (A
         trimmed mean over all samples would cut the rare slow paths, not
-        just the interrupted samples.)
+        just the interrupted samples.) With ``plain``, a fifth item: the
+        plain mean over all samples (the reference's statistic).
     """
     rt = as_runtime(model)
     times, outcomes = [], []
@@ -80,6 +88,8 @@ def timed_predict(model, x, thresholds, score='entropy'):
     exit_ms = [robust_ms(times[exit_index == k]) if n else None
                for k, n in enumerate(counts)]
     ms = sum(t * n for t, n in zip(exit_ms, counts) if n) / len(times)
+    if plain:
+        return outcomes[:, 0], exit_index, float(ms), exit_ms, plain_ms(times)
     return outcomes[:, 0], exit_index, float(ms), exit_ms
 
 
@@ -101,10 +111,10 @@ def validate_point(model, x, y, thresholds, predicted, score='entropy'):
         in the last bits, which moves a sample lying that close to a
         threshold) and ``exact_match`` (accuracy and exit counts identical).
     """
-    p, e, measured_ms, measured_exit_ms = timed_predict(model, x, thresholds,
-                                                        score)
+    p, e, measured_ms, measured_exit_ms, measured_ms_mean = timed_predict(
+        model, x, thresholds, score, plain=True)
     measured = summarize(p, e, y, as_runtime(model).n_exits)
-    return {
+    row = {
         'thresholds': None if thresholds is None else list(thresholds),
         'predicted_accuracy': predicted['accuracy'],
         'measured_accuracy': measured['accuracy'],
@@ -118,11 +128,19 @@ def validate_point(model, x, y, thresholds, predicted, score='entropy'):
             (p != predicted['prediction']) | (e != predicted['exit_index']))),
         'exact_match': (predicted['accuracy'] == measured['accuracy'] and
                         predicted['exit_counts'] == measured['exit_counts']),
+        'time_statistic': TIME_STATISTIC,
     }
+    if predicted.get('ms_mean') is not None:
+        # the plain mean over the samples actually run, against the
+        # profile's plain means mixed by the predicted exit fractions
+        row['predicted_ms_mean'] = predicted['ms_mean']
+        row['measured_ms_mean'] = measured_ms_mean
+    return row
 
 
 def _grid_rows(grid_result):
-    keys = ('thresholds', 'accuracy', 'exit_fractions', 'ms', 'trunk_ms')
+    keys = ('thresholds', 'accuracy', 'exit_fractions', 'ms', 'trunk_ms') + \
+        tuple(k for k in ('ms_mean', 'trunk_ms_mean') if k in grid_result)
     return [{k: numpy.asarray(grid_result[k][i]).tolist() for k in keys}
             for i in range(len(grid_result['accuracy']))]
 
@@ -248,6 +266,11 @@ def sweep_and_choose(records, labels, thresholds, paths, choice,
                                           labels[split], thresholds,
                                           paths.exit_ms, score=score)
         r['trunk_ms'] = r['exit_fractions'] @ numpy.asarray(paths.trunk_ms)
+        if paths.exit_ms_mean is not None:     # the reference's statistic
+            r['ms_mean'] = r['exit_fractions'] @ numpy.asarray(
+                paths.exit_ms_mean)
+            r['trunk_ms_mean'] = r['exit_fractions'] @ numpy.asarray(
+                paths.trunk_ms_mean)
         r['thresholds'] = thresholds
         results[split] = r
     chosen = len(thresholds) - 1 if choice['rule'] == 'per-exit' else \
@@ -288,7 +311,8 @@ def validate(model, baseline, test, test_records, thresholds, points,
     rows = [dict(validate_point(baseline, x, y, None, {
         'accuracy': float((baseline_prediction == y).mean()),
         'exit_counts': [0] * last + [n],
-        'ms': paths.baseline_ms, 'prediction': baseline_prediction,
+        'ms': paths.baseline_ms, 'ms_mean': paths.baseline_ms_mean,
+        'prediction': baseline_prediction,
         'exit_index': numpy.full(n, last)}), point='baseline')]
     first = test_records.subset(n)
     for name, index in points.items():
@@ -301,6 +325,8 @@ def validate(model, baseline, test, test_records, thresholds, points,
             'accuracy': float(one['accuracy'][0]),
             'exit_counts': one['exit_counts'][0].tolist(),
             'ms': float(one['ms'][0]),
+            'ms_mean': None if paths.exit_ms_mean is None else float(
+                one['exit_fractions'][0] @ numpy.asarray(paths.exit_ms_mean)),
             'prediction': first.prediction[numpy.arange(n), exit_index],
             'exit_index': exit_index}, score), point=name))
     return rows
@@ -433,6 +459,7 @@ def summarise(model, info, baselines, recorded, run, measured):
             'test_accuracy': base_acc['test'],
             'tune_accuracy': base_acc['tune'],
             'ms': measured['paths'].baseline_ms,
+            'ms_mean': measured['paths'].baseline_ms_mean,
         },
         'baselines': [
             {'model': name, 'definition': description,

@@ -13,6 +13,12 @@ Two accountings are recorded side by side:
   reference code timed its early-exit test (heads, softmax, entropy and the
   final classifier outside the timer).
 
+Two statistics of the same samples, too: ``*_ms`` are trimmed means (ours:
+steady under a busy machine); ``*_ms_mean`` are plain means, the
+reference's statistic (``utils.test`` sums the time of every sample run
+and the scripts divide by N). A plain mean is also the only one whose
+exit-fraction mix is the mean over a stream of samples.
+
 On a GPU the device is synchronised before every clock read; the
 reference's GPU timings were not, which we do not reproduce (our trunk
 times are real trunk times).
@@ -40,6 +46,11 @@ def robust_ms(times_ms):
     return float(trim_mean(numpy.asarray(times_ms), TRIM))
 
 
+def plain_ms(times_ms):
+    """Plain mean of per-sample times: the reference's statistic."""
+    return float(numpy.mean(numpy.asarray(times_ms)))
+
+
 def forcing_thresholds(n_exits, k):
     """Thresholds that make every sample leave at exit ``k`` (0-based).
 
@@ -54,7 +65,9 @@ class PathProfile:
 
     ``*_ms`` are trimmed means over the timed samples (the slowest and the
     fastest ``TRIM`` fraction left out, so a sample interrupted by another
-    process does not move the figure); ``*_ms_median`` and
+    process does not move the figure); ``*_ms_mean`` plain means of the
+    same samples (the reference's statistic; None in profiles made before
+    they were recorded); ``*_ms_median`` and
     ``*_ms_p10``/``*_ms_p90`` give the middle and the spread. Index ``k`` of
     a list is exit path ``k`` (0-based).
     """
@@ -72,6 +85,9 @@ class PathProfile:
     trunk_ms: list         # reference accounting: stages 1..k cumulated
     runtime: str = 'chainer'
     settings: dict = None  # the runtime's threads, providers, versions
+    baseline_ms_mean: float = None
+    exit_ms_mean: list = None
+    trunk_ms_mean: list = None   # stages 1..k, plain means cumulated
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -157,6 +173,8 @@ def profile_paths(model, x, n_samples=200, n_warmup=20):
     base = numpy.array(base)
     per_path = [numpy.array(p) for p in per_path]
     stage_ms = numpy.array([robust_ms(t) for t in numpy.array(per_stage).T])
+    stage_ms_mean = numpy.array([plain_ms(t)
+                                 for t in numpy.array(per_stage).T])
     return PathProfile(
         device=rt.device, n_samples=n_samples,
         baseline_ms=robust_ms(base),
@@ -169,7 +187,10 @@ def profile_paths(model, x, n_samples=200, n_warmup=20):
         exit_ms_p90=[float(numpy.percentile(p, 90)) for p in per_path],
         stage_ms=stage_ms.tolist(),
         trunk_ms=numpy.cumsum(stage_ms).tolist(),
-        runtime=rt.name, settings=rt.settings)
+        runtime=rt.name, settings=rt.settings,
+        baseline_ms_mean=plain_ms(base),
+        exit_ms_mean=[plain_ms(p) for p in per_path],
+        trunk_ms_mean=numpy.cumsum(stage_ms_mean).tolist())
 
 
 class _MacCounter(chainer.LinkHook):

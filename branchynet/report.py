@@ -2,7 +2,8 @@
 
 Columns are the paper's (network, accuracy, ms, gain, T, exit %) plus what
 the paper's method hid: the time and gain under the reference's own
-trunk-only accounting, the multiply-adds of each exit path, and the
+trunk-only accounting and its statistic (a plain mean), our end-to-end gain
+from plain means beside the trimmed one, the multiply-adds of each exit path, and the
 arithmetic bound on the gain (baseline multiply-adds over the expected
 multiply-adds at the chosen exit fractions). Rows come per device and
 runtime (Chainer, or ONNX Runtime with its thread settings in the notes).
@@ -29,8 +30,26 @@ DISPLAY = {
 #: runtime key -> as shown in the table
 RUNTIMES = {'chainer': 'Chainer', 'onnxruntime': 'ONNX Runtime'}
 
-COLUMNS = ['device', 'runtime', 'network', 'acc %', 'ms', 'gain', 'T',
-           'exit %', 'ms (ref.)', 'gain (ref.)', 'MACs per exit path', 'MAC bound']
+COLUMNS = ['device', 'runtime', 'network', 'acc %', 'ms', 'gain',
+           'gain (mean)', 'T', 'exit %', 'ms (ref.)', 'gain (ref.)',
+           'MACs per exit path', 'MAC bound']
+
+#: the statistic of each time column, for the table's notes
+STATISTICS = (
+    'ms, gain: end-to-end per-sample latency at batch size 1 (every stage, '
+    'head, softmax, entropy and decision a sample passes through), each '
+    'path a 10%-trimmed mean of its profiled samples (steady on a busy '
+    'machine), mixed by the exit fractions. gain (mean): the same paths, '
+    'plain means (what a stream of requests sees on average). ms (ref.), '
+    'gain (ref.): the reference\'s accounting and statistic: trunk stages '
+    'only for the B-network, the whole network for the baseline, plain '
+    'means (its utils.test sums every sample\'s time, its scripts divide by '
+    'N); \'-\' for sweeps recorded before plain means were. MAC bound: '
+    'gain the multiply-adds allow at the chosen exit fractions.')
+
+
+def _ratio(a, b):
+    return None if a is None or b is None else a / b
 
 
 def device_name(spec):
@@ -86,6 +105,7 @@ def baseline_rows(summary, device, runtime, base_name):
     before both were measured have one row, from ``baseline``.
     """
     base_ms = summary['baseline']['ms']
+    base_mean = summary['baseline'].get('ms_mean')
     macs = [summary['macs']['baseline']]
     entries = summary.get('baselines') or [summary['baseline']]
     rows = []
@@ -96,8 +116,9 @@ def baseline_rows(summary, device, runtime, base_name):
         rows.append({
             'device': device, 'runtime': runtime, 'network': name,
             'acc %': 100 * entry['test_accuracy'], 'ms': base_ms,
-            'gain': None, 'T': None, 'exit %': None, 'ms (ref.)': base_ms,
-            'gain (ref.)': None, 'MACs per exit path': macs,
+            'gain': None, 'gain (mean)': None, 'T': None, 'exit %': None,
+            'ms (ref.)': base_mean, 'gain (ref.)': None,
+            'MACs per exit path': macs,
             'MAC bound': None})
     return rows
 
@@ -108,16 +129,19 @@ def table_rows(summary):
     device = device_name(summary['device'])
     runtime = RUNTIMES[runtime_of(summary)]
     base_ms = summary['baseline']['ms']
+    base_mean = summary['baseline'].get('ms_mean')
     chosen = summary['sweep_test'][summary['chosen_index']]
     macs = summary['macs']
     expected_macs = float(numpy.dot(chosen['exit_fractions'], macs['path']))
     branchy_row = {
         'device': device, 'runtime': runtime, 'network': branchy_name,
         'acc %': 100 * chosen['accuracy'], 'ms': chosen['ms'],
-        'gain': base_ms / chosen['ms'], 'T': chosen['thresholds'],
+        'gain': base_ms / chosen['ms'],
+        'gain (mean)': _ratio(base_mean, chosen.get('ms_mean')),
+        'T': chosen['thresholds'],
         'exit %': [100 * f for f in chosen['exit_fractions']],
-        'ms (ref.)': chosen['trunk_ms'],
-        'gain (ref.)': base_ms / chosen['trunk_ms'],
+        'ms (ref.)': chosen.get('trunk_ms_mean'),
+        'gain (ref.)': _ratio(base_mean, chosen.get('trunk_ms_mean')),
         'MACs per exit path': macs['path'],
         'MAC bound': macs['baseline'] / expected_macs}
     return baseline_rows(summary, device, runtime, base_name) + [branchy_row]
@@ -126,7 +150,7 @@ def table_rows(summary):
 def _cell(column, value):
     if value is None:
         return '-'
-    if column in ('gain', 'gain (ref.)', 'MAC bound'):
+    if column in ('gain', 'gain (mean)', 'gain (ref.)', 'MAC bound'):
         return '%.2fx' % value
     if column == 'acc %':
         return '%.2f' % value
@@ -163,18 +187,20 @@ def validation_markdown(summary):
     """Predicted vs measured table of one sweep result's validation."""
     lines = ['| point | T | acc % pred. | acc % meas. | exit counts pred. | '
              'exit counts meas. | ms pred. | ms meas. | time error | '
-             'mismatched | exact |',
+             'ms pred. (mean) | ms meas. (mean) | mismatched | exact |',
              '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | '
-             '--- |']
+             '--- | --- | --- |']
     for row in summary['validation']:
         lines.append('| %s | %s | %.2f | %.2f | %s | %s | %.3f | %.3f | '
-                     '%+.1f%% | %s | %s |' % (
+                     '%+.1f%% | %s | %s | %s | %s |' % (
                          row['point'], _cell('T', row['thresholds']),
                          100 * row['predicted_accuracy'],
                          100 * row['measured_accuracy'],
                          row['predicted_exit_counts'],
                          row['measured_exit_counts'], row['predicted_ms'],
                          row['measured_ms'], 100 * row['time_error'],
+                         _cell('ms', row.get('predicted_ms_mean')),
+                         _cell('ms', row.get('measured_ms_mean')),
                          row.get('mismatched', '-'),
                          'yes' if row['exact_match'] else 'NO'))
     return '\n'.join(lines) + '\n'
@@ -193,11 +219,7 @@ def write_table(results, out_dir):
         order.index(s['network'])))
     rows = [row for s in results for row in table_rows(s)]
     markdown = to_markdown(rows)
-    notes = ['', 'ms: end-to-end per-sample latency at batch size 1 '
-             '(every stage, head, softmax, entropy and decision a sample '
-             'passes through). ms (ref.): the reference\'s accounting, '
-             'trunk stages only. MAC bound: gain the multiply-adds allow at '
-             'the chosen exit fractions.', '']
+    notes = ['', STATISTICS, '']
     for s in results:
         notes.append('%s on %s (%s): T (%s) chosen by rule %r on the %s '
                      'split; accuracy and exit %% on %d test samples.' % (
@@ -208,9 +230,11 @@ def write_table(results, out_dir):
                          s['n_test']))
         if s['validation']:
             notes += ['', 'Validation (%s, %s, %s): predicted vs real '
-                      'batch-1 inference' % (
+                      'batch-1 inference; ms: %s' % (
                           s['experiment'], device_name(s['device']),
-                          RUNTIMES[runtime_of(s)]), '',
+                          RUNTIMES[runtime_of(s)],
+                          s['validation'][0].get(
+                              'time_statistic', 'trimmed means')), '',
                       validation_markdown(s)]
     os.makedirs(out_dir, exist_ok=True)
     write_bytes_atomic(os.path.join(out_dir, 'table1.md'),
