@@ -11,6 +11,13 @@ classifier has zero gradients) and every net's own Adam, and copies the
 trunk again. Our implementation (one shared trunk, one optimizer per
 parameter group, :mod:`branchynet.training`) must reach the same weights on
 the same batches.
+
+The network has a BatchNormalization layer in its trunk, and the
+reference's scatter copies parameters only, as Chainer v1's ``copyparams``
+did (v1.17.0 ``chainer/link.py``: ``Link.copyparams`` copies
+``self._params``, no persistent values): so a BN regression (statistics
+copied where v1 copied none) shows in the trunk's and the baseline's
+running statistics.
 """
 import copy
 
@@ -30,9 +37,13 @@ N_IN, N_CLASSES, BATCH = 8, 4, 6
 
 
 def tiny_network():
-    """3 stages, 3 exits, with ReLUs (so the trunk gradients interact)."""
+    """3 stages, 3 exits, with ReLUs (so the trunk gradients interact) and
+    a BatchNormalization layer in stage 2 (shared by exits 2 and 3)."""
     stages = [chainer.Sequential(L.Linear(N_IN, 16), F.relu),
-              chainer.Sequential(L.Linear(16, 16), F.relu),
+              # no bias before BN: its true gradient is 0, and Adam would
+              # blow up float noise there into steps of size alpha
+              chainer.Sequential(L.Linear(16, 16, nobias=True),
+                                 L.BatchNormalization(16), F.relu),
               chainer.Sequential(L.Linear(16, 12), F.relu)]
     exits = [chainer.Sequential(L.Linear(16, N_CLASSES)),
              chainer.Sequential(L.Linear(16, 8), F.relu,
@@ -84,7 +95,8 @@ class ReferenceBranchyNet:
     def scatter(self):
         for net in self.nets:
             for j in range(len(net) - 1):             # the trunk, < endi
-                net[j].copyparams(self.main[j])
+                # v1's copyparams: parameters, never BN statistics
+                net[j].copyparams(self.main[j], copy_persistent=False)
 
     def train(self, x, t):                            # train (phase 2)
         self.scatter()
@@ -105,6 +117,13 @@ class ReferenceBranchyNet:
 
 def params_of(chain):
     return [p.array.copy() for p in chain.params()]
+
+
+def bn_statistics(link):
+    """``[avg_mean, avg_var]`` of every BatchNormalization under ``link``."""
+    return [numpy.array(getattr(bn, name)) for bn in link.links()
+            if isinstance(bn, L.BatchNormalization)
+            for name in ('avg_mean', 'avg_var')]
 
 
 def ours(initial, phase1, phase2):
@@ -167,3 +186,16 @@ def test_our_training_reaches_the_references_weights():
     after = baseline_after_joint(baseline, model, main_head)
     close(params_of(after.stages) + params_of(after.exits[-1]),
           params_of(reference.main))
+    # BN statistics. The B-network's trunk: phase 2's updates only, from the
+    # initial values (each reference net's trunk is a deep copy of them,
+    # updated by its own forwards; exits 2 and 3 share stage 2 and agree)
+    trunk_bn = bn_statistics(model.stages)
+    assert len(trunk_bn) == 2
+    for k in (1, 2):
+        close(trunk_bn, bn_statistics(reference.nets[k][1]))
+    # the baseline: main's statistics, which only phase 1 moved
+    close(bn_statistics(after.stages), bn_statistics(reference.main[1]))
+    # and the two differ by far more than the tolerance, so a copy of one
+    # into the other cannot pass
+    assert not numpy.allclose(trunk_bn[0], bn_statistics(after.stages)[0],
+                              rtol=1e-2, atol=1e-3)
