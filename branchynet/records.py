@@ -35,7 +35,8 @@ class Records:
         labels (numpy.ndarray or None): int ``(N,)``.
 
     Raises:
-        BranchyNetError: shapes that do not fit together.
+        BranchyNetError: shapes that do not fit together, labels outside
+            the classes.
     """
 
     def __init__(self, logits, entropy, labels=None):
@@ -49,6 +50,12 @@ class Records:
                 'records do not fit together: logits %s, entropy %s, labels '
                 '%s' % (logits.shape, entropy.shape,
                         None if labels is None else numpy.shape(labels)))
+        if labels is not None and len(labels) and not (
+                numpy.min(labels) >= 0
+                and numpy.max(labels) < logits.shape[2]):
+            # an edited file: the accuracies would be silently wrong
+            raise BranchyNetError('records hold labels outside 0..%d'
+                                  % (logits.shape[2] - 1))
         self.logits = logits
         self.entropy = entropy
         self.labels = None if labels is None else \

@@ -1201,7 +1201,9 @@ def test_report_reads_the_same_fields_the_same_way(tmp_path, swept, path,
     ('truncated', 'not a complete npz archive'),
     ('no logits', 'has no test_logits'),
     ('three exits', 'holds 3 exits on the tune split'),
-    ('samples', 'holds 2 tune samples')])
+    ('samples', 'holds 2 tune samples'),
+    ('label 99', 'labels outside 0..9'),
+    ('label -1', 'labels outside 0..9')])
 def test_compare_on_damaged_records(tmp_path, swept, damage, fragment):
     folder = swept_copy(tmp_path, swept)
     path = folder / 'records.npz'
@@ -1211,6 +1213,8 @@ def test_compare_on_damaged_records(tmp_path, swept, damage, fragment):
     else:
         if damage == 'no logits':
             del arrays['test_logits']
+        elif damage.startswith('label'):
+            arrays['test_label'][0] = int(damage.split()[1])
         elif damage == 'three exits':
             for key in ('tune_logits', 'tune_entropy'):
                 arrays[key] = numpy.concatenate(
