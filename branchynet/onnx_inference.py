@@ -56,6 +56,11 @@ class ExportError(ValueError):
     """An export folder that cannot be loaded (missing, corrupt, unknown)."""
 
 
+#: intra-op threads a session may have: a few per CPU (10000 threads took
+#: gigabytes and ran for half an hour; 10**11 broke the binding)
+MAX_THREADS = 4 * (os.cpu_count() or 1)
+
+
 def session_options(threads=1):
     """Explicit ONNX Runtime settings: ``threads`` intra-op, sequential.
 
@@ -63,8 +68,9 @@ def session_options(threads=1):
     more help large batches. Every setting that decides the speed is set
     here, not left to the library's defaults, so that timings can name them.
     """
-    if int(threads) < 1:
-        raise ExportError('threads must be >= 1, got %r' % (threads,))
+    if not 1 <= int(threads) <= MAX_THREADS:
+        raise ExportError('threads must be in [1, %d] (4 per CPU), got %r'
+                          % (MAX_THREADS, threads))
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = int(threads)
     options.inter_op_num_threads = 1

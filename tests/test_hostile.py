@@ -1409,3 +1409,13 @@ def test_the_download_timeout_variable_is_bounded(tmp_path):
         tmp_path, BRANCHYNET_DOWNLOAD_TIMEOUT='1e12'))
     assert_one_error(result, 'BRANCHYNET_DOWNLOAD_TIMEOUT must be a number '
                      'of seconds in (0, 3600]')
+
+
+@pytest.mark.parametrize('threads', [0, 4 * (os.cpu_count() or 1) + 1,
+                                     10000, 99999999999])
+def test_the_onnx_api_bounds_threads_too(threads):
+    """The deployable API (no CLI in front) refuses before onnxruntime
+    starts a pool."""
+    onnx_inference = pytest.importorskip('branchynet.onnx_inference')
+    with pytest.raises(onnx_inference.ExportError, match='threads must be'):
+        onnx_inference.session_options(threads)
