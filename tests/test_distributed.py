@@ -93,8 +93,9 @@ def test_two_processes_train_and_write_one_model(two_process_run):
         assert json.load(f)['settings']['batch_size'] == BATCH
 
 
-# One update of B-LeNet's phase 2 on a fixed global batch of 16, with the
-# reference's optimizers; rank r of N takes its share. Writes the weights.
+# One update of B-LeNet's phase 2 on a global batch of all 16 samples, with
+# the reference's optimizers; each rank takes its share through training's
+# own MPIWorkers.shard and local_batch. Writes the weights.
 ONE_STEP = textwrap.dedent('''
     import sys
     import branchynet, numpy, chainer  # branchynet first: NumPy 2 shim
@@ -111,10 +112,8 @@ ONE_STEP = textwrap.dedent('''
     rng = numpy.random.RandomState(0)
     x = rng.rand(16, 1, 28, 28).astype(numpy.float32)
     t = (numpy.arange(16) % 10).astype(numpy.int32)
-    n = 16 // workers.size
-    share = chainer.datasets.TupleDataset(
-        x[workers.rank * n:(workers.rank + 1) * n],
-        t[workers.rank * n:(workers.rank + 1) * n])
+    share = workers.shard(chainer.datasets.TupleDataset(x, t), 0)
+    n = workers.local_batch(16)
     numpy.random.seed(0)
     model = b_lenet()
     head = b_lenet().exits[-1]
@@ -164,6 +163,135 @@ def test_one_step_on_two_processes_equals_one_step_on_the_global_batch(
         from branchynet.networks import b_lenet
         fresh = {k: p.array for k, p in b_lenet().namedparams()}
         assert all(not numpy.array_equal(a[k], fresh[k]) for k in fresh)
+
+
+# Two epochs of training's own iterator (training._make_trainer, through
+# MPIWorkers.shard and local_batch), then a short run_phase of a small
+# network with BatchNormalization. Each sample carries its index in a
+# pixel. Rank 0 writes what every rank saw as JSON.
+SHARDING = textwrap.dedent('''
+    import json, sys
+    import branchynet, numpy, chainer  # branchynet first: NumPy 2 shim
+    import chainer.links as L
+    import chainermn
+    from chainer.training import extension
+    from branchynet.distributed import get_workers
+    from branchynet.model import BranchyNet, JointLoss
+    from branchynet.settings import resolve_settings
+    from branchynet.training import Run, _make_trainer, run_phase
+    from branchynet.updater import setup_optimizers
+    result, out, n, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), \\
+        int(sys.argv[4])
+    workers = get_workers('naive')
+    x = numpy.random.RandomState(0).rand(n, 1, 4, 4).astype(numpy.float32)
+    x[:, 0, 0, 0] = numpy.arange(n)
+    t = (numpy.arange(n) % 3).astype(numpy.int32)
+    settings = resolve_settings('lenet_mnist', batch_size=batch,
+                                epochs_main=2, eval_every=0)
+    run = Run(out, settings, {'train': (x, t), 'test': (x, t)}, '@numpy',
+              progress=False, workers=workers)
+
+    def network():
+        numpy.random.seed(0)
+        return BranchyNet(
+            [chainer.Sequential(L.Convolution2D(1, 2, 3),
+                                L.BatchNormalization(2)), L.Linear(8, 6)],
+            [L.Linear(8, 3), L.Linear(6, 3)])
+
+    def optimized(model):
+        optimizers, _ = setup_optimizers(run.recipe, settings,
+                                         {'main': model}, 1)
+        return JointLoss(model), optimizers
+
+    loss, optimizers = optimized(network())
+    iterator = _make_trainer(loss, optimizers, run, 2, out + '/a',
+                             1).updater.get_iterator('main')
+    epochs = [[], []]
+    while iterator.epoch < 2:
+        epoch = iterator.epoch
+        epochs[epoch].append([int(s[0][0, 0, 0]) for s in next(iterator)])
+    # what chainermn.scatter_dataset gives this rank (it broadcasts rank
+    # 0's permutation)
+    scattered = chainermn.scatter_dataset(list(range(n)), workers.comm,
+                                          shuffle=True, seed=settings.seed)
+
+    class Before(extension.Extension):
+        # the running statistics just before AllreducePersistent's turn
+        trigger = 1, 'epoch'
+        priority = extension.PRIORITY_WRITER + 2
+        mean = var = None
+
+        def __call__(self, trainer):
+            self.mean = bn.avg_mean.tolist()
+            self.var = bn.avg_var.tolist()
+
+    model = network()
+    bn = model.stages[0][1]
+    before = Before()
+    loss, optimizers = optimized(model)
+    run_phase(loss, optimizers, [before], run, 1)
+    mine = {'epochs': epochs, 'scattered': [int(i) for i in scattered],
+            'local_batch': workers.local_batch(batch),
+            'before': [before.mean, before.var],
+            'after': [bn.avg_mean.tolist(), bn.avg_var.tolist()]}
+    every = workers.comm.gather_obj(mine)
+    if workers.is_root:
+        with open(result, 'w') as f:
+            json.dump(every, f)
+''')
+
+
+@pytest.fixture(scope='module')
+def sharded(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('sharding')
+    env = {'PYTHONPATH': os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))}
+    proc = mpiexec(2, ['-c', SHARDING, str(tmp / 'ranks.json'),
+                       str(tmp / 'out'), '24', '4'], env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(tmp / 'ranks.json') as f:
+        return json.load(f)
+
+
+@needs_mpi
+def test_every_sample_once_per_epoch_over_the_ranks(sharded):
+    assert len(sharded) == 2
+    for epoch in (0, 1):
+        shards = [sorted(i for b in rank['epochs'][epoch] for i in b)
+                  for rank in sharded]
+        # each rank a half of its own; together every sample once
+        assert sorted(shards[0] + shards[1]) == list(range(24))
+        assert len(shards[0]) == len(shards[1]) == 12
+    for rank in sharded:
+        # the global batch of 4 split into 2 a step
+        assert rank['local_batch'] == 2
+        assert all(len(b) == 2 for e in rank['epochs'] for b in e)
+
+
+@needs_mpi
+def test_shards_are_chainermn_s_shuffled_cut_in_a_new_order_each_epoch(
+        sharded):
+    for rank in sharded:
+        first, second = ([i for b in e for i in b] for e in rank['epochs'])
+        # the shard: what chainermn.scatter_dataset(shuffle=True) gives the
+        # rank, the same samples every epoch (a random half, not a block)
+        assert sorted(first) == sorted(second) == sorted(rank['scattered'])
+        assert sorted(first) not in (list(range(12)), list(range(12, 24)))
+        # ... visited in a new order each epoch
+        assert first != second
+
+
+@needs_mpi
+def test_batch_normalization_statistics_are_averaged_over_the_ranks(
+        sharded):
+    before = numpy.array([rank['before'] for rank in sharded])
+    after = numpy.array([rank['after'] for rank in sharded])
+    # each rank's own shard gave it its own statistics...
+    assert numpy.abs(before[0] - before[1]).min() > 1e-4
+    # ... and every rank ends the epoch with their mean
+    for rank_after in after:
+        numpy.testing.assert_allclose(rank_after, before.mean(axis=0),
+                                      rtol=1e-6)
 
 
 @needs_mpi
