@@ -72,7 +72,7 @@ def _map_rows(x, fn, chunk=_CHUNK, dtype=numpy.float32):
     return out
 
 
-def zca_fit(x, chunk=_CHUNK, method='auto'):
+def zca_fit(x, chunk=_CHUNK, method='auto', dtype=numpy.float64):
     """Fit ZCA whitening on the rows of ``x``.
 
     The covariance is taken over the rows, divided by N (as the reference
@@ -88,6 +88,10 @@ def zca_fit(x, chunk=_CHUNK, method='auto'):
     Args:
         x (array): ``(N, ...)``, any numeric dtype; rows are flattened.
         chunk (int): rows converted to float64 at a time.
+        dtype: the precision of the fit: float64 (ours), or float32 (the
+            reference's ``datasets/cifar10.py`` lines 20-27: mean, covariance
+            and scipy's SVD of the covariance, all in float32; numpy.linalg
+            would compute in float64 whatever the input).
         method (str): ``'cov'`` (eigendecomposition of the D x D covariance,
             accumulated over row chunks), ``'svd'`` (thin SVD of the centred
             N x D data, cheaper when N < D), or ``'auto'`` (``'svd'`` when
@@ -102,24 +106,32 @@ def zca_fit(x, chunk=_CHUNK, method='auto'):
     n, d = x.shape
     if n < 2:
         raise BranchyNetError('ZCA needs at least 2 samples, got %d' % n)
-    mean = numpy.zeros(d)
+    mean = numpy.zeros(d, dtype)
     for i in range(0, n, chunk):
-        mean += x[i:i + chunk].sum(axis=0, dtype=numpy.float64)
+        mean += x[i:i + chunk].sum(axis=0, dtype=dtype)
     mean /= n
     if method == 'auto':
         method = 'svd' if n <= d else 'cov'
     if method == 'cov':
-        cov = numpy.zeros((d, d))
+        cov = numpy.zeros((d, d), dtype)
         for i in range(0, n, chunk):
-            c = x[i:i + chunk].astype(numpy.float64)
+            c = x[i:i + chunk].astype(dtype)
             c -= mean
             cov += c.T @ c  # BLAS syrk
         cov /= n
-        eigval, eigvec = numpy.linalg.eigh(cov)
+        if dtype == numpy.float64:
+            eigval, eigvec = numpy.linalg.eigh(cov)
+        else:
+            from scipy import linalg
+            eigvec, eigval, _ = linalg.svd(cov)
         del cov
     elif method == 'svd':
-        c = x.astype(numpy.float64) - mean
-        _, s, vt = numpy.linalg.svd(c, full_matrices=False)
+        c = x.astype(dtype) - mean
+        if dtype == numpy.float64:
+            _, s, vt = numpy.linalg.svd(c, full_matrices=False)
+        else:
+            from scipy import linalg
+            _, s, vt = linalg.svd(c, full_matrices=False)
         eigval, eigvec = s ** 2 / n, vt.T
     else:
         raise BranchyNetError("ZCA method must be 'auto', 'cov' or 'svd', "
