@@ -15,6 +15,7 @@ import chainer.functions as F
 import numpy
 
 from branchynet.errors import BranchyNetError
+from branchynet import scores
 from branchynet.scores import DEFAULT, get_score
 
 _CPU = chainer.backend.CpuDevice()
@@ -33,33 +34,18 @@ def score_of(name):
 
 
 def check_thresholds(thresholds, n_exits, score=DEFAULT):
-    """Validate a threshold vector of ``score``; returns a tuple of floats.
-
-    The one check of threshold values (the CLI parses, the sweep checks its
-    grid with :meth:`~branchynet.scores.Score.bad_threshold` too).
+    """:func:`branchynet.scores.check_thresholds`, the one check of threshold
+    values (the CLI parses, the sweep checks its grid with
+    :meth:`~branchynet.scores.Score.bad_threshold` too).
 
     Raises:
         BranchyNetError: wrong length, NaN, or a value outside the score's
             range (entropy >= 0, probabilities in [0, 1]).
     """
-    score = score_of(score)
-    if isinstance(thresholds, (str, bytes)):
-        raise BranchyNetError('thresholds must be a sequence of numbers, got '
-                              '%r' % (thresholds,))
     try:
-        values = tuple(float(t) for t in thresholds)
-    except (TypeError, ValueError):
-        raise BranchyNetError('thresholds must be numbers, got %r'
-                              % (thresholds,)) from None
-    if len(values) != n_exits - 1:
-        raise BranchyNetError(
-            'a network with %d exits needs %d threshold(s), got %d'
-            % (n_exits, n_exits - 1, len(values)))
-    for t in values:
-        reason = score.bad_threshold(t)
-        if reason:
-            raise BranchyNetError(reason)
-    return values
+        return scores.check_thresholds(thresholds, n_exits, score)
+    except ValueError as e:
+        raise BranchyNetError(str(e)) from None
 
 
 def entropy(logits):

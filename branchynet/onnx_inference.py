@@ -122,16 +122,21 @@ class OnnxBranchyNet:
 
     @property
     def settings(self):
-        """The thread and provider settings, to report with timings."""
+        """The thread and provider settings, to report with timings, as the
+        first session has them (what ran, not what was asked)."""
+        session = (self.segments or [self.main])[0]
+        options = session.get_session_options()
         return {'runtime': 'onnxruntime',
                 'onnxruntime': onnxruntime.__version__,
-                'providers': (self.segments or [self.main])[0]
-                .get_providers(),
-                'intra_op_num_threads': self.threads,
-                'inter_op_num_threads': 1,
-                'execution_mode': 'sequential',
-                'graph_optimization_level': 'all',
-                'allow_spinning': True}
+                'providers': session.get_providers(),
+                'intra_op_num_threads': options.intra_op_num_threads,
+                'inter_op_num_threads': options.inter_op_num_threads,
+                # ORT_SEQUENTIAL -> sequential, ORT_ENABLE_ALL -> all
+                'execution_mode': _short(options.execution_mode),
+                'graph_optimization_level': _short(
+                    options.graph_optimization_level),
+                'allow_spinning': options.get_session_config_entry(
+                    'session.intra_op.allow_spinning') != '0'}
 
     def segment(self, k, h):
         """Run segment ``k`` (0-based) on ``h``.
@@ -155,17 +160,19 @@ class OnnxBranchyNet:
                 ``baseline`` (main network only).
 
         Raises:
-            ExportError: no such folder, not an export, a graph missing or
-                not matching its checksum.
+            ExportError: no such folder, not an export, an incomplete
+                sidecar, a graph missing or not matching its checksum.
         """
         sidecar = read_sidecar(export_dir)
-        entry = sidecar['models'].get(role)
-        if entry is None:
-            raise ExportError('%s holds no %r model' % (export_dir, role))
+        entry = _model_entry(sidecar, export_dir, role)
         read = lambda name: _read_checked(export_dir, name, sidecar['files'])
         return cls([read(n) for n in entry.get('segments', [])],
                    read(entry['main']), n_exits=sidecar['exits'],
                    threads=threads, providers=providers)
+
+
+def _short(enum):
+    return enum.name.lower().replace('ort_', '').replace('enable_', '')
 
 
 def read_sidecar(export_dir):
@@ -182,6 +189,29 @@ def read_sidecar(export_dir):
     if not isinstance(sidecar, dict) or sidecar.get('format') != FORMAT:
         raise ExportError('%s is not a %s sidecar' % (path, FORMAT))
     return sidecar
+
+
+def _model_entry(sidecar, export_dir, role):
+    """The sidecar's entry of ``role``, with the fields :meth:`load` reads
+    checked (a sidecar that is JSON but not whole is not an export)."""
+    models = sidecar.get('models')
+    entry = models.get(role) if isinstance(models, dict) else None
+    if isinstance(models, dict) and entry is None:
+        raise ExportError('%s holds no %r model' % (export_dir, role))
+    exits = sidecar.get('exits')
+    if not (isinstance(entry, dict) and isinstance(entry.get('main'), str)
+            and _names(entry.get('segments', []))
+            and isinstance(sidecar.get('files'), dict)
+            and type(exits) is int and exits >= 1):
+        raise ExportError('%s is incomplete (models.%s.main, its segments, '
+                          'files or exits missing or malformed): write it '
+                          'again with `branchynet export`'
+                          % (os.path.join(export_dir, SIDECAR), role))
+    return entry
+
+
+def _names(value):
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _read_checked(export_dir, name, checksums):
@@ -223,7 +253,13 @@ def early_exit_one(model, x, thresholds, score='entropy'):
 
     Returns:
         tuple: ``(prediction, exit_index)`` as Python ints.
+
+    Raises:
+        ValueError: thresholds of the wrong number or range, or an unknown
+            score (:func:`branchynet.scores.check_thresholds`).
     """
+    thresholds = _scores.check_thresholds(thresholds, model.n_exits,
+                                          score)
     score = _scores.get_score(score)
     last = model.n_exits - 1
     h = x
@@ -246,7 +282,12 @@ def early_exit(model, x, thresholds, score='entropy'):
     Returns:
         tuple: ``prediction`` int32 ``(N,)`` and ``exit_index`` int32 ``(N,)``
         (0-based).
+
+    Raises:
+        ValueError: as :func:`early_exit_one`.
     """
+    thresholds = _scores.check_thresholds(thresholds, model.n_exits,
+                                          score)
     score = _scores.get_score(score)
     n = len(x)
     prediction = numpy.zeros(n, numpy.int32)

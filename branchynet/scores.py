@@ -214,6 +214,35 @@ SCORES = {s.name: s for s in (
 )}
 
 
+def check_thresholds(thresholds, n_exits, score=DEFAULT):
+    """Validate a threshold vector of ``score``; returns a tuple of floats.
+
+    The one check of threshold values, for both runtimes (here so that
+    :mod:`branchynet.onnx_inference` has it without chainer).
+
+    Raises:
+        ValueError: an unknown score, wrong length, NaN, or a value outside
+            the score's range (entropy >= 0, probabilities in [0, 1]).
+    """
+    score = get_score(score)
+    if isinstance(thresholds, (str, bytes)):
+        raise ValueError('thresholds must be a sequence of numbers, got %r'
+                         % (thresholds,))
+    try:
+        values = tuple(float(t) for t in thresholds)
+    except (TypeError, ValueError):
+        raise ValueError('thresholds must be numbers, got %r'
+                         % (thresholds,)) from None
+    if len(values) != n_exits - 1:
+        raise ValueError('a network with %d exits needs %d threshold(s), got '
+                         '%d' % (n_exits, n_exits - 1, len(values)))
+    for t in values:
+        reason = score.bad_threshold(t)
+        if reason:
+            raise ValueError(reason)
+    return values
+
+
 def get_score(name):
     """The :class:`Score` called ``name``.
 

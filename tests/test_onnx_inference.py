@@ -7,11 +7,13 @@ import sys
 
 import chainer
 import numpy
+import onnxruntime
 import pytest
 
 from branchynet import inference, onnx_inference
+from branchynet.errors import BranchyNetError
 from branchynet.model import JointLoss
-from branchynet.networks import b_lenet
+from branchynet.networks import b_alexnet, b_lenet
 from branchynet.onnx_export import export_model_dir, to_onnx_bytes
 from branchynet.onnx_inference import ExportError, OnnxBranchyNet
 from branchynet.serialization import save_model
@@ -71,6 +73,92 @@ def test_sessions_have_explicit_threads():
         (3, 1)
     with pytest.raises(ExportError):
         onnx_inference.session_options(0)
+
+
+def test_settings_are_read_from_the_sessions(monkeypatch):
+    # sessions built with other options than the defaults: the settings
+    # must report what the sessions have, not what the class assumes
+    def other_options(threads=1):
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 2
+        options.inter_op_num_threads = 3
+        options.graph_optimization_level = \
+            onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.add_session_config_entry('session.intra_op.allow_spinning',
+                                         '0')
+        return options
+    monkeypatch.setattr(onnx_inference, 'session_options', other_options)
+    settings = on_onnx(b_lenet()).settings
+    assert (settings['intra_op_num_threads'],
+            settings['inter_op_num_threads']) == (2, 3)
+    assert settings['graph_optimization_level'] == 'basic'
+    assert settings['allow_spinning'] is False
+    assert settings['execution_mode'] == 'sequential'
+
+
+@pytest.mark.parametrize('score, thresholds', [
+    ('entropy', [float('nan')]), ('entropy', [0.5, 0.5]), ('entropy', []),
+    ('entropy', [-1.0]), ('maxprob', [5.0]), ('entropy', 'ab'),
+    ('entropy', [None]), ('nonsense', [0.5])])
+def test_thresholds_are_checked_as_on_chainer(score, thresholds):
+    numpy.random.seed(0)
+    model = b_lenet()
+    net = on_onnx(model)
+    x = numpy.zeros((2, 1, 28, 28), numpy.float32)
+    with pytest.raises(BranchyNetError) as chainer_error:
+        inference.early_exit(model, x, thresholds, score)
+    # the same one line, as a ValueError (the module has no chainer)
+    message = str(chainer_error.value)
+    assert '\n' not in message
+    for run in (lambda: onnx_inference.early_exit(net, x, thresholds, score),
+                lambda: onnx_inference.early_exit_one(net, x[:1], thresholds,
+                                                      score)):
+        with pytest.raises(ValueError) as error:
+            run()
+        assert str(error.value) == message
+
+
+def between_records(values):
+    """A threshold between two adjacent sorted record values, in the widest
+    gap of the middle half: some samples on each side, none within float
+    error of it."""
+    v = numpy.sort(numpy.asarray(values, numpy.float64))
+    lo, hi = len(v) // 4, max(3 * len(v) // 4, len(v) // 4 + 1)
+    i = lo + int(numpy.argmax(v[lo:hi + 1] - v[lo - 1:hi]))
+    assert v[i] - v[i - 1] > 100 * FLOAT_ERROR, v
+    return float(v[i - 1] + v[i]) / 2
+
+
+def test_b_alexnet_exits_each_take_their_own_threshold():
+    numpy.random.seed(0)
+    model = b_alexnet()
+    # random heads scaled up: entropies spread from near 0 to near log 10
+    # at every exit, not all within 1e-3 of log 10
+    for head in model.exits:
+        for link in head.links():
+            if isinstance(link, chainer.links.Linear) and link.out_size == 10:
+                link.W.array *= 300
+    graphs = to_onnx_bytes(model, 'b_alexnet')
+    net = OnnxBranchyNet(graphs['segments'], graphs['main'])
+    x = numpy.random.RandomState(1).rand(24, 3, 32, 32).astype(numpy.float32)
+    h, _ = inference.exit_records(model, x)
+    # exit 1's threshold on its records; exit 2's on the records of the
+    # samples that reach it
+    t1 = between_records(h[:, 0])
+    t = [t1, between_records(h[h[:, 0] >= t1, 1])]
+    want = inference.early_exit(model, x, t)
+    assert sorted(set(want[1].tolist())) == [0, 1, 2]
+    # exit 2 with exit 1's threshold would route otherwise
+    assert not numpy.array_equal(
+        inference.early_exit(model, x, [t1, t1])[1], want[1])
+    got = onnx_inference.early_exit(net, x, t)
+    for a, b in zip(got, want):
+        numpy.testing.assert_array_equal(a, b)
+    one = [onnx_inference.early_exit_one(net, x[i:i + 1], t)
+           for i in range(len(x))]
+    assert one == [inference.early_exit_one(model, x[i:i + 1], t)
+                   for i in range(len(x))]
+    assert one == list(zip(*(w.tolist() for w in want)))
 
 
 @pytest.fixture(scope='module')
@@ -225,14 +313,8 @@ def test_load_refuses_what_is_not_an_intact_export(tmp_path):
         OnnxBranchyNet.load(str(tmp_path))
 
 
-def test_load_detects_an_altered_graph(tmp_path):
-    numpy.random.seed(0)
-    for role in ('branchynet', 'baseline'):
-        save_model(str(tmp_path / 'model' / role), b_lenet(),
-                   {'network': 'b_lenet', 'role': role,
-                    'settings': {'experiment': 'lenet_mnist'}})
-    out = tmp_path / 'onnx'
-    export_model_dir(str(tmp_path / 'model'), str(out))
+def test_load_detects_an_altered_graph(lenet_export):
+    out = lenet_export
     assert OnnxBranchyNet.load(str(out)).n_exits == 2
     assert OnnxBranchyNet.load(str(out), 'baseline').segments == []
     with pytest.raises(ExportError, match="no 'teacher' model"):
@@ -241,3 +323,31 @@ def test_load_detects_an_altered_graph(tmp_path):
     graph.write_bytes(graph.read_bytes()[:-1] + b'\0')
     with pytest.raises(ExportError, match='does not match its checksum'):
         OnnxBranchyNet.load(str(out))
+
+
+@pytest.mark.parametrize('damage', [
+    lambda s: s.pop('models'), lambda s: s.update(models=[]),
+    lambda s: s['models'].update(branchynet={}),
+    lambda s: s['models'].update(branchynet='x'),
+    lambda s: s['models']['branchynet'].update(main=1),
+    lambda s: s['models']['branchynet'].update(segments='x.onnx'),
+    lambda s: s.pop('files'), lambda s: s.pop('exits'),
+    lambda s: s.update(exits='3'), lambda s: s.update(exits=0)])
+def test_load_refuses_an_incomplete_sidecar(damage, lenet_export):
+    path = lenet_export / 'export.json'
+    sidecar = json.loads(path.read_text())
+    damage(sidecar)
+    path.write_text(json.dumps(sidecar))
+    with pytest.raises(ExportError, match='is incomplete'):
+        OnnxBranchyNet.load(str(lenet_export))
+
+
+@pytest.fixture
+def lenet_export(tmp_path):
+    numpy.random.seed(0)
+    for role in ('branchynet', 'baseline'):
+        save_model(str(tmp_path / 'model' / role), b_lenet(),
+                   {'network': 'b_lenet', 'role': role,
+                    'settings': {'experiment': 'lenet_mnist'}})
+    export_model_dir(str(tmp_path / 'model'), str(tmp_path / 'onnx'))
+    return tmp_path / 'onnx'
