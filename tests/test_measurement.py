@@ -57,15 +57,42 @@ def on_onnxruntime(trained):
     patch.undo()
 
 
-def test_sweep_prediction_matches_real_batch1_inference(trained):
-    _, _, summary = trained
+@pytest.fixture(scope='module', params=['chainer', 'onnxruntime'])
+def near_samples(trained, request):
+    """The measurement again, on a grid of thresholds each between two
+    adjacent sorted exit-1 entropies of the test records: every validated
+    point has samples just on either side of it."""
+    root, _, _ = trained
+    entropy = numpy.sort(load_records(str(
+        root / 'results' / 'lenet_mnist' / 'records.npz'))['test'].entropy[
+            :, 0].astype(numpy.float64))
+    grid = [float(a + b) / 2 for a, b in zip(entropy[4::8], entropy[5::8])]
+    patch = pytest.MonkeyPatch()
+    patch.setenv('BRANCHYNET_DATA_ROOT', str(root / 'data_root'))
+    summary = measure_experiment(
+        str(root / 'model'), str(root / 'near' / request.param),
+        data_dir=str(root), grid=grid, profile_samples=10, warmup=2,
+        validate_samples=64, runtime=request.param)
+    yield entropy, grid, summary
+    patch.undo()
+
+
+def test_sweep_prediction_matches_real_batch1_inference(near_samples):
+    entropy, grid, summary = near_samples
     rows = summary['validation']
     assert [r['point'] for r in rows] == ['baseline', 'chosen', 'fastest',
                                           'middle', 'slowest']
+    for row in rows[1:]:
+        # the point lies between two adjacent records (all 64 are run)
+        t, = row['thresholds']
+        assert t in grid
+        below = int((entropy < t).sum())
+        assert 0 < below < 64 and entropy[below - 1] < t < entropy[below]
+        assert row['predicted_exit_counts'] == [below, 64 - below]
     for row in rows:
         assert row['exact_match'], row
-        # sample by sample: the tiny model's entropies lie nowhere near the
-        # grid's thresholds, so no batched-vs-batch-1 rounding moves one
+        # sample by sample: batch-1 inference routes each sample as the
+        # batched records do, even those next to the threshold
         assert row['mismatched'] == 0, row
         assert row['measured_accuracy'] == row['predicted_accuracy']
         assert row['measured_exit_counts'] == row['predicted_exit_counts']
