@@ -173,22 +173,27 @@ class Score:
 
     def bounds(self, n_classes, seen=None):
         """``(never, always)``: the threshold at which no sample leaves and
-        the one at which every sample leaves.
+        the loosest one, at which every ``seen`` sample leaves but a margin
+        tie.
 
-        Entropy: ``(0, log C)``; maxprob and margin: ``(1, 0)``. Energy has
-        no bounds of its own: the range of the ``seen`` values (the
-        validation records), ``(min, just above max)``. At ``log C`` a
-        sample with a uniform softmax, at 0 a margin tie, stays.
+        Entropy: ``(0, log C)``, or ``(0, just above max)`` of the ``seen``
+        values (the records) when one reaches ``log C``: a float32 entropy
+        of a nearly uniform row can exceed the float64 ``log C``. Maxprob
+        and margin: ``(1, 0)``; at 0 a margin tie stays. Energy has no
+        bounds of its own: the range of the ``seen`` values,
+        ``(min, just above max)``.
         """
         if self.name == 'entropy':
-            return 0.0, math.log(n_classes)
+            top = math.log(n_classes)
+            if seen is not None and numpy.size(seen):
+                top = max(top, _just_above(seen))
+            return 0.0, top
         if self.name in ('maxprob', 'margin'):
             return 1.0, 0.0
         seen = numpy.asarray(seen, numpy.float64)
         if seen.size == 0:
             raise ValueError('the energy range needs score values')
-        return float(seen.min()), float(numpy.nextafter(seen.max(),
-                                                         numpy.inf))
+        return float(seen.min()), _just_above(seen)
 
     def bad_threshold(self, t):
         """Why ``t`` is not a threshold of this score (None when it is).
@@ -203,6 +208,12 @@ class Score:
         if self.name in ('maxprob', 'margin') and not 0 <= t <= 1:
             return '%s thresholds must be in [0, 1], got %r' % (self.name, t)
         return None
+
+
+def _just_above(values):
+    """The smallest float64 above every one of ``values``."""
+    return float(numpy.nextafter(numpy.max(numpy.asarray(
+        values, numpy.float64)), numpy.inf))
 
 
 #: every score by name

@@ -100,6 +100,21 @@ def test_bounds_never_and_always():
     assert SCORES['maxprob'].leaves(0.1, 0.0)
 
 
+def test_every_recorded_entropy_leaves_at_the_always_bound():
+    # float32 entropies of nearly uniform rows: some exceed float64 log C
+    z = numpy.random.RandomState(0).normal(0, 1e-3, (2000, 10))
+    h = chainer_entropy(z.astype(numpy.float32))
+    assert (h > math.log(10)).any()
+    never, always = SCORES['entropy'].bounds(10, h)
+    assert SCORES['entropy'].leaves(h, always).all()
+    assert not SCORES['entropy'].leaves(h, never).any()
+    # just above the largest: no looser than needed
+    assert always == float(numpy.nextafter(h.max().astype(numpy.float64),
+                                           numpy.inf))
+    # rows that stay under log C keep log C
+    assert SCORES['entropy'].bounds(10, [0.5, 2.0]) == (0.0, math.log(10))
+
+
 @pytest.mark.parametrize('name, good, bad', [
     ('entropy', [0.0, 2.5, math.inf], [-0.1, math.nan]),
     ('maxprob', [0.0, 0.5, 1.0], [-0.1, 1.01, math.inf, math.nan]),
