@@ -112,13 +112,20 @@ class TrainSettings:
         return settings
 
 
-def with_schedule(saved):
+def with_schedule(saved, asked=None):
     """``saved`` settings with a ``schedule``: runs saved before there was a
-    choice followed the scripts' schedule (the only one there was)."""
+    choice followed the scripts' schedule (the only one there was). Against
+    ``asked`` settings with the same batch size and epochs, such a run takes
+    the asked name: nothing it trained with differs (AlexNet's two
+    schedules are one; explicit epochs and batch override either)."""
     if 'schedule' in saved:
         return saved
-    recipe = saved.get('recipe', 'reference')
-    return dict(saved, schedule='script' if recipe == 'reference' else None)
+    if saved.get('recipe', 'reference') != 'reference':
+        return dict(saved, schedule=None)
+    same = asked is not None and all(
+        saved.get(k) == asked.get(k)
+        for k in ('batch_size', 'epochs_main', 'epochs_joint'))
+    return dict(saved, schedule=asked.get('schedule') if same else 'script')
 
 
 def resolve_settings(name, **overrides):

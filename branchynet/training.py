@@ -500,7 +500,7 @@ def _start(run, asked, allow_changed_settings):
             saved = _saved_settings(settings_path)
             if saved is not None:       # written before it held the count
                 saved.setdefault('processes', 1)
-                saved = with_schedule(saved)   # or the schedule
+                saved = with_schedule(saved, asked)   # or the schedule
             check_resume_settings(saved, asked, allow_changed_settings)
         except BranchyNetError as e:
             error = str(e)

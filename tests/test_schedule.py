@@ -105,3 +105,24 @@ def test_get_results_refuses_a_bad_schedule_in_one_line(tmp_path):
     assert process.returncode == 2 and calls == []
     assert process.stderr.count('\n') == 1 and 'notebook or script' in \
         process.stderr
+
+
+def test_a_run_saved_before_the_choice_resumes_where_nothing_differs():
+    # AlexNet: the two schedules are one, so the old run goes on as it was
+    old = saved_form(resolve_settings('alexnet_cifar10', schedule='script'))
+    del old['schedule']
+    asked = saved_form(resolve_settings('alexnet_cifar10'))
+    check_resume_settings(with_schedule(old, asked), asked)
+    # LeNet: 50 phase-1 epochs are the scripts', not the notebooks' 100
+    old = saved_form(resolve_settings('lenet_mnist', schedule='script'))
+    del old['schedule']
+    asked = saved_form(resolve_settings('lenet_mnist'))
+    with pytest.raises(BranchyNetError, match="schedule 'script'"):
+        check_resume_settings(with_schedule(old, asked), asked)
+    # explicit epochs and batch (get_results.sh --quick) override either
+    quick = dict(epochs_main=2, epochs_joint=2, batch_size=64)
+    old = saved_form(resolve_settings('lenet_mnist', schedule='script',
+                                      **quick))
+    del old['schedule']
+    asked = saved_form(resolve_settings('lenet_mnist', **quick))
+    check_resume_settings(with_schedule(old, asked), asked)
