@@ -282,8 +282,9 @@ def _done(prefix):
 
 
 def _skip_note(run, prefix, info):
-    changed = settings_diff(with_schedule(info.get('settings', {})),
-                            saved_form(run.settings))
+    asked = saved_form(run.settings)
+    changed = settings_diff(with_schedule(info.get('settings', {}), asked),
+                            asked)
     run.say('%s.json exists, skipping%s' % (prefix, (
         '; it was trained with %s: remove it to retrain' % ', '.join(changed))
         if changed else ''))
