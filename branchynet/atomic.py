@@ -1,6 +1,6 @@
 """Atomic writes, and the cleanup of what a killed run left behind.
 
-A file is written to a temporary ``.tmp-*`` file beside its target and moved
+A file is written to a temporary ``.tmp-branchynet-*`` file beside its target and moved
 over it with ``os.replace`` only when complete, so a reader (or a rerun
 after a kill, a full disk or an exception) sees the old file or the new
 one, never half of one. The temporary gets the mode a plain ``open`` would
@@ -17,8 +17,9 @@ import shutil
 import tempfile
 import time
 
-#: prefix of the temporaries of :func:`atomic_path`
-TMP_PREFIX = '.tmp-'
+#: prefix of the temporaries of :func:`atomic_path`: ours alone, so that
+#: the cleanup never takes another program's temporary
+TMP_PREFIX = '.tmp-branchynet-'
 #: prefix of the temporary folders Chainer's snapshot writer makes
 #: (``'tmp' + filename``, our snapshots being ``snapshot_iter_N``)
 CHAINER_SNAPSHOT_TMP_PREFIX = 'tmpsnapshot'
@@ -75,8 +76,9 @@ def write_json_atomic(path, obj):
     write_bytes_atomic(path, text.encode())
 
 
-def remove_leftovers(directory, older_than=0.0, snapshot_dirs=False):
-    """Remove the temporaries a killed run left in ``directory`` and below.
+def remove_leftovers(directory, older_than=0.0, snapshot_dirs=False,
+                     recursive=True):
+    """Remove the temporaries a killed run left in ``directory`` (and below).
 
     Only call it when no other process writes there (hold the output
     folder's lock), or give ``older_than``: a temporary still being written
@@ -88,6 +90,7 @@ def remove_leftovers(directory, older_than=0.0, snapshot_dirs=False):
             this many seconds ago.
         snapshot_dirs (bool): also remove Chainer's temporary snapshot
             folders (``tmpsnapshot*``).
+        recursive (bool): also clean the folders below ``directory``.
 
     Returns:
         list of str: the paths removed.
@@ -115,4 +118,6 @@ def remove_leftovers(directory, older_than=0.0, snapshot_dirs=False):
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
                 dirs.remove(name)
+        if not recursive:
+            break
     return sorted(removed)

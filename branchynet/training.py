@@ -33,6 +33,7 @@ A phase whose JSON exists is done and skipped (the npz is written first).
 import contextlib
 import copy
 import dataclasses
+import glob
 import json
 import os
 
@@ -492,6 +493,24 @@ def _locked(run):
             lock.__exit__(None, None, None)
 
 
+#: a temporary in OUT itself younger than this is spared: with ``--out .``
+#: it may be another branchynet command's file being written
+SHARED_LEFTOVER_AGE = 600.0
+
+
+def _remove_leftovers(out):
+    """Our temporaries in the folders a run writes (OUT, its phase folders,
+    their rank folders), not in the rest of the tree below OUT."""
+    removed = remove_leftovers(out, older_than=SHARED_LEFTOVER_AGE,
+                               recursive=False)
+    # the phase folders are only ever written under OUT's lock, held here
+    for folder in sorted(glob.glob(os.path.join(out, 'phase[12]'))
+                         + glob.glob(os.path.join(out, 'phase[12]', 'rank*'))):
+        removed += remove_leftovers(folder, snapshot_dirs=True,
+                                    recursive=False)
+    return removed
+
+
 def _start(run, asked, allow_changed_settings):
     """Check a resumed run's settings, clean up, record the settings."""
     settings_path = os.path.join(run.out, 'settings.json')
@@ -507,8 +526,7 @@ def _start(run, asked, allow_changed_settings):
             error = str(e)
     run.workers.check_all(error)
     if run.workers.is_root:
-        # safe under the lock: no other run writes here
-        for path in remove_leftovers(run.out, snapshot_dirs=True):
+        for path in _remove_leftovers(run.out):
             print('removed %s, left by a killed run' % path)
         write_json_atomic(settings_path, asked)
     run.workers.agree(None)

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from branchynet.atomic import (atomic_path, current_umask, remove_leftovers,
-                               write_bytes_atomic, write_json_atomic)
+from branchynet.atomic import (TMP_PREFIX, atomic_path, current_umask,
+                               remove_leftovers, write_bytes_atomic,
+                               write_json_atomic)
 from helpers import files_in
 
 
@@ -59,23 +60,44 @@ def test_remove_leftovers(tmp_path):
     (tmp_path / 'phase1' / 'tmpsnapshot_iter_7abc').mkdir(parents=True)
     (tmp_path / 'phase1' / 'tmpsnapshot_iter_7abc' / 'snapshot_iter_7'
      ).write_bytes(b'half')
-    (tmp_path / 'phase1' / '.tmp-x1.npz').write_bytes(b'half')
-    (tmp_path / '.tmp-x2.json').write_bytes(b'half')
+    (tmp_path / 'phase1' / (TMP_PREFIX + 'x1.npz')).write_bytes(b'half')
+    (tmp_path / (TMP_PREFIX + 'x2.json')).write_bytes(b'half')
+    (tmp_path / '.tmp-other.json').write_bytes(b'not ours')
     (tmp_path / 'tmp_not_ours').mkdir()               # not Chainer's prefix
     (tmp_path / 'phase1' / 'snapshot_iter_5').write_bytes(b'kept')
     (tmp_path / 'baseline.npz').write_bytes(b'kept')
     removed = remove_leftovers(str(tmp_path))
-    assert removed == sorted([str(tmp_path / '.tmp-x2.json'),
-                              str(tmp_path / 'phase1' / '.tmp-x1.npz')])
+    assert removed == sorted([str(tmp_path / (TMP_PREFIX + 'x2.json')),
+                              str(tmp_path / 'phase1' / (TMP_PREFIX +
+                                                         'x1.npz'))])
     assert (tmp_path / 'phase1' / 'tmpsnapshot_iter_7abc').exists()
     removed = remove_leftovers(str(tmp_path), snapshot_dirs=True)
     assert removed == [str(tmp_path / 'phase1' / 'tmpsnapshot_iter_7abc')]
-    assert files_in(tmp_path) == ['baseline.npz', 'phase1/snapshot_iter_5']
+    assert files_in(tmp_path) == ['.tmp-other.json', 'baseline.npz',
+                                  'phase1/snapshot_iter_5']
     assert (tmp_path / 'tmp_not_ours').is_dir()
 
 
+def test_remove_leftovers_of_one_folder_only(tmp_path):
+    (tmp_path / 'below').mkdir()
+    top, below = (tmp_path / (TMP_PREFIX + 'a'),
+                  tmp_path / 'below' / (TMP_PREFIX + 'b'))
+    top.write_bytes(b'')
+    below.write_bytes(b'')
+    assert remove_leftovers(str(tmp_path), recursive=False) == [str(top)]
+    assert below.exists()
+
+
+def test_atomic_temporaries_have_the_prefix_the_cleanup_removes(tmp_path):
+    with atomic_path(str(tmp_path / 'a.json')) as tmp:
+        assert os.path.basename(tmp).startswith(TMP_PREFIX)
+        assert remove_leftovers(str(tmp_path)) == [tmp]
+        open(tmp, 'w').close()
+
+
 def test_remove_leftovers_spares_young_temporaries(tmp_path):
-    old, young = tmp_path / '.tmp-old', tmp_path / '.tmp-young'
+    old, young = (tmp_path / (TMP_PREFIX + 'old'),
+                  tmp_path / (TMP_PREFIX + 'young'))
     old.write_bytes(b'')
     young.write_bytes(b'')
     age(old, 3600)

@@ -12,6 +12,7 @@ import time
 import numpy
 import pytest
 
+from branchynet.atomic import TMP_PREFIX
 from branchynet.data import load_dataset, split_validation
 from branchynet.data.mnist import (MNIST_SHA256, MNIST_SIZES, default_mirrors,
                                    get_mnist)
@@ -308,8 +309,8 @@ def test_mirrors_from_the_environment(monkeypatch):
 def test_leftovers_of_a_killed_download_are_removed(tmp_path, data_root,
                                                     tiny_mnist):
     arrays, checksums = tiny_mnist(tmp_path / 'mnist', 10, 4)
-    old = tmp_path / 'mnist' / '.tmp-abc.gz'
-    young = tmp_path / 'mnist' / '.tmp-def.gz'
+    old = tmp_path / 'mnist' / (TMP_PREFIX + 'abc.gz')
+    young = tmp_path / 'mnist' / (TMP_PREFIX + 'def.gz')
     old.write_bytes(b'half')
     young.write_bytes(b'half')
     os.utime(old, (time.time() - 3600, time.time() - 3600))

@@ -11,11 +11,13 @@ import random
 import signal
 import subprocess
 import sys
+import time
 
 import numpy
 import pytest
 
 from branchynet import resume
+from branchynet.atomic import TMP_PREFIX
 from branchynet.errors import BranchyNetError
 from helpers import CLI_WRAPPER
 
@@ -144,11 +146,24 @@ def test_a_killed_snapshot_write_is_cleaned_up_at_the_next_start(
     stale = out / 'phase1' / 'tmpsnapshot_iter_14abc'
     stale.mkdir(parents=True)
     (stale / 'snapshot_iter_14').write_bytes(b'half')
+    ours = [out / 'phase1' / (TMP_PREFIX + 'a.npz'),
+            out / (TMP_PREFIX + 'b.json')]
+    # another program's temporary, ours outside the folders a run writes,
+    # and a young one in OUT (with --out . maybe another command's)
+    spared = [out / '.tmp-other.json', out / 'notes' / (TMP_PREFIX + 'c'),
+              out / (TMP_PREFIX + 'd.json')]
+    (out / 'notes').mkdir()
+    for path in ours + spared:
+        path.write_bytes(b'half')
+    then = time.time() - 3600
+    os.utime(ours[1], (then, then))
     proc = run_cli(train_args(out, 'reference', '--epochs-main', '1',
                               '--epochs-joint', '1', '--resume'),
                    mnist_files)
-    assert 'removed %s, left by a killed run' % stale in proc.stdout
-    assert not stale.exists()
+    for path in [stale] + ours:
+        assert 'removed %s, left by a killed run' % path in proc.stdout
+        assert not path.exists()
+    assert all(path.exists() for path in spared)
 
 
 def test_random_states_round_trip_through_a_snapshot(tmp_path):
