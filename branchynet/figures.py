@@ -19,9 +19,9 @@ import numpy  # noqa: E402
 
 from branchynet.atomic import atomic_path  # noqa: E402
 from branchynet.errors import BranchyNetError  # noqa: E402
+from branchynet.records import load_records  # noqa: E402
 from branchynet.report import (DISPLAY, RUNTIMES, device_name,  # noqa: E402
                                runtime_of)
-from branchynet.safe_npz import SafeNpz  # noqa: E402
 from branchynet.sweep import best_tradeoff, reference_frontier  # noqa: E402
 
 
@@ -139,41 +139,18 @@ def exit1_curve(entropies, predictions, labels):
     return 100 * numpy.arange(n + 1) / n, accuracy, max_entropy
 
 
-#: the most bytes one array of a ``records.npz`` may declare
-MAX_RECORD_BYTES = 2 ** 30
-
-
 def read_records(path):
-    """The test-set records Fig. 4 needs, checked (never unpickled).
-
-    Returns:
-        dict: ``test_entropy`` float ``(N, E)``, ``test_prediction`` int
-        ``(N, E)``, ``test_label`` int ``(N,)``.
-    """
-    with SafeNpz(path) as npz:
-        try:
-            records = {key: npz.read(key, kinds=kinds,
-                                     max_bytes=MAX_RECORD_BYTES)
-                       for key, kinds in (('test_entropy', 'f'),
-                                          ('test_prediction', 'iu'),
-                                          ('test_label', 'iu'))}
-        except KeyError as e:
-            raise npz.error('has no entry %s' % e) from None
-    entropy = records['test_entropy']
-    if entropy.ndim != 2 or entropy.shape[1] < 1 or \
-            records['test_prediction'].shape != entropy.shape or \
-            records['test_label'].shape != entropy.shape[:1]:
-        raise npz.error('test_entropy, test_prediction and test_label do not '
-                        'fit together (%s, %s, %s)' % tuple(
-                            records[k].shape for k in records))
-    return records
+    """The test split of a ``records.npz``, through the one reader of that
+    file (:func:`branchynet.records.load_records`: its checks, its size
+    cap)."""
+    return load_records(path, ('test',))['test']
 
 
 def fig4(records, network, prefix):
-    """Fig. 4 from a ``records.npz``: exit 1 and the final exit only."""
+    """Fig. 4 from the test split's :class:`~branchynet.records.Records`:
+    exit 1 and the final exit only."""
     exited, accuracy, max_entropy = exit1_curve(
-        records['test_entropy'], records['test_prediction'],
-        records['test_label'])
+        records.entropy, records.prediction, records.labels)
     fig, ax = plt.subplots(figsize=(4.5, 3.5))
     ax.plot(exited, accuracy, color='C0')
     ax.set_xlabel('samples exited at exit 1 (%)')

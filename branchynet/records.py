@@ -19,7 +19,6 @@ from branchynet.atomic import atomic_path
 from branchynet.errors import BranchyNetError
 from branchynet.inference import score_of
 from branchynet.safe_npz import SafeNpz
-from branchynet.scores import entropy as float64_entropy
 
 #: the most bytes one array of a ``records.npz`` may declare
 MAX_RECORD_BYTES = 2 ** 30
@@ -67,15 +66,6 @@ class Records:
         """Record ``x`` in one batched pass of a runtime
         (:mod:`branchynet.runtime`)."""
         entropy, logits = runtime.exit_logits(x, batch_size)
-        return cls(logits, entropy, labels)
-
-    @classmethod
-    def from_logits(cls, logits, labels=None):
-        """Records built from logits alone (entropy in float64 by
-        :func:`branchynet.scores.entropy`), e.g. by hand in a test."""
-        logits = numpy.asarray(logits, numpy.float32)
-        entropy = numpy.stack([float64_entropy(logits[:, k])
-                               for k in range(logits.shape[1])], axis=1)
         return cls(logits, entropy, labels)
 
     @property

@@ -1,7 +1,11 @@
 """Figures: the trade-off rule's path as alpha runs."""
 import numpy
+import pytest
 
 from branchynet import figures
+from branchynet.errors import BranchyNetError
+from branchynet.records import Records, load_records
+from branchynet.scores import SCORES
 
 
 def summary():
@@ -31,3 +35,36 @@ def test_alpha_figure_is_written(tmp_path):
         'alpha_x.pdf', 'alpha_x.png']
     assert all((tmp_path / p.rsplit('/', 1)[1]).stat().st_size > 1000
                for p in written)
+
+
+def saved_records(tmp_path, **drop):
+    """A records.npz of 6 samples, 2 exits, 3 classes, as the sweep writes
+    it; ``drop`` names entries to leave out."""
+    logits = numpy.random.RandomState(0).randn(6, 2, 3).astype(numpy.float32)
+    entropy = numpy.stack([SCORES['entropy'](logits[:, k]) for k in (0, 1)],
+                          axis=1)
+    records = Records(logits, entropy, numpy.arange(6) % 3)
+    arrays = {k: v for k, v in records.arrays('test').items()
+              if k not in drop}
+    arrays.update(records.arrays('tune'))
+    path = tmp_path / 'records.npz'
+    numpy.savez(path, **arrays)
+    return str(path), records
+
+
+def test_fig4_reads_records_through_the_one_reader(tmp_path, monkeypatch):
+    path, records = saved_records(tmp_path)
+    read = figures.read_records(path)
+    numpy.testing.assert_array_equal(read.entropy, records.entropy)
+    numpy.testing.assert_array_equal(read.prediction, records.prediction)
+    # its checks, and its size cap, are those of load_records
+    path, _ = saved_records(tmp_path, test_logits=True)
+    with pytest.raises(BranchyNetError) as error:
+        figures.read_records(path)
+    with pytest.raises(BranchyNetError) as same:
+        load_records(path, ('test',))
+    assert str(error.value) == str(same.value)
+    path, _ = saved_records(tmp_path)
+    monkeypatch.setattr('branchynet.records.MAX_RECORD_BYTES', 64)
+    with pytest.raises(BranchyNetError, match='test_logits'):
+        figures.read_records(path)

@@ -57,7 +57,8 @@ def two_exit_records(pmax_exit1, labels):
     """Records of two exits: exit 1 as given, exit 2 always sure of 0."""
     z1 = logits_with_pmax(pmax_exit1)
     z2 = logits_with_pmax(numpy.full(len(pmax_exit1), 0.99))
-    return Records.from_logits(numpy.stack([z1, z2], axis=1), labels)
+    entropy = numpy.stack([SCORES['entropy'](z) for z in (z1, z2)], axis=1)
+    return Records(numpy.stack([z1, z2], axis=1), entropy, labels)
 
 
 def test_every_score_is_matched_to_the_reference_exit_shares():
