@@ -26,7 +26,8 @@ import scipy.linalg
 from branchynet import __version__
 from branchynet.data import load_dataset
 from branchynet.data import cifar10, pcifar10
-from branchynet.data.cifar10 import BATCH_MAX_BYTES, get_cifar10_raw
+from branchynet.data.cifar10 import BATCH_MAX_BYTES, load_cifar10
+from branchynet.data.download import dataset_dir
 from branchynet.data.pcifar10 import (build_pcifar10, get_pcifar10,
                                       load_pcifar10_npz, minmax_rows,
                                       prepare_pcifar10, zca_fit)
@@ -126,14 +127,21 @@ def check_raw(loaded, arrays):
 
 
 # ---------------------------------------------------------------------------
-# get_cifar10_raw
+# load_cifar10
 # ---------------------------------------------------------------------------
+
+def load_raw(data_root='auto', cifar_dir=None, **options):
+    """The four arrays of :func:`load_cifar10` from ``cifar_dir``, or from
+    the data root's ``cifar10/`` folder, as pcifar10 finds it."""
+    directory = cifar_dir or dataset_dir('cifar10', data_root)
+    return load_cifar10(directory, **options)[0]
+
 
 def test_loads_the_tarball_in_the_data_dir(tmp_path, data_root, cifar_src):
     target = data_root / 'cifar10' / 'cifar-10-python.tar.gz'
     target.parent.mkdir()
     target.write_bytes(cifar_src['tarball'].read_bytes())
-    loaded = get_cifar10_raw(download=False, md5=cifar_src['md5'])
+    loaded = load_raw(download=False, md5=cifar_src['md5'])
     check_raw(loaded, cifar_src['arrays'])
     assert loaded[0].shape == (200, 3, 32, 32)
     assert files_in(data_root / 'cifar10') == ['cifar-10-python.tar.gz']
@@ -143,8 +151,8 @@ def test_an_explicit_data_root_holds_cifar10(tmp_path, data_root, cifar_src):
     target = tmp_path / 'root' / 'cifar10' / 'cifar-10-python.tar.gz'
     target.parent.mkdir(parents=True)
     target.write_bytes(cifar_src['tarball'].read_bytes())
-    check_raw(get_cifar10_raw(str(tmp_path / 'root'), download=False,
-                              md5=cifar_src['md5']), cifar_src['arrays'])
+    check_raw(load_raw(str(tmp_path / 'root'), download=False,
+                       md5=cifar_src['md5']), cifar_src['arrays'])
     assert files_in(data_root) == []
 
 
@@ -154,8 +162,8 @@ def test_an_oversized_batch_file_is_refused_unread(tmp_path):
     with open(victim, 'wb') as f:
         f.truncate(BATCH_MAX_BYTES + 1)                      # sparse
     with pytest.raises(BranchyNetError, match='larger than a CIFAR-10 batch'):
-        get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False,
-                        file_md5=None)
+        load_raw(cifar_dir=str(tmp_path / 'c'), download=False,
+                 file_md5=None)
 
 
 def test_an_oversized_batch_in_the_tarball_is_refused(tmp_path):
@@ -167,8 +175,8 @@ def test_an_oversized_batch_in_the_tarball_is_refused(tmp_path):
         info.size = BATCH_MAX_BYTES + 1
         tar.addfile(info, io.BytesIO(bytes(info.size)))
     with pytest.raises(BranchyNetError, match='larger than a CIFAR-10 batch'):
-        get_cifar10_raw(cifar_dir=str(tarball.parent), download=False,
-                        md5=None)
+        load_raw(cifar_dir=str(tarball.parent), download=False,
+                 md5=None)
 
 
 def test_an_oversized_tarball_is_refused_unread(tmp_path, monkeypatch):
@@ -177,7 +185,7 @@ def test_an_oversized_tarball_is_refused_unread(tmp_path, monkeypatch):
     tarball.write_bytes(b'x' * 101)
     monkeypatch.setattr(cifar10, 'CIFAR10_TARBALL_BYTES', 100)
     with pytest.raises(BranchyNetError, match='larger than the official'):
-        get_cifar10_raw(cifar_dir=str(tarball.parent), download=False)
+        load_raw(cifar_dir=str(tarball.parent), download=False)
 
 
 def test_image_layout_is_channel_row_column():
@@ -192,10 +200,10 @@ def test_image_layout_is_channel_row_column():
 @pytest.mark.parametrize('style', ['py2', 'py3'])
 def test_loads_an_extracted_folder(tmp_path, style):
     arrays, file_md5 = write_cifar_folder(tmp_path / 'c', n=8, style=style)
-    check_raw(get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False,
-                              file_md5=file_md5), arrays)
-    check_raw(get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False,
-                              file_md5=None), arrays)
+    check_raw(load_raw(cifar_dir=str(tmp_path / 'c'), download=False,
+                       file_md5=file_md5), arrays)
+    check_raw(load_raw(cifar_dir=str(tmp_path / 'c'), download=False,
+                       file_md5=None), arrays)
 
 
 def test_python2_style_batches_hold_bytes_keys():
@@ -214,7 +222,7 @@ def test_extracted_folder_checked_against_file_md5(tmp_path):
     write_cifar_folder(tmp_path / 'c', n=8)
     with pytest.raises(BranchyNetError) as error:
         # the official md5s
-        get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False)
+        load_raw(cifar_dir=str(tmp_path / 'c'), download=False)
     assert 'data_batch_1' in str(error.value) and 'md5' in str(error.value)
 
 
@@ -222,8 +230,8 @@ def test_missing_batch_in_folder_is_named(tmp_path):
     write_cifar_folder(tmp_path / 'c', n=8)
     (tmp_path / 'c' / 'cifar-10-batches-py' / 'test_batch').unlink()
     with pytest.raises(BranchyNetError, match='test_batch'):
-        get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False,
-                        file_md5=None)
+        load_raw(cifar_dir=str(tmp_path / 'c'), download=False,
+                 file_md5=None)
 
 
 def test_truncated_batch_in_folder_is_named(tmp_path):
@@ -231,15 +239,15 @@ def test_truncated_batch_in_folder_is_named(tmp_path):
     victim = tmp_path / 'c' / 'cifar-10-batches-py' / 'data_batch_3'
     victim.write_bytes(victim.read_bytes()[:5000])
     with pytest.raises(BranchyNetError) as error:
-        get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False,
-                        file_md5=None)
+        load_raw(cifar_dir=str(tmp_path / 'c'), download=False,
+                 file_md5=None)
     assert str(victim) in str(error.value)
     assert 'truncated' in str(error.value)
 
 
 def test_nothing_there_and_no_download(tmp_path):
     with pytest.raises(BranchyNetError) as error:
-        get_cifar10_raw(cifar_dir=str(tmp_path / 'empty'), download=False)
+        load_raw(cifar_dir=str(tmp_path / 'empty'), download=False)
     message = str(error.value)
     assert 'cifar-10-python.tar.gz' in message
     assert 'cifar-10-batches-py' in message
@@ -249,7 +257,7 @@ def test_local_tarball_with_wrong_md5_is_named(tmp_path, cifar_src):
     # the synthetic tarball is not the official one: the default md5 refuses
     directory = cifar_src['tarball'].parent
     with pytest.raises(BranchyNetError) as error:
-        get_cifar10_raw(cifar_dir=str(directory), download=False)
+        load_raw(cifar_dir=str(directory), download=False)
     assert str(cifar_src['tarball']) in str(error.value)
     assert 'md5' in str(error.value)
 
@@ -259,8 +267,8 @@ def test_truncated_local_tarball_is_named(tmp_path, cifar_src):
     tarball.write_bytes(tarball.read_bytes()[:len(tarball.read_bytes()) // 2])
     for md5 in (cifar_src['md5'], None):       # caught by md5, or by gzip
         with pytest.raises(BranchyNetError) as error:
-            get_cifar10_raw(cifar_dir=str(tarball.parent), download=False,
-                            md5=md5)
+            load_raw(cifar_dir=str(tarball.parent), download=False,
+                     md5=md5)
         assert str(tarball) in str(error.value)
         assert 'truncated' in str(error.value)
 
@@ -271,14 +279,14 @@ def test_tarball_without_a_batch_is_named(tmp_path):
     tarball = tmp_path / 'c' / 'cifar-10-python.tar.gz'
     md5 = write_tarball(tarball, tmp_path / 'src')
     with pytest.raises(BranchyNetError, match='data_batch_5'):
-        get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False, md5=md5)
+        load_raw(cifar_dir=str(tmp_path / 'c'), download=False, md5=md5)
 
 
 def test_download_verifies_and_keeps_only_the_tarball(tmp_path, data_root,
                                                       cifar_src):
     urls = [(tmp_path / 'nowhere.tar.gz').as_uri(),
             cifar_src['tarball'].as_uri()]
-    loaded = get_cifar10_raw(urls=urls, md5=cifar_src['md5'])
+    loaded = load_raw(urls=urls, md5=cifar_src['md5'])
     check_raw(loaded, cifar_src['arrays'])
     assert files_in(data_root / 'cifar10') == ['cifar-10-python.tar.gz']
     assert (data_root / 'cifar10' / 'cifar-10-python.tar.gz').read_bytes() \
@@ -288,7 +296,7 @@ def test_download_verifies_and_keeps_only_the_tarball(tmp_path, data_root,
 def test_download_with_wrong_checksum_leaves_nothing(tmp_path, data_root,
                                                      cifar_src):
     with pytest.raises(BranchyNetError) as error:
-        get_cifar10_raw(urls=[cifar_src['tarball'].as_uri()], md5='0' * 32)
+        load_raw(urls=[cifar_src['tarball'].as_uri()], md5='0' * 32)
     message = str(error.value)
     assert 'cifar-10-python.tar.gz' in message and 'md5' in message
     assert files_in(data_root) == []
@@ -318,13 +326,13 @@ def test_restricted_unpickler_refuses_os_system(tmp_path):
     victim = tmp_path / 'c' / 'cifar-10-batches-py' / 'data_batch_1'
     victim.write_bytes(evil)
     with pytest.raises(BranchyNetError) as error:
-        get_cifar10_raw(cifar_dir=str(tmp_path / 'c'), download=False,
-                        file_md5=None)
+        load_raw(cifar_dir=str(tmp_path / 'c'), download=False,
+                 file_md5=None)
     assert str(victim) in str(error.value) and 'system' in str(error.value)
     md5 = write_tarball(tmp_path / 't' / 'cifar-10-python.tar.gz',
                         tmp_path / 'c')
     with pytest.raises(BranchyNetError, match='data_batch_1'):
-        get_cifar10_raw(cifar_dir=str(tmp_path / 't'), download=False, md5=md5)
+        load_raw(cifar_dir=str(tmp_path / 't'), download=False, md5=md5)
     assert not marker.exists()
 
 

@@ -1,7 +1,8 @@
 """CIFAR-10's official python batches: found, verified, downloaded, parsed.
 
-:func:`get_cifar10_raw` returns uint8 ``(N, 3, 32, 32)`` images and int32
-labels. It looks in ``<data root>/cifar10/`` for the official tarball
+:func:`load_cifar10` returns uint8 ``(N, 3, 32, 32)`` images and int32
+labels (what :mod:`branchynet.data.pcifar10` builds from). It looks in the
+CIFAR folder (``<data root>/cifar10/`` unless named) for the official tarball
 ``cifar-10-python.tar.gz`` (checked against its published md5, read in
 place) or, failing that, an extracted ``cifar-10-batches-py/`` folder (each
 batch checked against its md5); when neither is there it downloads the
@@ -236,9 +237,16 @@ def load_cifar10(directory, download=True, urls=CIFAR10_URLS,
     they came from (for pcifar10's ``data.json``).
 
     Returns:
-        tuple: ``((x_train, y_train, x_test, y_test), source)``; ``source``
+        tuple: ``((x_train, y_train, x_test, y_test), source)``: uint8
+        ``(50000, 3, 32, 32)`` (RGB, values 0-255), int32 ``(50000,)`` in
+        0..9, uint8 ``(10000, 3, 32, 32)``, int32 ``(10000,)``; ``source``
         is a dict: ``kind`` (``tarball`` or ``folder``), ``path``,
         ``sha256`` (of the tarball, or per batch file).
+
+    Raises:
+        BranchyNetError: the files are missing and could not be downloaded,
+            or are truncated, corrupt or not the official ones; the message
+            names the file. A download that fails its check is not kept.
     """
     remove_leftovers(directory, older_than=LEFTOVER_AGE)
     tarball = os.path.join(directory, CIFAR10_TARBALL)
@@ -269,41 +277,3 @@ def _parse_all(contents, where):
     y_train = numpy.concatenate([parsed[n][1] for n in TRAIN_BATCHES])
     x_test, y_test = parsed[TEST_BATCH]
     return x_train, y_train, x_test, y_test
-
-
-def get_cifar10_raw(data_root='auto', download=True, urls=CIFAR10_URLS,
-                    md5=CIFAR10_MD5, file_md5=CIFAR10_FILE_MD5,
-                    cifar_dir=None):
-    """Load the CIFAR-10 python batches, downloading the tarball if allowed.
-
-    The CIFAR folder is searched for ``cifar-10-python.tar.gz`` first (read
-    in place, never extracted), then for an extracted
-    ``cifar-10-batches-py/`` holding ``data_batch_1`` .. ``data_batch_5``
-    and ``test_batch``.
-
-    Args:
-        data_root (str): the data root; the CIFAR folder is its
-            ``cifar10/``. ``'auto'``: the default data root.
-        download (bool): download the tarball when neither is there.
-        urls (sequence of str): mirrors of the tarball, tried in order.
-        md5 (str or None): expected md5 of the tarball (local or downloaded);
-            ``None`` skips the check (the content is still validated).
-        file_md5 (dict or None): batch name -> expected md5, for an extracted
-            folder; ``None`` skips the check.
-        cifar_dir (str or None): the CIFAR folder itself, instead of
-            ``<data root>/cifar10``.
-
-    Returns:
-        tuple: ``(x_train, y_train, x_test, y_test)``: uint8
-        ``(50000, 3, 32, 32)`` (RGB, values 0-255), int32 ``(50000,)`` in
-        0..9, uint8 ``(10000, 3, 32, 32)``, int32 ``(10000,)``.
-
-    Raises:
-        BranchyNetError: the files are missing and could not be downloaded,
-            or are truncated, corrupt or not the official ones; the message
-            names the file. A download that fails its check is not kept.
-    """
-    directory = (os.path.abspath(os.path.expanduser(cifar_dir)) if cifar_dir
-                 else dataset_dir('cifar10', data_root))
-    arrays, _ = load_cifar10(directory, download, urls, md5, file_md5)
-    return arrays
