@@ -215,6 +215,9 @@ def cmd_train(args):
     print('B-network test accuracy per exit: %s' % ', '.join(
         'exit %d %.2f%%' % (k, 100 * a)
         for k, a in enumerate(branchy['test_accuracy_per_exit'], 1)))
+    if branchy.get('classes'):
+        print('classes (label: name): %s' % ', '.join(
+            '%d: %s' % (i, c) for i, c in enumerate(branchy['classes'])))
     print('models saved in %s' % out)
 
 
@@ -279,11 +282,14 @@ def add_train(sub):
                    help='epochs between test-set passes during training, 0 '
                         'to %d (default 1; 0: only after training)'
                         % MAX_EPOCHS)
-    p.add_argument('--dataset', metavar='npz:PATH',
+    p.add_argument('--dataset', metavar='npz:PATH|images:DIR',
                    help="your own data set instead of the experiment's: an "
                         ".npz with train_x, train_y, test_x, test_y (float32 "
                         "images (N, C, H, W) of the network's input shape, "
-                        "integer labels in [0, classes))")
+                        "integer labels in [0, classes)), or an image folder "
+                        "DIR/{train,test}/CLASS/*.{png,jpg,jpeg,bmp} of the "
+                        "network's image size (classes: the sorted folder "
+                        "names; pixels scaled to [0, 1])")
     p.add_argument('--train-limit', type=non_negative_int, default=0,
                    help='use only the first N training samples, N up to %d '
                         '(0: all)' % MAX_SAMPLES)
@@ -534,9 +540,15 @@ def cmd_data(args):
                          dataset_dir('mnist', args.data_dir)))
         return
     from branchynet.data.pcifar10 import prepare_pcifar10
+    if args.from_images is not None and args.cifar_dir != 'auto':
+        raise BranchyNetError('data pcifar10: --from-images and --cifar-dir '
+                              'name two sources; give one')
     path = prepare_pcifar10(data_root=args.data_dir, cifar_dir=args.cifar_dir,
-                            recipe=args.recipe, force=args.force)
+                            recipe=args.recipe, force=args.force,
+                            images_dir=args.from_images)
     print('pcifar10 (%s recipe): %s' % (args.recipe, path))
+    if args.from_images is not None:
+        _print_classes(os.path.join(os.path.dirname(path), 'data.json'))
 
 
 def add_data(sub):
@@ -556,7 +568,26 @@ def add_data(sub):
     p.add_argument('--cifar-dir', default='auto',
                    help='folder holding cifar-10-python.tar.gz or '
                         'cifar-10-batches-py/ (default <data root>/cifar10)')
+    p.add_argument('--from-images', metavar='DIR',
+                   help='pcifar10: build it from an image folder '
+                        'DIR/{train,test}/CLASS/*.{png,jpg,jpeg,bmp} (32x32, '
+                        '10 classes, sorted folder names as labels) instead '
+                        'of the CIFAR-10 batches; same recipe')
     p.set_defaults(func=cmd_data)
+
+
+def _print_classes(path):
+    """Print the class mapping recorded in ``data.json`` (images source)."""
+    import json
+    with open(path) as f:
+        source = json.load(f).get('source', {})
+    classes = source.get('classes') or []
+    print('classes (label: folder): %s' % ', '.join(
+        '%d: %s' % (i, c) for i, c in enumerate(classes)))
+    counts = source.get('counts')
+    if counts:
+        print('images: %d train, %d test, from %s' % (
+            counts['train'], counts['test'], source.get('path')))
 
 
 

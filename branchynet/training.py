@@ -94,6 +94,8 @@ class Run:
         resume (bool): continue from snapshots.
         progress (bool): show a progress bar (rank 0).
         workers (Workers): one process or an MPI job.
+        classes (list): the class names in label order (saved with the
+            models), or None when unknown.
     """
     out: str
     settings: TrainSettings
@@ -102,6 +104,7 @@ class Run:
     resume: bool = False
     progress: bool = True
     workers: Workers = dataclasses.field(default_factory=Workers)
+    classes: list = None
 
     @property
     def recipe(self):
@@ -338,6 +341,7 @@ def train_phase1(run):
         info = {'network': run.network,
                 'settings': dataclasses.asdict(run.settings),
                 'role': 'baseline',
+                'classes': run.classes,
                 'test_accuracy_main': main_accuracy(model,
                                                     *run.splits['test']),
                 'epoch_seconds': epoch_seconds(log)}
@@ -398,7 +402,8 @@ def baseline_after_joint(baseline, model, main_head, mode='reference'):
 def _save_phase2(run, model, main_head, baseline, log, weights):
     """Write the B-network and the baseline after phase 2 (rank 0)."""
     common = {'network': run.network,
-              'settings': dataclasses.asdict(run.settings)}
+              'settings': dataclasses.asdict(run.settings),
+              'classes': run.classes}
     info = dict(common, role='branchynet', exit_weights=weights,
                 test_accuracy_per_exit=exit_accuracies(
                     model, *run.splits['test'], run.device),
@@ -599,4 +604,8 @@ def _checked_run(name, out, device, data_dir, resume, progress, workers,
         raise BranchyNetError('batch size %d is larger than the %d training '
                               'samples' % (settings.batch_size,
                                            len(splits['train'][0])))
-    return Run(out, settings, splits, device, resume, progress, workers)
+    from branchynet.data import dataset_classes
+    classes = dataset_classes(settings.dataset
+                              or get_experiment(name).dataset, data_dir)
+    return Run(out, settings, splits, device, resume, progress, workers,
+               classes)

@@ -8,9 +8,12 @@ python batches), :mod:`.safe_pickle` (their restricted unpickling),
 :mod:`.pcifar10` (recipes and ``data.npz``), :mod:`.user_npz` (a user's own
 data set file, validated).
 
-A data set name is ``mnist``, ``pcifar10``, or ``npz:PATH``: a user's own
+A data set name is ``mnist``, ``pcifar10``, ``npz:PATH``: a user's own
 file (:func:`~branchynet.data.user_npz.load_user_npz`) standing in for the
-experiment's data set, with its image shape and classes.
+experiment's data set, with its image shape and classes, or ``images:DIR``:
+an image folder ``DIR/{train,test}/CLASS/*.png|jpg|jpeg|bmp``
+(:mod:`.images`), pixels scaled to [0, 1], standing in the same way (the
+images must have the network's size; at most its number of classes).
 """
 import os
 
@@ -24,10 +27,15 @@ from branchynet.data.user_npz import load_user_npz
 from branchynet.errors import BranchyNetError
 
 
+#: CIFAR-10's class names in label order
+CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
+                   'frog', 'horse', 'ship', 'truck')
 #: image shape ``(C, H, W)`` and classes of each built-in data set
 SHAPES = {'mnist': ((1, 28, 28), 10), 'pcifar10': (IMAGE_SHAPE, N_CLASSES)}
 #: how a user's own data set file is named
 USER_PREFIX = 'npz:'
+#: how a user's image folder is named
+IMAGES_PREFIX = 'images:'
 
 
 def resolve_dataset(name):
@@ -46,15 +54,73 @@ def resolve_dataset(name):
         if not os.path.isfile(path):
             raise BranchyNetError('data set file %s does not exist' % path)
         return USER_PREFIX + os.path.abspath(path)
-    raise BranchyNetError('unknown data set %.100r (mnist, pcifar10, or '
-                          'npz:PATH for your own file)' % (name,))
+    if isinstance(name, str) and name.startswith(IMAGES_PREFIX) \
+            and name[len(IMAGES_PREFIX):]:
+        path = os.path.expanduser(name[len(IMAGES_PREFIX):])
+        if not os.path.isdir(path):
+            raise BranchyNetError('image folder %s does not exist or is not '
+                                  'a folder' % path)
+        return IMAGES_PREFIX + os.path.abspath(path)
+    raise BranchyNetError('unknown data set %.100r (mnist, pcifar10, '
+                          'npz:PATH for your own file, or images:DIR for an '
+                          'image folder)' % (name,))
+
+
+def _load_images(name, data_root, like):
+    """``images:DIR`` standing in for data set ``like``: its image shape,
+    at most its classes; pixels / 255 as float32."""
+    from branchynet.data.images import load_image_folder
+    if like not in SHAPES:
+        raise BranchyNetError('an image folder (%s) needs the data set it '
+                              'stands in for (one of %s), got %r'
+                              % (name, ', '.join(SHAPES), like))
+    (c, h, w), n_classes = SHAPES[like]
+    root = resolve_dataset(name)[len(IMAGES_PREFIX):]
+    (x_train, y_train, x_test, y_test), classes = load_image_folder(
+        root, channels=c, size=(h, w), data_root=data_root)
+    if len(classes) > n_classes:
+        raise BranchyNetError('image folder %s has %d classes, more than the '
+                              '%d of %s' % (root, len(classes), n_classes,
+                                            like))
+    return (_scaled(x_train), y_train, _scaled(x_test), y_test)
+
+
+def _scaled(x):
+    out = numpy.empty(x.shape, numpy.float32)
+    for i in range(0, len(x), 4096):
+        out[i:i + 4096] = x[i:i + 4096] / numpy.float32(255)
+    return out
+
+
+def dataset_classes(name, data_root='auto'):
+    """The class names of data set ``name`` (label order), or None when
+    they are unknown (a user's ``npz:`` file): ``images:DIR`` its sorted
+    folders; ``pcifar10`` those its ``data.json`` records (built from
+    images), else CIFAR-10's; ``mnist`` the digits."""
+    if name == 'mnist':
+        return [str(d) for d in range(10)]
+    if isinstance(name, str) and name.startswith(IMAGES_PREFIX):
+        from branchynet.data.images import scan
+        return scan(resolve_dataset(name)[len(IMAGES_PREFIX):])[0]
+    if name == 'pcifar10':
+        import json
+        from branchynet.data.download import dataset_dir
+        try:
+            with open(os.path.join(dataset_dir('pcifar10', data_root),
+                                   'data.json')) as f:
+                classes = json.load(f).get('source', {}).get('classes')
+        except (OSError, ValueError, AttributeError):
+            classes = None
+        return list(classes) if classes else list(CIFAR10_CLASSES)
+    return None
 
 
 def load_dataset(name, data_root='auto', like=None):
     """``(x_train, y_train, x_test, y_test)`` of data set ``name``.
 
     Args:
-        name (str): ``mnist``, ``pcifar10`` or ``npz:PATH``.
+        name (str): ``mnist``, ``pcifar10``, ``npz:PATH`` or
+            ``images:DIR``.
         data_root (str): the data root; ``'auto'`` for the default one.
         like (str): for ``npz:PATH``, the built-in data set the file stands
             in for (its images must have that shape, its labels that many
@@ -68,6 +134,8 @@ def load_dataset(name, data_root='auto', like=None):
         shape, classes = SHAPES[like]
         return load_user_npz(resolve_dataset(name)[len(USER_PREFIX):],
                              shape, classes)
+    if isinstance(name, str) and name.startswith(IMAGES_PREFIX):
+        return _load_images(name, data_root, like)
     if name == 'mnist':
         return get_mnist(data_root)
     if name == 'pcifar10':
@@ -128,6 +196,6 @@ def load_splits(name, val_size, train_limit=0, test_limit=0,
             'test': (x_test, y_test)}
 
 
-__all__ = ['SHAPES', 'get_data_root', 'get_mnist', 'get_pcifar10',
+__all__ = ['SHAPES', 'dataset_classes', 'get_data_root', 'get_mnist', 'get_pcifar10',
            'load_dataset', 'load_splits', 'load_user_npz', 'resolve_dataset',
            'split_validation']

@@ -276,12 +276,61 @@ def _check_sidecar(directory, recipe):
                 built, recipe))
 
 
-def _build(directory, cifar_dir, recipe, download, urls, md5, file_md5):
+def _from_images(images_dir, data_root):
+    """The raw arrays and source description of an image folder
+    (:mod:`branchynet.data.images`) standing in for the CIFAR-10 batches:
+    32x32 RGB, 10 classes."""
+    from branchynet.data.images import load_image_folder
+    (x_train, y_train, x_test, y_test), classes = load_image_folder(
+        images_dir, channels=3, size=IMAGE_SHAPE[1:], data_root=data_root)
+    digest = _images_fingerprint(images_dir)
+    if len(classes) != N_CLASSES:
+        raise BranchyNetError('image folder %s has %d classes (%s), pcifar10 '
+                              'needs %d' % (images_dir, len(classes),
+                                            ', '.join(classes), N_CLASSES))
+    source = {'kind': 'images', 'path': os.path.abspath(images_dir),
+              'classes': classes, 'fingerprint': digest,
+              'counts': {'train': len(y_train), 'test': len(y_test)}}
+    return (x_train, y_train, x_test, y_test), source
+
+
+def _images_fingerprint(images_dir):
+    from branchynet.data.images import fingerprint, scan
+    root = os.path.abspath(os.path.expanduser(images_dir))
+    classes, files = scan(root)
+    return fingerprint(root, classes, files, 3)
+
+
+def _check_built_from(directory, images_dir):
+    """Raise unless ``data.json`` says data.npz was built from the image
+    folder ``images_dir`` as it is now (same files, sizes, mtimes)."""
+    path = os.path.join(directory, 'data.json')
+    try:
+        with open(path) as f:
+            source = json.load(f).get('source') or {}
+    except (OSError, ValueError, AttributeError, RecursionError):
+        source = {}
+    if not isinstance(source, dict) or \
+            source.get('fingerprint') != _images_fingerprint(images_dir):
+        raise BranchyNetError(
+            'pcifar10 file %s exists but was not built from the image folder '
+            '%s as it is now (%s says otherwise): add --force to rebuild it '
+            'from the images' % (os.path.join(directory, 'data.npz'),
+                                 os.path.abspath(images_dir), path))
+
+
+def _build(directory, cifar_dir, recipe, download, urls, md5, file_md5,
+           images_dir=None, data_root='auto'):
     """Build pcifar10 into ``directory`` from the CIFAR folder
-    ``cifar_dir``; returns the four arrays."""
+    ``cifar_dir`` (or the image folder ``images_dir``); returns the four
+    arrays."""
     from branchynet import __version__
-    (x_train, y_train, x_test, y_test), source = load_cifar10(
-        cifar_dir, download, urls, md5, file_md5)
+    if images_dir is not None:
+        (x_train, y_train, x_test, y_test), source = _from_images(
+            images_dir, data_root)
+    else:
+        (x_train, y_train, x_test, y_test), source = load_cifar10(
+            cifar_dir, download, urls, md5, file_md5)
     train_x, test_x = build_pcifar10(x_train, x_test, recipe)
     arrays = dict(train_x=train_x, train_y=y_train, test_x=test_x,
                   test_y=y_test)
@@ -365,13 +414,17 @@ def get_pcifar10(data_root='auto', recipe='zca', download=True,
 
 def prepare_pcifar10(data_root='auto', cifar_dir=None, recipe='zca',
                      force=False, download=True, urls=CIFAR10_URLS,
-                     md5=CIFAR10_MD5, file_md5=CIFAR10_FILE_MD5):
+                     md5=CIFAR10_MD5, file_md5=CIFAR10_FILE_MD5,
+                     images_dir=None):
     """Make sure pcifar10 exists; build it (again, with ``force``).
 
     Without ``force`` an existing ``data.npz`` is only validated (and its
     ``data.json`` recipe checked). With ``force`` it is rebuilt from
     CIFAR-10 and replaced, a user's own file included. Arguments as in
-    :func:`get_pcifar10`.
+    :func:`get_pcifar10`; ``images_dir``: build from this image folder
+    (``train/CLASS/*.jpg``..., :mod:`branchynet.data.images`) instead of
+    the CIFAR-10 batches, with the same recipe (its classes and counts go
+    in ``data.json``).
 
     Returns:
         str: the path of ``data.npz``.
@@ -381,9 +434,12 @@ def prepare_pcifar10(data_root='auto', cifar_dir=None, recipe='zca',
     npz_path = os.path.join(directory, 'data.npz')
     if os.path.exists(npz_path) and not force:
         _check_sidecar(directory, recipe)
+        if images_dir is not None:
+            _check_built_from(directory, images_dir)
         load_pcifar10_npz(npz_path)
     else:
-        _build(directory, cifar_dir, recipe, download, urls, md5, file_md5)
+        _build(directory, cifar_dir, recipe, download, urls, md5, file_md5,
+               images_dir=images_dir, data_root=data_root)
     return npz_path
 
 
