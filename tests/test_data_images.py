@@ -68,10 +68,14 @@ def test_loads_pixels_labels_and_sorted_classes(tmp_path, data_root):
     assert classes == ['ant', 'cat', 'zebra']
     assert x.dtype == numpy.uint8 and x.shape == (12, 3, 32, 32)
     assert tx.shape == (6, 3, 32, 32)
-    numpy.testing.assert_array_equal(x, written['train'][0].transpose(
+    # a fixed pseudo-random order, not class by class
+    order = numpy.random.RandomState(0).permutation(12)
+    numpy.testing.assert_array_equal(x, written['train'][0][order].transpose(
         0, 3, 1, 2))
-    numpy.testing.assert_array_equal(y, written['train'][1])
-    numpy.testing.assert_array_equal(ty, [0, 0, 1, 1, 2, 2])
+    numpy.testing.assert_array_equal(y, written['train'][1][order])
+    numpy.testing.assert_array_equal(
+        ty, numpy.array([0, 0, 1, 1, 2, 2])[
+            numpy.random.RandomState(0).permutation(6)])
     assert y.dtype == numpy.int32
 
 
@@ -107,7 +111,7 @@ def test_cache_is_used_and_invalidated(tmp_path, data_root, monkeypatch):
     Image.fromarray(numpy.full((32, 32, 3), 7, numpy.uint8)).save(target)
     os.utime(target, ns=(1, 1))
     (x, _, _, _), _ = images_lib.load_image_folder(root)
-    assert (x[0] == 7).all()
+    assert ((x == 7).all(axis=(1, 2, 3))).sum() == 1
     # a removed file too
     os.remove(root / 'train' / 'dog' / '0003.png')
     (x, _, _, _), _ = images_lib.load_image_folder(root)
@@ -248,7 +252,8 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path, data_root,
         with pytest.raises(BranchyNetError) as e:
             images_lib.load_image_folder(root, cache=False)
         assert 'decompression bomb' in str(e.value)
-        assert str(root / 'train' / 'ant' / '0000.png') in str(e.value)
+        assert str(root / 'train') in str(e.value)
+        assert str(e.value).split(':')[0].endswith('.png')
 
 
 def test_real_bomb_header_is_refused(tmp_path, data_root):
@@ -329,13 +334,14 @@ def test_pcifar10_from_images(tmp_path, data_root, capsys):
     assert meta['source']['classes'] == names
     with numpy.load(data_root / 'pcifar10' / 'data.npz') as z:
         x, y = z['train_x'], z['train_y']
-    # the gcn recipe on the pixels written
+    # the gcn recipe on the pixels written (in the folder's fixed order)
     from branchynet.data.pcifar10 import build_pcifar10
-    raw = written['train'][0].transpose(0, 3, 1, 2)
+    order = numpy.random.RandomState(0).permutation(40)
+    raw = written['train'][0][order].transpose(0, 3, 1, 2)
     want, _ = build_pcifar10(raw, written['test'][0].transpose(0, 3, 1, 2),
                              'gcn')
     numpy.testing.assert_allclose(x, want, rtol=1e-6, atol=1e-6)
-    numpy.testing.assert_array_equal(y, written['train'][1])
+    numpy.testing.assert_array_equal(y, written['train'][1][order])
     # again: the file is checked against the folder, not rebuilt
     assert cli('data', 'pcifar10', '--from-images', root, '--recipe',
                'gcn') == 0

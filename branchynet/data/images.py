@@ -21,6 +21,11 @@ the file or folder:
   wanted; ``RGBA``, ``CMYK``, 16-bit, a palette with transparency and others
   are refused).
 
+Each split comes out in a fixed pseudo-random order (a permutation with seed
+:data:`ORDER_SEED`, the same for the same files), not class by class: the
+CIFAR-10 batches are shuffled too, and ``--train-limit``, ``--test-limit``
+and the sweep's first test samples then hold every class.
+
 Sizes are read from the headers before anything is decoded, and the decoded
 pixels go straight into one preallocated ``uint8`` array (memory: the data
 set's bytes, one image at a time besides).
@@ -48,7 +53,9 @@ SPLITS = ('train', 'test')
 MAX_BYTES = 8 * 2 ** 30
 #: image modes converted; anything else is refused
 MODES = ('1', 'L', 'P', 'RGB')
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+#: the seed of each split's order (:func:`shuffled`)
+ORDER_SEED = 0
 
 
 def _pil():
@@ -140,6 +147,13 @@ def scan(root):
                 root, ', '.join(only_train) or '-',
                 ', '.join(only_test) or '-'))
     return train_classes, {s: found[s][1] for s in SPLITS}
+
+
+def shuffled(files, seed=ORDER_SEED):
+    """``files`` (one split, as :func:`scan` lists them) in a fixed
+    pseudo-random order."""
+    order = numpy.random.RandomState(seed).permutation(len(files))
+    return [files[i] for i in order]
 
 
 def fingerprint(root, classes, files, channels):
@@ -290,9 +304,9 @@ def load_image_folder(root, channels=3, size=None, data_root='auto',
         log('decoding %d + %d images of %s' % (
             len(files['train']), len(files['test']), root))
     what = 'the size required'
-    x_train, y_train = decode_all(files['train'], channels, wh, max_bytes,
-                                  what)
-    x_test, y_test = decode_all(files['test'], channels,
+    x_train, y_train = decode_all(shuffled(files['train']), channels, wh,
+                                  max_bytes, what)
+    x_test, y_test = decode_all(shuffled(files['test']), channels,
                                 (x_train.shape[3], x_train.shape[2]),
                                 max_bytes - x_train.nbytes,
                                 what if wh else 'the training images')
