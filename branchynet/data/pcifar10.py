@@ -181,7 +181,7 @@ def build_pcifar10(x_train, x_test, recipe='zca', chunk=_CHUNK):
 
     Args:
         x_train (array): raw training images, ``(N, 3, 32, 32)`` uint8 as
-            :func:`~branchynet.data.cifar10.get_cifar10_raw` returns them
+            :func:`~branchynet.data.cifar10.load_cifar10` returns them
             (any ``(N, ...)`` numeric array works; rows are flattened).
         x_test (array): raw test images, same trailing shape.
         recipe (str): ``'zca'`` or ``'gcn'``; see the module docstring.
@@ -376,7 +376,7 @@ def get_pcifar10(data_root='auto', recipe='zca', download=True,
     naming another recipe is an error. A ``data.npz`` without ``data.json``
     (a user's own file) is used as is. Otherwise CIFAR-10 is loaded from
     ``<data root>/cifar10``
-    (:func:`~branchynet.data.cifar10.get_cifar10_raw`), preprocessed with
+    (:func:`~branchynet.data.cifar10.load_cifar10`), preprocessed with
     ``recipe``
     (:func:`build_pcifar10`), and written to ``data.npz`` with a ``data.json``
     recording the recipe, the source's sha256, the shapes and the package
@@ -390,7 +390,7 @@ def get_pcifar10(data_root='auto', recipe='zca', download=True,
         cifar_dir (str or None): the CIFAR folder, instead of
             ``<data root>/cifar10``.
         urls, md5, file_md5: see
-            :func:`~branchynet.data.cifar10.get_cifar10_raw`.
+            :func:`~branchynet.data.cifar10.load_cifar10`.
 
     Returns:
         tuple: ``(x_train, y_train, x_test, y_test)``: float32
