@@ -558,10 +558,12 @@ def add_data(sub):
     p.add_argument('dataset', choices=['mnist', 'pcifar10'],
                    help='mnist: verify the four files, downloading the '
                         'missing ones; pcifar10: build data.npz')
-    p.add_argument('--recipe', choices=['zca', 'gcn'], default='zca',
+    from branchynet.data.pcifar10 import RECIPES
+    p.add_argument('--recipe', choices=RECIPES, default='zca',
                    help="'zca' (ZCA whitening + per-image min-max, the "
-                        "reference's cifar10.py) or 'gcn' (global contrast "
-                        "normalisation)")
+                        "reference's cifar10.py, fitted in float64), 'zca32' "
+                        "(the same fitted in float32, as the reference did) "
+                        "or 'gcn' (global contrast normalisation)")
     p.add_argument('--force', action='store_true',
                    help='rebuild data.npz even when it exists')
     _add_data_root(p)

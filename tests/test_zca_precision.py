@@ -49,3 +49,21 @@ def test_float32_fit_follows_the_reference_not_float64():
     off64 = numpy.abs(ours64 - ref).max()
     # float32's rounding in the decomposition is what separates the two
     assert off32 < off64 / 10
+
+
+def test_the_zca32_recipe_fits_in_float32():
+    """``branchynet data pcifar10 --recipe zca32``: the reference's precision."""
+    from branchynet.data.pcifar10 import RECIPES, build_pcifar10, minmax_rows
+    assert 'zca32' in RECIPES
+    raw = numpy.clip(ill_conditioned(n=400, d=48) / 8, 0, 255)
+    x = raw.astype(numpy.uint8).reshape(400, 3, 4, 4)
+    train, test = x[:300], x[300:]
+    ours = build_pcifar10(train, test, 'zca')
+    ref = build_pcifar10(train, test, 'zca32')
+    flat = train.reshape(300, -1)
+    mean32, matrix32 = zca_fit(flat, dtype=numpy.float32)
+    expected = minmax_rows((test.reshape(100, -1) - mean32) @ matrix32)
+    # float32's fit is 1e-5 away from float64's here, its own rounding 4e-7
+    numpy.testing.assert_allclose(ref[1].reshape(100, -1), expected,
+                                  atol=2e-6)
+    assert numpy.abs(ref[1] - ours[1]).max() > 5e-6   # not the float64 fit

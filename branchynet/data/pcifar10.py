@@ -41,12 +41,14 @@ from branchynet.data.user_npz import load_user_npz
 from branchynet.errors import BranchyNetError
 
 #: the pcifar10 recipes :func:`build_pcifar10` knows
-RECIPES = ('zca', 'gcn')
+RECIPES = ('zca', 'zca32', 'gcn')
 RECIPE_DESCRIPTIONS = {
     'zca': 'ZCA whitening fitted on the raw 0-255 training vectors '
            '(covariance over the training set, no epsilon), applied to train '
            'and test; then each image min-max rescaled to [0, 1] '
-           '(reference datasets/cifar10.py)',
+           '(reference datasets/cifar10.py, fitted in float64)',
+    'zca32': "the 'zca' recipe with the whitening fitted in float32, as the "
+             'reference datasets/cifar10.py (lines 20-27) did',
     'gcn': 'pixels / 255, minus the per-pixel training mean, then each image '
            'minus its mean and divided by its std (ddof=1) '
            '(reference datasets/cifar10gcn.py)',
@@ -184,7 +186,8 @@ def build_pcifar10(x_train, x_test, recipe='zca', chunk=_CHUNK):
             :func:`~branchynet.data.cifar10.load_cifar10` returns them
             (any ``(N, ...)`` numeric array works; rows are flattened).
         x_test (array): raw test images, same trailing shape.
-        recipe (str): ``'zca'`` or ``'gcn'``; see the module docstring.
+        recipe (str): ``'zca'``, ``'zca32'`` or ``'gcn'``; see
+            :data:`RECIPE_DESCRIPTIONS`.
 
     Returns:
         tuple: float32 ``train_x`` and ``test_x``, shaped like the inputs.
@@ -198,8 +201,9 @@ def build_pcifar10(x_train, x_test, recipe='zca', chunk=_CHUNK):
                               'the same image shape, got %s and %s'
                               % (x_train.shape, x_test.shape))
     flat_train, flat_test = _flat(x_train), _flat(x_test)
-    if recipe == 'zca':
-        mean, matrix = zca_fit(flat_train, chunk)
+    if recipe in ('zca', 'zca32'):
+        precision = numpy.float32 if recipe == 'zca32' else numpy.float64
+        mean, matrix = zca_fit(flat_train, chunk, dtype=precision)
 
         def fn(c):
             return minmax_rows((c - mean) @ matrix)
