@@ -102,8 +102,10 @@ if [ "$PROCS" -gt 1 ]; then
   command -v mpiexec >/dev/null 2>&1 \
     || usage_error "--procs needs mpiexec (Open MPI: apt-get install openmpi-bin)"
   # the data root and unbuffered output reach the ranks on other machines
-  # --quiet: a failing rank's one line without Open MPI's banner after it
-  TRAIN_PREFIX=(mpiexec --quiet -n "$PROCS" -x BRANCHYNET_DATA_ROOT -x PYTHONUNBUFFERED)
+  # --quiet where the launcher takes it: a failing rank's one line without
+  # Open MPI's banner after it (scripts/mpi.sh)
+  source "$(dirname "${BASH_SOURCE[0]}")/scripts/mpi.sh"
+  TRAIN_PREFIX=(mpiexec $(mpiexec_quiet) -n "$PROCS" -x BRANCHYNET_DATA_ROOT -x PYTHONUNBUFFERED)
   [ -n "$HOSTFILE" ] && TRAIN_PREFIX+=(--hostfile "$HOSTFILE")
   # as root (a container) Open MPI asks for these
   [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -25,7 +25,7 @@ MIRROR=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/nu
 [ -n "$MIRROR" ] || MIRROR=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null)
 [ -n "$MIRROR" ] || die "no Debian mirror found in this host's apt sources"
 
-unmount() { for m in proc dev; do mountpoint -q "$ROOT/$m" && umount "$ROOT/$m"; done; return 0; }
+unmount() { for m in proc sys dev; do mountpoint -q "$ROOT/$m" && umount "$ROOT/$m"; done; return 0; }
 if [ "$(cat "$ROOT/.branchynet-pkgs" 2>/dev/null)" != "$PKGS" ]; then
   command -v debootstrap >/dev/null \
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
@@ -41,7 +41,8 @@ cp /etc/resolv.conf "$ROOT/etc/"
 cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
 printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' > "$ROOT/etc/pip.conf"
 trap unmount EXIT
-for m in proc dev; do mountpoint -q "$ROOT/$m" || mount --bind "/$m" "$ROOT/$m"; done
+# /sys too: Open MPI's hwloc reads the CPU topology there (else one warning a rank)
+for m in proc sys dev; do mountpoint -q "$ROOT/$m" || mount --bind "/$m" "$ROOT/$m"; done
 
 rm -rf "$ROOT/root/repo" "$ROOT/root/data"
 git clone -q "$SRC" "$ROOT/root/repo"
