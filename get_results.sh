@@ -101,14 +101,10 @@ TRAIN_PREFIX=() TRAIN_MPI=()
 if [ "$PROCS" -gt 1 ]; then
   command -v mpiexec >/dev/null 2>&1 \
     || usage_error "--procs needs mpiexec (Open MPI: apt-get install openmpi-bin)"
-  # the data root and unbuffered output reach the ranks on other machines
-  # --quiet where the launcher takes it: a failing rank's one line without
-  # Open MPI's banner after it (scripts/mpi.sh)
   source "$(dirname "${BASH_SOURCE[0]}")/scripts/mpi.sh"
-  TRAIN_PREFIX=(mpiexec $(mpiexec_quiet) -n "$PROCS" -x BRANCHYNET_DATA_ROOT -x PYTHONUNBUFFERED)
+  mpi_launcher "$PROCS"
+  TRAIN_PREFIX=("${MPI_LAUNCHER[@]}")
   [ -n "$HOSTFILE" ] && TRAIN_PREFIX+=(--hostfile "$HOSTFILE")
-  # as root (a container) Open MPI asks for these
-  [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   case "$DEVICE" in *cupy*|*cuda*) TRAIN_MPI=(--communicator pure_nccl) ;;
                     *) TRAIN_MPI=(--communicator naive) ;; esac
 fi

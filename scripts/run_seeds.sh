@@ -84,8 +84,8 @@ if [ "$PROCS" -gt 1 ]; then
   command -v mpiexec >/dev/null 2>&1 \
     || usage_error "--procs $PROCS needs mpiexec (Open MPI), or pass --procs 1"
   source "$(dirname "${BASH_SOURCE[0]}")/mpi.sh"
-  PREFIX=(mpiexec $(mpiexec_quiet) -n "$PROCS" -x BRANCHYNET_DATA_ROOT -x PYTHONUNBUFFERED)
-  [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  mpi_launcher "$PROCS"
+  PREFIX=("${MPI_LAUNCHER[@]}")
   MPI=(--communicator naive)
 fi
 PROGRESS=()
