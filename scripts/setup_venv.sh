@@ -5,8 +5,8 @@
 #
 # --dry-run prints the Python and the lock it would use, and changes nothing.
 #
-# Python: the newest supported interpreter found on PATH (python3.13,
-# python3.12, python3.11, python3.10, python3); PYTHON=/path/to/python picks
+# Python: the newest supported interpreter found on PATH (python3.X for each
+# supported X, then python3); PYTHON=/path/to/python picks
 # one. Supported: the versions in scripts/pythons.sh (setup.py says the same).
 #
 # Installs pip from locks/pip.txt, then every package from locks/cpu.txt
@@ -81,14 +81,16 @@ find_python() {
     is_supported "$v" || die "PYTHON=$PYTHON is Python $v; supported: $RANGE"
     echo "$PYTHON"; return
   fi
-  local best='' best_v='' cand v
-  for cand in python3.13 python3.12 python3.11 python3.10 python3; do
+  local best='' best_v='' cand v names=''
+  # python3.X for every supported X, newest first, then plain python3
+  for v in $SUPPORTED_PYTHONS; do names="python$v $names"; done
+  for cand in $names python3; do
     command -v "$cand" >/dev/null 2>&1 || continue
     v=$(py_minor "$cand")
     is_supported "$v" || continue
     if [ -z "$best" ] || [ "${v#3.}" -gt "${best_v#3.}" ]; then best=$cand best_v=$v; fi
   done
-  [ -n "$best" ] || die "no supported Python found (looked for python3.13, python3.12, python3.11, python3.10 and python3; supported: $RANGE): install one (e.g. apt-get install python3 python3-venv) or set PYTHON=/path/to/python3.X"
+  [ -n "$best" ] || die "no supported Python found (looked for ${names// /, }and python3; supported: $RANGE): install one (e.g. apt-get install python3 python3-venv) or set PYTHON=/path/to/python3.X"
   echo "$best"
 }
 
