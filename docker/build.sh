@@ -27,20 +27,21 @@ done
 command -v "$DOCKER" >/dev/null || die "'$DOCKER' not found (set DOCKER=podman to use podman)"
 
 # The GPU image's CUDA (12 or 13) follows the host driver, as
-# scripts/setup_venv.sh --gpu does; BRANCHYNET_CUDA=12|13 chooses by hand.
-gpu_args() {
-  local v=${BRANCHYNET_CUDA:-}
-  if [ -z "$v" ] && command -v nvidia-smi >/dev/null 2>&1; then
-    v=$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9][0-9]*\).*/\1/p' | head -n1)
-  fi
-  case "${v:-13}" in
-    12) echo "--build-arg CUDA=12 --build-arg BASE=nvidia/cuda:12.9.1-runtime-ubuntu24.04" ;;
-    *) echo "--build-arg CUDA=13 --build-arg BASE=nvidia/cuda:13.0.1-runtime-ubuntu24.04" ;;
+# scripts/setup_venv.sh --gpu does (scripts/cuda.sh; BRANCHYNET_CUDA=12|13
+# chooses by hand); 13 on a host without nvidia-smi.
+source scripts/cuda.sh
+gpu_args() {  # sets GPU_ARGS
+  local major base
+  major=$(cuda_major 13 2>&1) || die "$major"
+  case "$major" in
+    12) base=nvidia/cuda:12.9.1-runtime-ubuntu24.04 ;;
+    13) base=nvidia/cuda:13.0.1-runtime-ubuntu24.04 ;;
   esac
+  GPU_ARGS=(--build-arg "CUDA=$major" --build-arg "BASE=$base")
 }
 build() {  # build FLAVOR DOCKERFILE
   local args=()
-  [ "$1" = gpu ] && read -r -a args <<< "$(gpu_args)"
+  if [ "$1" = gpu ]; then gpu_args; args=("${GPU_ARGS[@]}"); fi
   echo "build.sh: building branchynet:$1 from $2 ${args[*]}"
   "$DOCKER" build -f "$2" -t "branchynet:$1" ${args[@]+"${args[@]}"} ${EXTRA[@]+"${EXTRA[@]}"} . \
     || { echo "build.sh: building branchynet:$1 failed" >&2; exit 1; }

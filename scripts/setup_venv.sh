@@ -95,23 +95,13 @@ find_python() {
 }
 
 # Which lock: cpu, or the CUDA lock that matches the driver (--gpu).
-cuda_major() {
-  local v=${BRANCHYNET_CUDA:-}
-  if [ -z "$v" ]; then
-    command -v nvidia-smi >/dev/null 2>&1 \
-      || die "--gpu: nvidia-smi not found (no NVIDIA driver?); set BRANCHYNET_CUDA=12 or 13 to choose the CuPy by hand"
-    v=$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9][0-9]*\).*/\1/p' | head -n1)
-    [ -n "$v" ] || die "--gpu: nvidia-smi reports no CUDA version; set BRANCHYNET_CUDA=12 or 13"
-  fi
-  case "$v" in
-    12) echo 12 ;;
-    13) echo 13 ;;
-    *) if [[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -gt 13 ]; then echo 13   # newer drivers run CUDA 13 code
-       else die "--gpu: CUDA '$v': CuPy 14 needs a driver for CUDA 12 or 13 (BRANCHYNET_CUDA=12|13)"; fi ;;
-  esac
-}
+# shellcheck source=cuda.sh
+source "$ROOT/scripts/cuda.sh"
 LOCKNAME=cpu
-if [ "$GPU" = 1 ]; then LOCKNAME=cuda$(cuda_major); fi
+if [ "$GPU" = 1 ]; then
+  major=$(cuda_major 2>&1) || die "--gpu: $major"
+  LOCKNAME=cuda$major
+fi
 
 # What a venv installed from lock $1 must match: the checkout's path and every install input.
 want_for() {
