@@ -223,7 +223,7 @@ def cmd_train(args):
 
 def add_train(sub):
     """The ``train`` sub-command's options."""
-    from branchynet.experiments import EXPERIMENTS
+    from branchynet.experiments import EXPERIMENTS, SCHEDULES
     p = sub.add_parser('train', help='train the baseline, then the '
                        'BranchyNet (two phases)')
     p.add_argument('network', help='one of: %s' % ', '.join(EXPERIMENTS))
@@ -242,7 +242,7 @@ def add_train(sub):
                    help="'reference' (Adam, the reference schedule) or "
                         "'modern' (CIFAR only: SGD, weight decay, lr drops, "
                         "crop and flip)")
-    p.add_argument('--schedule', choices=['notebook', 'script'],
+    p.add_argument('--schedule', choices=SCHEDULES,
                    help="the reference recipe's epochs and batch size: "
                         "'notebook' (default: the reference's notebooks, "
                         "LeNet 100 + 100 epochs, ResNet batch 128) or "
