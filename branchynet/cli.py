@@ -41,10 +41,10 @@ class _Parser(argparse.ArgumentParser):
                   % (_one_line(message), hint))
 
     def exit(self, status=0, message=None):
-        from branchynet.distributed import launcher_rank
+        from branchynet.distributed import launcher_rank, silent_status
         if status and launcher_rank() != 0:
             message = None       # under mpiexec rank 0 alone says it
-        super().exit(status, message)
+        super().exit(silent_status(status), message)
 
 
 def _one_line(text):

@@ -223,20 +223,34 @@ def launcher_rank():
     return 0
 
 
+def silent_status(status, rank=None):
+    """The exit status of a rank that leaves an error to rank 0: 0.
+
+    Rank 0 carries the job's status. Had the others exited with it too, the
+    launcher would end the job at the first non-zero exit, and Open MPI 5
+    (PRRTE) did so before rank 0 had printed its line, or added a PMIx
+    error of its own while it killed rank 0; a rank that exits 0 is left to
+    finish. ``rank`` defaults to :func:`launcher_rank`.
+    """
+    rank = launcher_rank() if rank is None else rank
+    return status if rank == 0 else 0
+
+
 def error_exit(line, error, status=2):
     """Print an error's line and return ``status``, or end the MPI job.
 
     An error every rank raised (:class:`SharedError`), or one raised before
-    MPI started (every rank checks the same options), is printed by rank 0
-    alone; the others end with the same status in silence. Any other error
-    of a rank in an MPI job (a user error, a full disk, an interrupt) is
-    printed by it and aborts the job, since the other ranks would wait for
-    it in a collective call forever.
+    MPI started (every rank checks the same options), is printed by rank 0,
+    which returns ``status``; the other ranks return 0 in silence
+    (:func:`silent_status`). Any other error of a rank in an MPI job (a user
+    error, a full disk, an interrupt) is printed by it and aborts the job,
+    since the other ranks would wait for it in a collective call forever.
     """
     if _ACTIVE is None or isinstance(error, SharedError):
-        if (launcher_rank() if _ACTIVE is None else _ACTIVE.rank) == 0:
+        rank = launcher_rank() if _ACTIVE is None else _ACTIVE.rank
+        if rank == 0:
             print(line, file=sys.stderr, flush=True)
-        return status
+        return silent_status(status, rank)
     print('%s (rank %d)' % (line, _ACTIVE.rank), file=sys.stderr, flush=True)
     _ACTIVE.comm.mpi_comm.Abort(status)
     return status                               # not reached

@@ -138,3 +138,25 @@ def test_sweep_rule_settings_fail_before_any_work(tmp_path, capsys,
     err = capsys.readouterr().err
     assert err.count('\n') == 1
     assert ('--budget-ms' if 'budget' in extra else '--epsilon') in err
+
+
+@pytest.mark.parametrize('rank, status', [('0', 2), ('1', 0)])
+@pytest.mark.parametrize('args', [
+    ['--frobnicate'],                            # argparse's own exit
+    ['--data-dir', '{a_file}'],                  # BranchyNetError, before MPI
+])
+def test_under_a_launcher_rank_0_alone_speaks_and_carries_the_status(
+        capsys, monkeypatch, tmp_path, rank, status, args):
+    # the launcher ends a job at its first non-zero exit; a silent rank
+    # exits 0 so that rank 0 lives to print its line (Open MPI 5)
+    (tmp_path / 'a_file').write_text('mine')
+    monkeypatch.setenv('OMPI_COMM_WORLD_RANK', rank)
+    args = [a.format(a_file=tmp_path / 'a_file') for a in args]
+    try:
+        got = main(['train', 'lenet_mnist', '--out', str(tmp_path / 'o')]
+                   + args)
+    except SystemExit as e:
+        got = e.code
+    assert got == status
+    err = capsys.readouterr().err
+    assert (err.count('branchynet: error: ') == 1) == (rank == '0'), err
