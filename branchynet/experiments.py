@@ -35,7 +35,7 @@ class Recipe:
             by 0.1.
         augment: random crop (4-pixel zero padding) and horizontal flip.
         phase2: how phase 2 starts, ``reference`` or ``warm`` (see
-            :mod:`branchynet.training`).
+            :mod:`branchynet.training.trainer`).
     """
     name: str
     optimizer: str

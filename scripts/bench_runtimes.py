@@ -55,17 +55,17 @@ import branchynet  # noqa: E402,F401  (first: patches NumPy 2 before chainer)
 import chainer  # noqa: E402
 import numpy  # noqa: E402
 
-from branchynet.atomic import write_json_atomic  # noqa: E402
-from branchynet.device import tune_malloc  # noqa: E402
-from branchynet.evaluation import evaluation_split  # noqa: E402
-from branchynet.inference import choose_exits  # noqa: E402
+from branchynet.utils.atomic import write_json_atomic  # noqa: E402
+from branchynet.utils.device import tune_malloc  # noqa: E402
+from branchynet.measurement.evaluation import evaluation_split  # noqa: E402
+from branchynet.exits.inference import choose_exits  # noqa: E402
 from branchynet.networks import random_network  # noqa: E402
-from branchynet.onnx_export import INPUT_SHAPES  # noqa: E402
-from branchynet.profiling import (count_macs, forcing_thresholds,  # noqa: E402
+from branchynet.runtimes.onnx.export import INPUT_SHAPES  # noqa: E402
+from branchynet.measurement.profiling import (count_macs, forcing_thresholds,  # noqa: E402
                                   robust_ms)
-from branchynet.report import DISPLAY  # noqa: E402
-from branchynet.runtime import RUNTIMES, make_runtime  # noqa: E402
-from branchynet.serialization import load_model  # noqa: E402
+from branchynet.report.table import DISPLAY  # noqa: E402
+from branchynet.runtimes.runtime import RUNTIMES, make_runtime  # noqa: E402
+from branchynet.networks.serialization import load_model  # noqa: E402
 
 #: the paper's exit shares (Table I), per network
 PAPER_SHARES = {'b_alexnet': (0.656, 0.252, 0.092),

@@ -25,14 +25,14 @@ import time
 
 import numpy
 
-from branchynet.device import tune_malloc
-from branchynet.evaluation import evaluation_split
+from branchynet.utils.device import tune_malloc
+from branchynet.measurement.evaluation import evaluation_split
 from branchynet.experiments import EXPERIMENTS
-from branchynet.inference import choose_exits, early_exit_one, exit_records
-from branchynet.profiling import profile_paths
-from branchynet.runtime import RUNTIMES, make_runtime
-from branchynet.serialization import load_model
-from branchynet.sweep import evaluate_thresholds, threshold_grid
+from branchynet.exits.inference import choose_exits, early_exit_one, exit_records
+from branchynet.measurement.profiling import profile_paths
+from branchynet.runtimes.runtime import RUNTIMES, make_runtime
+from branchynet.networks.serialization import load_model
+from branchynet.measurement.sweep import evaluate_thresholds, threshold_grid
 
 
 def reference_method(model, x, y, thresholds):

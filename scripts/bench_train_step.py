@@ -10,11 +10,11 @@ main-only, phase-2 epochs joint, the default validation split held out) would
 take at that speed.
 
 Inference (``--batch1 N``): the batch-1 profile of
-:func:`branchynet.profiling.profile_paths` on N random inputs: the main
+:func:`branchynet.measurement.profiling.profile_paths` on N random inputs: the main
 network alone and each exit path end to end. Weights are untrained; the
 times do not depend on them because every path is forced.
 
-Before anything, :func:`branchynet.device.tune_malloc` is called, as the
+Before anything, :func:`branchynet.utils.device.tune_malloc` is called, as the
 ``branchynet`` command does: it keeps glibc from handing Chainer's large
 im2col buffers back to the kernel after every convolution, which otherwise
 adds a page-zeroing cost to every step (``--no-tune-malloc`` shows it).
@@ -33,13 +33,13 @@ import branchynet  # noqa: F401  (first: patches NumPy 2 before chainer)
 import chainer
 import numpy
 
-from branchynet.device import get_device, synchronize, tune_malloc
+from branchynet.utils.device import get_device, synchronize, tune_malloc
 from branchynet.errors import BranchyNetError
 from branchynet.experiments import EXPERIMENTS
-from branchynet.model import JointLoss
+from branchynet.networks.model import JointLoss
 from branchynet.networks import NETWORKS
-from branchynet.profiling import profile_paths
-from branchynet.settings import TrainSettings
+from branchynet.measurement.profiling import profile_paths
+from branchynet.training.settings import TrainSettings
 
 #: input shape of one sample and training-set size per data set
 DATASETS = {'mnist': ((1, 28, 28), 60000), 'pcifar10': ((3, 32, 32), 50000)}
@@ -84,7 +84,7 @@ def bench_steps(network, shape, batch_size, repeats, warmup, device, seed=0):
 
 
 def bench_batch1(network, shape, n_samples, device, seed=0):
-    """:class:`~branchynet.profiling.PathProfile` on random inputs."""
+    """:class:`~branchynet.measurement.profiling.PathProfile` on random inputs."""
     model = NETWORKS[network]()
     model.to_device(device)
     x = numpy.random.RandomState(seed).rand(n_samples, *shape)

@@ -26,8 +26,8 @@ python3 - <<'PY'
 import dataclasses, numpy
 import branchynet
 from branchynet.networks import b_lenet
-from branchynet.serialization import save_model
-from branchynet.training import resolve_settings
+from branchynet.networks.serialization import save_model
+from branchynet.training.trainer import resolve_settings
 s = resolve_settings('lenet_mnist', epochs_main=1, epochs_joint=1,
                      batch_size=8, val_size=1000)
 numpy.random.seed(0)
@@ -49,7 +49,7 @@ import branchynet  # first: lets chainer 7.8.1 import on NumPy 2
 import chainer, cupy
 from branchynet.errors import BranchyNetError
 from branchynet.networks import b_lenet
-from branchynet.serialization import load_npz_safe
+from branchynet.networks.serialization import load_npz_safe
 
 def trained():
     numpy.random.seed(1)

@@ -27,7 +27,7 @@ import chainer.links as L
 import numpy
 import pytest
 
-from branchynet.model import BranchyNet
+from branchynet.networks.model import BranchyNet
 
 MNIST_NAMES = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
                't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')

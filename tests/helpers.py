@@ -4,7 +4,7 @@ import pathlib
 import textwrap
 import zlib
 
-_REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[1]
 _MNIST_NAMES = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
                 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')
 
@@ -15,8 +15,8 @@ def _real_data_root():
     ``datasets/data``, then ``../shared/data`` beside the checkout; None
     when none does."""
     candidates = [os.environ.get('BRANCHYNET_DATA_ROOT'),
-                  _REPO / 'datasets' / 'data',
-                  _REPO.parent / 'shared' / 'data']
+                  REPO / 'datasets' / 'data',
+                  REPO.parent / 'shared' / 'data']
     for root in candidates:
         folder = pathlib.Path(root or '.') / 'mnist'
         if root and all((folder / (n + '.gz')).is_file()
@@ -49,7 +49,7 @@ CLI_WRAPPER = textwrap.dedent('''
     import json, os, signal, sys
     import branchynet.data.mnist as mnist
     mnist.MNIST_SHA256 = json.loads(os.environ['TEST_MNIST_SHA256'])
-    from branchynet import updater
+    from branchynet.training import updater
     kill = os.environ.get('TEST_KILL')
     rank = os.environ.get('TEST_KILL_RANK')
     if kill and rank not in (None, os.environ.get('OMPI_COMM_WORLD_RANK')):
@@ -85,7 +85,7 @@ def save_untrained_lenet(folder, roles=('branchynet',), val_size=16):
     import numpy
 
     from branchynet.networks import b_lenet
-    from branchynet.serialization import save_model
+    from branchynet.networks.serialization import save_model
     numpy.random.seed(0)
     settings = {'experiment': 'lenet_mnist', 'epochs_main': 1,
                 'epochs_joint': 1, 'batch_size': 8, 'val_size': val_size}

@@ -11,8 +11,8 @@ import chainer
 import numpy
 import pytest
 
-from branchynet.inference import early_exit, early_exit_one, exit_records
-from branchynet.model import JointLoss
+from branchynet.exits.inference import early_exit, early_exit_one, exit_records
+from branchynet.networks.model import JointLoss
 from branchynet.networks import NETWORKS
 
 cupy = pytest.importorskip('cupy')
@@ -92,8 +92,8 @@ def test_batched_early_exit_equals_batch_one_on_the_gpu():
 
 
 def test_the_profiler_waits_for_the_device():
-    from branchynet.profiling import _timed
-    from branchynet.runtime import as_runtime
+    from branchynet.measurement.profiling import _timed
+    from branchynet.runtimes.runtime import as_runtime
     runtime = as_runtime(build('b_lenet').to_device('@cupy:0'))
     a = cupy.random.rand(4096, 4096, dtype=numpy.float32)
 

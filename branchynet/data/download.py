@@ -4,7 +4,7 @@ A download streams into a temporary file beside its target, never more than
 a size cap, and a mirror that sends nothing for ``timeout`` seconds (or takes
 longer than ``deadline`` in all) is given up with a message; the file is
 checked (``verify``) before it is moved into place, so nothing unverified is
-ever kept. The atomic writes themselves live in :mod:`branchynet.atomic`
+ever kept. The atomic writes themselves live in :mod:`branchynet.utils.atomic`
 (re-exported here for the modules that import them from this one).
 """
 import http.client
@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 
-from branchynet.atomic import (atomic_path, remove_leftovers,  # noqa: F401
+from branchynet.utils.atomic import (atomic_path, remove_leftovers,  # noqa: F401
                                write_bytes_atomic, write_json_atomic)
 from branchynet.errors import BranchyNetError
 

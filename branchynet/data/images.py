@@ -43,7 +43,7 @@ import warnings
 
 import numpy
 
-from branchynet.atomic import atomic_path
+from branchynet.utils.atomic import atomic_path
 from branchynet.errors import BranchyNetError
 
 #: the file extensions read (lower case)

@@ -5,14 +5,14 @@ The file holds four arrays: ``train_x`` and ``test_x``, float32 images
 integer labels ``(N,)`` in ``[0, classes)``. Other keys are ignored. The
 headers of all four are checked first (keys, shapes, dtypes, sizes), before
 any data are read; then the values (NaN, infinity, label range). Nothing is
-ever unpickled (:class:`~branchynet.safe_npz.SafeNpz`). Every defect is one
+ever unpickled (:class:`~branchynet.utils.safe_npz.SafeNpz`). Every defect is one
 :class:`~branchynet.errors.BranchyNetError` naming the file and the key.
 """
 import math
 
 import numpy
 
-from branchynet.safe_npz import SafeNpz
+from branchynet.utils.safe_npz import SafeNpz
 
 KEYS = ('train_x', 'train_y', 'test_x', 'test_y')
 #: the most bytes the four arrays may declare together

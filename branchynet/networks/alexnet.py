@@ -6,8 +6,8 @@ conv 2 and conv 3 (the paper's text says after conv 1 and conv 2).
 import chainer
 import chainer.links as L
 
-from branchynet.layers import dropout, lrn, max_pool, relu
-from branchynet.model import BranchyNet
+from branchynet.networks.layers import dropout, lrn, max_pool, relu
+from branchynet.networks.model import BranchyNet
 
 
 def b_alexnet():

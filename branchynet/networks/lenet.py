@@ -8,8 +8,8 @@ reference has none.
 import chainer
 import chainer.links as L
 
-from branchynet.layers import max_pool, relu
-from branchynet.model import BranchyNet
+from branchynet.networks.layers import max_pool, relu
+from branchynet.networks.model import BranchyNet
 
 
 def b_lenet():

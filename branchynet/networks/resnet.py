@@ -3,16 +3,16 @@
 Layer for layer as the reference code: the first convolution has pad 0
 (32 -> 30); the stem and every ResBlock convolution are initialised as
 Chainer v1 did for ``wscale=math.sqrt(2)`` (std ``2**0.25 / sqrt(fan_in)``,
-:func:`~branchynet.layers.v1_wscale`), the exit-1 convolutions and all
+:func:`~branchynet.networks.layers.v1_wscale`), the exit-1 convolutions and all
 linear layers with Chainer's default (std ``1 / sqrt(fan_in)``); the
 residual shortcut puts zero channels in front.
 """
 import chainer
 import chainer.links as L
 
-from branchynet.layers import (RESNET_WSCALE, ResBlock, avg_pool, lrn, relu,
+from branchynet.networks.layers import (RESNET_WSCALE, ResBlock, avg_pool, lrn, relu,
                                v1_wscale)
-from branchynet.model import BranchyNet
+from branchynet.networks.model import BranchyNet
 
 
 def _blocks(n, in_channels, out_channels, stride=1):

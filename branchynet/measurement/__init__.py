@@ -1,0 +1,11 @@
+"""Numbers about trained networks.
+
+- :mod:`~branchynet.measurement.evaluation`: accuracy and exit shares
+- :mod:`~branchynet.measurement.ood`: out-of-distribution inputs
+- :mod:`~branchynet.measurement.profiling`: batch-1 time of each exit path,
+  multiply-adds
+- :mod:`~branchynet.measurement.sweep`: threshold sweeps from one pass, and
+  the rules that pick T
+- :mod:`~branchynet.measurement.pipeline`: what ``branchynet sweep`` runs
+- :mod:`~branchynet.measurement.compare`: every score under every rule
+"""

@@ -1,0 +1,307 @@
+"""Every exit score under every rule, side by side, from a sweep's records.
+
+``branchynet compare MODEL_DIR`` reads what ``branchynet sweep`` wrote
+(``RESULTS/sweep.json``: the latency profile, the baseline and the sweep's
+choice; ``RESULTS/records.npz``: every sample's logits at every exit, on
+the tuning and the test split) and runs no network. For each score of
+:mod:`branchynet.exits.scores` it builds the score's grid
+(:func:`~branchynet.measurement.sweep.score_grid`) from the tuning records, evaluates
+it on both splits, chooses thresholds on the tuning split by each rule and
+reports them on the test split:
+
+``knee``       the knee of the reference frontier;
+``accuracy``   the fastest point at the sweep choice's tuning accuracy
+               ("each score at the accuracy of the paper's rule");
+``budget``     the most accurate point within the sweep choice's ms;
+``tradeoff``   minimal ``(1 - accuracy) + alpha * ms / baseline ms``;
+``per-exit``   per exit, the loosest threshold whose leavers reach
+               ``target`` (default: the sweep choice's tuning accuracy).
+
+The first row is the sweep's own choice (by default the paper's rule:
+entropy, the reference grid, the knee). Times are predicted, as in the
+sweep: exit shares times the profiled exit-path times, which were timed
+with the entropy decision. The other scores decide a little faster (at
+batch size 1 on the 2-core development CPU: Chainer's entropy about 30 us
+per decision, the numpy scores about 7 us, against about 1 ms for
+B-LeNet's first exit path), so their ms are slight overestimates;
+``branchynet sweep --score S`` times a score's real runs. A model trained
+without a validation split (``--protocol reference``) was tuned on the
+test split: the table says so.
+"""
+import json
+import os
+import time
+
+import numpy
+
+from branchynet.measurement import sweep as sweep_lib
+from branchynet.utils.atomic import write_bytes_atomic, write_json_atomic
+from branchynet.errors import BranchyNetError
+from branchynet.exits.records import load_records
+from branchynet.exits.scores import SCORES
+from branchynet.networks.serialization import read_model_info
+from branchynet.report.schema import check_sweep_result
+
+#: the fields of ``sweep.json`` beyond report's that compare reads
+REQUIRED = ('profile', 'sweep_tune', 'training', 'n_tune')
+#: rules compared, in table order
+RULES = ('knee', 'accuracy', 'budget', 'tradeoff', 'per-exit')
+
+
+def read_inputs(model_dir, results_dir):
+    """The sweep result and records of ``model_dir``, checked.
+
+    Returns:
+        tuple: ``(summary, records)``; ``records`` maps ``tune`` and
+        ``test`` to :class:`~branchynet.exits.records.Records`.
+
+    Raises:
+        BranchyNetError: no sweep result, an unreadable one, records
+            without logits, or results written for another model.
+    """
+    from branchynet.report.table import DISPLAY, RUNTIMES
+    path = os.path.join(results_dir, 'sweep.json')
+    if not os.path.isfile(path):
+        raise BranchyNetError('no sweep result %s: run `branchynet sweep %s '
+                              '--out %s` first' % (path, model_dir,
+                                                   results_dir))
+    try:
+        with open(path) as f:
+            summary = check_sweep_result(json.load(f), path, DISPLAY,
+                                         RUNTIMES, require=REQUIRED)
+    except (OSError, ValueError, RecursionError) as e:
+        raise BranchyNetError('cannot read %s: %s' % (path, e)) from None
+    info = read_model_info(os.path.join(model_dir, 'branchynet.json'))
+    if summary.get('training', {}).get('branchynet') != info:
+        raise BranchyNetError(
+            '%s was written for another model than %s (or before it was '
+            'retrained): rerun `branchynet sweep %s`, or pass --results'
+            % (path, model_dir, model_dir))
+    records = load_records(os.path.join(results_dir, 'records.npz'))
+    for split, key in (('test', 'n_test'), ('tune', 'n_tune')):
+        if len(records[split]) != summary.get(key):
+            raise BranchyNetError('%s holds %d %s samples, %s says %r: '
+                                  'rerun `branchynet sweep`' % (
+                                      os.path.join(results_dir,
+                                                   'records.npz'),
+                                      len(records[split]), split, path,
+                                      summary.get(key)))
+    n_exits = len(summary['profile']['exit_ms'])
+    for split in ('tune', 'test'):
+        if records[split].n_exits != n_exits:
+            raise BranchyNetError(
+                '%s holds %d exits on the %s split, %s %d: rerun '
+                '`branchynet sweep`' % (
+                    os.path.join(results_dir, 'records.npz'),
+                    records[split].n_exits, split, path, n_exits))
+    return summary, records
+
+
+def _evaluate(records, score, thresholds, exit_ms):
+    r = records
+    return sweep_lib.evaluate_thresholds(r.scores(score), r.prediction,
+                                         r.labels, thresholds, exit_ms,
+                                         score=score)
+
+
+def _row(score, rule, setting, index, grid, tune, test, base_ms):
+    """One table row: the vector ``index`` of ``grid``, or a rule that no
+    vector satisfies (``index`` None)."""
+    row = {'score': score, 'rule': rule, 'setting': setting,
+           'thresholds': None, 'tune_accuracy': None, 'accuracy': None,
+           'exit_fractions': None, 'ms': None, 'gain': None}
+    if index is not None:
+        row.update(thresholds=[float(t) for t in grid[index]],
+                   tune_accuracy=float(tune['accuracy'][index]),
+                   accuracy=float(test['accuracy'][index]),
+                   exit_fractions=test['exit_fractions'][index].tolist(),
+                   ms=float(test['ms'][index]),
+                   gain=base_ms / float(test['ms'][index]))
+    return row
+
+
+def _choose(rule, tune, goals, base_ms):
+    """Index of ``rule``'s choice on the tuning split (None: unreachable)."""
+    try:
+        return sweep_lib.choose(
+            tune['ms'], tune['accuracy'], rule,
+            baseline_accuracy=goals['accuracy'], budget_ms=goals['ms'],
+            alpha=goals['alpha'], baseline_ms=base_ms)
+    except BranchyNetError:
+        return None
+
+
+def compare_score(score, records, exit_ms, base_ms, goals, grid_size=33):
+    """Rows of every rule for one score, and its test frontier.
+
+    Args:
+        score (str): a score name.
+        records (dict): ``tune`` and ``test`` Records.
+        exit_ms (list): the profiled ms of each exit path.
+        base_ms (float): the baseline's ms.
+        goals (dict): ``accuracy`` and ``ms`` of the sweep's choice on the
+            tuning split, ``alpha``, ``target``.
+        grid_size (int): quantiles per threshold
+            (:func:`~branchynet.measurement.sweep.score_grid`).
+    """
+    tune_records = records['tune']
+    values = sweep_lib.score_grid(score, tune_records.scores(score)[:, :-1],
+                                  tune_records.n_classes, grid_size)
+    grid = sweep_lib.threshold_grid(values, tune_records.n_exits, score)
+    per_exit = sweep_lib.per_exit_thresholds(
+        tune_records.scores(score), tune_records.prediction,
+        tune_records.labels, goals['target'], score, tune_records.n_classes)
+    grid = numpy.vstack([grid, [per_exit]])     # the last row: per-exit
+    tune = _evaluate(tune_records, score, grid, exit_ms)
+    test = _evaluate(records['test'], score, grid, exit_ms)
+    settings = {'knee': '', 'accuracy': 'acc >= %.2f%%'
+                % (100 * goals['accuracy']),
+                'budget': 'ms <= %.3f' % goals['ms'],
+                'tradeoff': 'alpha = %g' % goals['alpha'],
+                'per-exit': 'target %.2f%%' % (100 * goals['target'])}
+    on_grid = slice(0, len(grid) - 1)
+    grid_tune = {k: v[on_grid] for k, v in tune.items()}
+    rows = []
+    for rule in RULES:
+        index = len(grid) - 1 if rule == 'per-exit' else \
+            _choose(rule, grid_tune, goals, base_ms)
+        rows.append(_row(score, rule, settings[rule], index, grid, tune,
+                         test, base_ms))
+    keep = sweep_lib.reference_frontier(test['ms'][on_grid],
+                                        test['accuracy'][on_grid])
+    frontier = {'ms': test['ms'][keep].tolist(),
+                'accuracy': test['accuracy'][keep].tolist()}
+    return rows, frontier, len(grid) - 1
+
+
+def compare(summary, records, alpha=0.01, target=None, grid_size=33):
+    """Every score x rule (see the module doc).
+
+    Args:
+        summary (dict): the checked ``sweep.json``.
+        records (dict): ``tune`` and ``test``
+            :class:`~branchynet.exits.records.Records`.
+        alpha (float): the trade-off weight.
+        target (float or None): the per-exit accuracy (default: the sweep
+            choice's tuning accuracy).
+        grid_size (int): quantiles per threshold.
+
+    Returns:
+        dict: ``rows`` (the sweep's choice first), ``frontiers`` by score,
+        ``grid_vectors`` by score, the settings and where it was tuned.
+    """
+    if not 0 <= alpha < float('inf'):
+        raise BranchyNetError('--alpha must be a finite number >= 0, got %r'
+                              % (alpha,))
+    exit_ms = summary['profile']['exit_ms']
+    base_ms = summary['baseline']['ms']
+    chosen = summary['sweep_tune'][summary['chosen_index']]
+    sweep_score = summary.get('score', 'entropy')
+    goals = {'accuracy': chosen['accuracy'], 'ms': chosen['ms'],
+             'alpha': float(alpha),
+             'target': chosen['accuracy'] if target is None
+             else float(target)}
+    if not 0 <= goals['target'] <= 1:
+        raise BranchyNetError('--target must be an accuracy in [0, 1], got '
+                              '%r' % (target,))
+    point = numpy.array([chosen['thresholds']], numpy.float64)
+    tune = _evaluate(records['tune'], sweep_score, point, exit_ms)
+    test = _evaluate(records['test'], sweep_score, point, exit_ms)
+    rows = [_row(sweep_score, 'sweep: ' + summary['rule'],
+                 'the sweep\'s choice', 0, point, tune, test, base_ms)]
+    frontiers, sizes = {}, {}
+    for score in SCORES:
+        score_rows, frontiers[score], sizes[score] = compare_score(
+            score, records, exit_ms, base_ms, goals, grid_size)
+        rows += score_rows
+    return {'experiment': summary['experiment'],
+            'network': summary['network'], 'tuned_on': summary['tuned_on'],
+            'n_tune': len(records['tune']), 'n_test': len(records['test']),
+            'baseline_ms': base_ms,
+            'baseline_accuracy': summary['baseline']['test_accuracy'],
+            'goals': goals, 'grid_size': grid_size, 'grid_vectors': sizes,
+            'rows': rows, 'frontiers': frontiers}
+
+
+def _cell(value, fmt):
+    return '-' if value is None else fmt(value)
+
+
+def to_markdown(result):
+    """The comparison table, and a line saying where it was tuned."""
+    lines = ['| score | rule | setting | T | acc % (tune) | acc % | exit % | '
+             'ms | gain |', '| --- ' * 9 + '|']
+    for r in result['rows']:
+        lines.append('| %s |' % ' | '.join([
+            r['score'], r['rule'], r['setting'] or '-',
+            _cell(r['thresholds'], lambda t: ', '.join('%.4g' % v
+                                                       for v in t)),
+            _cell(r['tune_accuracy'], lambda a: '%.2f' % (100 * a)),
+            _cell(r['accuracy'], lambda a: '%.2f' % (100 * a)),
+            _cell(r['exit_fractions'], lambda f: ', '.join(
+                '%.1f' % (100 * v) for v in f)),
+            _cell(r['ms'], lambda m: '%.3f' % m),
+            _cell(r['gain'], lambda g: '%.2fx' % g)]))
+    split = ('the validation split (%d samples)' % result['n_tune']
+             if result['tuned_on'] == 'val' else
+             'THE TEST SPLIT (the model has no validation split: trained '
+             'with --protocol reference), so the test figures are not '
+             'held out')
+    lines += ['', 'Thresholds chosen on %s; accuracy, exit %% and ms on the '
+              '%d test samples (ms predicted from the sweep\'s batch-1 '
+              'profile, baseline %.3f ms). "-": no threshold vector meets '
+              'the rule.' % (split, result['n_test'], result['baseline_ms'])]
+    return '\n'.join(lines) + '\n'
+
+
+def frontier_figure(result, prefix):
+    """Each score's test frontier, accuracy against ms; the sweep's choice
+    and the baseline marked."""
+    from branchynet.report.figures import plt, save_figure
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    for score, line in result['frontiers'].items():
+        ax.plot(line['ms'], 100 * numpy.array(line['accuracy']), '-o', ms=2,
+                lw=1, label=score)
+    first = result['rows'][0]
+    ax.plot([first['ms']], [100 * first['accuracy']], '*', color='k',
+            ms=11, label='sweep (%s, %s)' % (first['score'],
+                                             first['rule'][7:]))
+    ax.plot([result['baseline_ms']], [100 * result['baseline_accuracy']],
+            'D', color='C3', ms=6, label='baseline')
+    ax.set_xlabel('ms per sample (batch size 1, predicted)')
+    ax.set_ylabel('test accuracy (%)')
+    ax.set_title('%s: exit scores, tuned on %s' % (
+        result['experiment'], 'validation' if result['tuned_on'] == 'val'
+        else 'test'))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc='lower right')
+    return save_figure(fig, prefix)
+
+
+def run_compare(model_dir, results_dir, figs_dir, alpha=0.01, target=None,
+                grid_size=33):
+    """What ``branchynet compare`` does: read, compare, write.
+
+    Writes ``RESULTS/compare.md`` and ``compare.json``, and
+    ``FIGS/compare_NAME.pdf/.png`` (``NAME``: the results folder's name).
+
+    Returns:
+        tuple: ``(result, markdown, written paths)``;
+        ``result['seconds']`` is the comparison's own time (reading and
+        evaluating), ``result['records_seconds']`` that of the records pass
+        the sweep made.
+    """
+    start = time.perf_counter()
+    summary, records = read_inputs(model_dir, results_dir)
+    result = compare(summary, records, alpha, target, grid_size)
+    result['seconds'] = time.perf_counter() - start
+    result['records_seconds'] = summary.get('seconds', {}).get('records')
+    name = os.path.basename(os.path.normpath(results_dir))
+    markdown = to_markdown(result)
+    written = [os.path.join(results_dir, 'compare.md'),
+               os.path.join(results_dir, 'compare.json')]
+    write_bytes_atomic(written[0], markdown.encode())
+    write_json_atomic(written[1], result)
+    written += frontier_figure(result, os.path.join(figs_dir,
+                                                    'compare_%s' % name))
+    return result, markdown, written

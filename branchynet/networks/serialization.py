@@ -1,0 +1,193 @@
+"""Saving and loading trained networks: npz weights plus a JSON of settings.
+
+``NAME.npz`` holds the parameters (Chainer's npz serializer); ``NAME.json``
+holds the network name and the settings needed to rebuild it. Loading never
+trusts either file:
+
+- the npz is read through :class:`~branchynet.utils.safe_npz.SafeNpz`: no pickle
+  (Chainer's own ``load_npz`` allows it), each entry's header checked before
+  its data are read. An entry loaded into an existing array (a parameter, a
+  BatchNorm statistic, an optimizer state) must have exactly that array's
+  shape and dtype (Chainer would broadcast a ``(1, 720)`` array over an
+  ``(84, 720)`` one) and hold no NaN or infinity; an entry with no array to
+  land in (optimizer state of a fresh trainer, the training log) may declare
+  at most :data:`MAX_FREE_ENTRY_BYTES`;
+- the JSON must be an object naming a known network, with a ``settings``
+  object; its size and nesting are bounded.
+
+Every problem is one :class:`~branchynet.errors.BranchyNetError` naming the
+file.
+"""
+import json
+import os
+
+import chainer
+import numpy
+
+from branchynet.utils.atomic import atomic_path, write_json_atomic
+from branchynet.errors import BranchyNetError
+from branchynet.experiments import EXPERIMENTS
+from branchynet.networks import NETWORKS
+from branchynet.utils.safe_npz import ARCHIVE_ERRORS, NUMBER_KINDS, SafeNpz
+
+#: the most bytes an npz entry may declare when no existing array fixes its
+#: shape: optimizer states of a trainer that has not stepped yet (the largest
+#: parameter of our networks is a few MiB) and the training log (a string)
+MAX_FREE_ENTRY_BYTES = 256 * 2 ** 20
+#: the largest model JSON read (ours are about 1 KiB)
+MAX_JSON_BYTES = 16 * 2 ** 20
+
+
+class _CheckedDeserializer(chainer.serializer.Deserializer):
+    """Chainer's ``NpzDeserializer`` semantics over a :class:`SafeNpz`.
+
+    A missing entry raises ``KeyError`` as Chainer's does (some ``serialize``
+    methods catch it); scalars go through Chainer's own deserializer, so
+    its type checks apply unchanged.
+    """
+
+    def __init__(self, npz, path='', strict=True):
+        self.npz = npz
+        self.path = path
+        self.strict = strict
+
+    def __getitem__(self, key):
+        return _CheckedDeserializer(self.npz, self.path + key.strip('/') + '/',
+                                    self.strict)
+
+    def __call__(self, key, value):
+        key = self.path + key.lstrip('/')
+        if key not in self.npz:
+            if not self.strict:
+                return value
+            raise KeyError(key)
+        if value is None:
+            return self.npz.read(key, max_bytes=MAX_FREE_ENTRY_BYTES)
+        if isinstance(value, numpy.ndarray):
+            numpy.copyto(value, self.npz.read(key, value.shape, value.dtype))
+            return value
+        if isinstance(value, chainer.backends.cuda.ndarray):
+            value.set(self.npz.read(key, value.shape, value.dtype))
+            return value
+        if isinstance(value, str):
+            text = self.npz.read(key, shape=(), kinds='U',
+                                 max_bytes=MAX_FREE_ENTRY_BYTES)
+            return str(text[()])
+        scalar = self.npz.read(key, shape=(), kinds=NUMBER_KINDS,
+                               finite=False)
+        return chainer.serializers.NpzDeserializer({key: scalar})(key, value)
+
+
+def load_npz_safe(path, obj, strict=True):
+    """Deserialize ``obj`` (a link, optimizer or trainer) from an npz file.
+
+    Raises:
+        BranchyNetError: the file is missing, truncated, not an npz, holds
+            pickled objects, or an entry is missing or does not match
+            ``obj`` (shape, dtype, NaN); the message names the file.
+    """
+    try:
+        with SafeNpz(path) as npz:
+            _CheckedDeserializer(npz, strict=strict).load(obj)
+    except KeyError as e:
+        raise BranchyNetError(
+            'cannot load %s: it has no entry %s (saved from another network '
+            'or version?)' % (path, e)) from None
+    except (TypeError,) + ARCHIVE_ERRORS as e:
+        raise BranchyNetError('cannot load %s: %s' % (path, e)) from None
+    except BranchyNetError as e:
+        raise BranchyNetError('cannot load %s' % e) from None
+
+
+def save_npz_atomic(path, obj):
+    """Chainer's ``save_npz``, written to a temporary file and moved in."""
+    with atomic_path(path) as tmp:
+        with open(tmp, 'wb') as f:
+            chainer.serializers.save_npz(f, obj)
+
+
+def model_paths(prefix):
+    """``(PREFIX.npz, PREFIX.json)`` for a prefix with or without ``.npz``."""
+    if prefix.endswith('.npz') or prefix.endswith('.json'):
+        prefix = os.path.splitext(prefix)[0]
+    return prefix + '.npz', prefix + '.json'
+
+
+def save_model(prefix, model, info):
+    """Save ``model`` as ``PREFIX.npz`` and ``info`` as ``PREFIX.json``.
+
+    Args:
+        prefix (str): output path without extension.
+        model (BranchyNet): the network (any device).
+        info (dict): JSON-serialisable settings; must hold ``network`` (a key
+            of :data:`~branchynet.networks.NETWORKS`).
+    """
+    if info.get('network') not in NETWORKS:
+        raise ValueError('info needs a known network name')
+    npz_path, json_path = model_paths(prefix)
+    save_npz_atomic(npz_path, model)
+    write_json_atomic(json_path, info)
+
+
+def read_model_info(json_path):
+    """The checked content of a model's JSON file.
+
+    Returns:
+        dict: with a ``network`` of :data:`~branchynet.networks.NETWORKS`
+        and a ``settings`` dict whose ``experiment``, if given, is known.
+        The settings are not otherwise checked: that is
+        :meth:`branchynet.training.settings.TrainSettings.from_saved`'s job.
+    """
+    def bad(message):
+        return BranchyNetError('model file %s: %s' % (json_path, message))
+
+    try:
+        if os.path.getsize(json_path) > MAX_JSON_BYTES:
+            raise bad('larger than %d bytes; not a model description'
+                      % MAX_JSON_BYTES)
+        with open(json_path, 'rb') as f:
+            info = json.loads(f.read())
+    except RecursionError:
+        raise bad('nested too deeply to be a model description') from None
+    except (OSError, ValueError) as e:
+        raise bad('not readable JSON (%s)' % e) from None
+    if not isinstance(info, dict):
+        raise bad('holds a JSON %s, not an object' % type(info).__name__)
+    network = info.get('network')
+    if not isinstance(network, str) or network not in NETWORKS:
+        raise bad('names no known network (got %.80r; known: %s)'
+                  % (network, ', '.join(NETWORKS)))
+    settings = info.get('settings')
+    if not isinstance(settings, dict):
+        raise bad("has no 'settings' object (got %.80r): not written by "
+                  "`branchynet train`" % (settings,))
+    if 'experiment' in settings:
+        experiment = settings['experiment']
+        if not isinstance(experiment, str) or experiment not in EXPERIMENTS:
+            raise bad('names an unknown experiment %.80r (known: %s)'
+                      % (experiment, ', '.join(EXPERIMENTS)))
+        if EXPERIMENTS[experiment].network != network:
+            raise bad('says network %s but experiment %s, which trains %s'
+                      % (network, experiment,
+                         EXPERIMENTS[experiment].network))
+    return info
+
+
+def load_model(prefix):
+    """Rebuild and load a model saved by :func:`save_model`.
+
+    Returns:
+        tuple: ``(model, info)``; the model is on the CPU.
+
+    Raises:
+        BranchyNetError: a file is missing, or malformed (see
+            :func:`read_model_info` and :func:`load_npz_safe`).
+    """
+    npz_path, json_path = model_paths(prefix)
+    for path in (npz_path, json_path):
+        if not os.path.exists(path):
+            raise BranchyNetError('model file %s does not exist' % path)
+    info = read_model_info(json_path)
+    model = NETWORKS[info['network']]()
+    load_npz_safe(npz_path, model)
+    return model, info

@@ -1,0 +1,6 @@
+"""What the measurements become: Table I and the paper's figures.
+
+- :mod:`~branchynet.report.schema`: a ``sweep.json`` checked before use
+- :mod:`~branchynet.report.table`: Table I (Markdown, CSV, JSON)
+- :mod:`~branchynet.report.figures`: Fig. 3, Fig. 4, training curves
+"""

@@ -1,0 +1,611 @@
+"""Two-phase training on Chainer's Trainer.
+
+Phase 1 trains the main network alone (stages + its classifier, loss on
+the final exit only). Phase 2 trains every exit jointly on
+``sum_k w_k CE_k``. How phase 2 starts is a setting (``phase2``):
+
+``reference`` (the ``reference`` recipe's default), what the reference code (``branchynet/net.py``)
+    does: every exit head, the final one included, starts from its initial
+    weights (the reference deep-copies each Branch before phase 1); only the
+    trunk's parameters come from phase 1, not BatchNormalization's running
+    statistics (Chainer v1's ``copyparams`` copied parameters only); main's
+    optimizer continues from phase 1 and also keeps stepping main's own
+    classifier, which gets zero gradients; each exit head gets a fresh one.
+``warm`` (the ``modern`` recipe's default), ours: the final exit starts from the phase-1 classifier, and one
+    fresh optimizer trains the whole B-network.
+
+Output folder of one experiment::
+
+    OUT/initial.npz                         the network before any training
+    OUT/baseline.npz, .json                 main network after phase 1
+    OUT/branchynet.npz, .json               the B-network after phase 2
+    OUT/baseline_after_joint.npz, .json     main network after phase 2 (the
+                                            phase-2 trunk + main's classifier:
+                                            what the reference's Table I
+                                            baseline measures)
+    OUT/phase1/, OUT/phase2/                log, plots, snapshots;
+                                            phase1/optimizer.npz: main's
+                                            optimizer at the end of phase 1
+
+A phase whose JSON exists is done and skipped (the npz is written first).
+``resume=True`` continues an interrupted phase from its latest snapshot.
+"""
+import contextlib
+import copy
+import dataclasses
+import glob
+import json
+import os
+
+import chainer
+import numpy
+from chainer.training import extensions
+
+from branchynet.utils.atomic import remove_leftovers, write_json_atomic
+from branchynet.utils.device import get_device
+from branchynet.training.distributed import Workers, get_workers
+from branchynet.errors import BranchyNetError
+from branchynet.experiments import get_experiment
+from branchynet.exits.inference import exit_records
+from branchynet.training.iterators import CropFlip, EpochIterator, iterations_per_epoch
+from branchynet.networks.model import JointLoss
+from branchynet.networks import N_EXITS, NETWORKS
+from branchynet.training.progress import PlainStream, ProgressLines, is_terminal
+from branchynet.training.resume import (OutputLock, RandomStates, check_resume_settings,
+                               latest_snapshot, settings_diff,
+                               snapshot_iterations)
+from branchynet.networks.serialization import (load_model, load_npz_safe, model_paths,
+                                      save_model, save_npz_atomic)
+from branchynet.training.settings import (TrainSettings, prepare_data,
+                                 resolve_exit_weights, resolve_settings,
+                                 saved_form, with_schedule)
+from branchynet.training.updater import (JointUpdater, MainNetwork, NonFiniteLoss,
+                                setup_optimizers)
+
+#: seconds between two progress lines when the output is not a terminal
+PROGRESS_SECONDS = 300
+
+
+def seed_everything(seed):
+    """Seed the global generators (initialisation, dropout)."""
+    numpy.random.seed(seed)
+    if chainer.backends.cuda.available:
+        chainer.backends.cuda.cupy.random.seed(
+            int(numpy.random.RandomState(seed).randint(2 ** 31)))
+
+
+def exit_keys(n_exits, main_only):
+    """Per-exit report keys of :class:`~branchynet.networks.model.JointLoss`."""
+    if main_only:
+        return ['loss'], ['accuracy']
+    return (['exit%d/loss' % k for k in range(1, n_exits + 1)],
+            ['exit%d/accuracy' % k for k in range(1, n_exits + 1)])
+
+
+@dataclasses.dataclass
+class Run:
+    """What every phase of one training run shares.
+
+    Attributes:
+        out (str): the output folder.
+        settings (TrainSettings): the run's settings.
+        splits (dict): ``train``, ``val``, ``test`` as ``(x, y)``.
+        device: the Chainer device of this process.
+        resume (bool): continue from snapshots.
+        progress (bool): show a progress bar (rank 0).
+        workers (Workers): one process or an MPI job.
+        classes (list): the class names in label order (saved with the
+            models), or None when unknown.
+    """
+    out: str
+    settings: TrainSettings
+    splits: dict
+    device: object
+    resume: bool = False
+    progress: bool = True
+    workers: Workers = dataclasses.field(default_factory=Workers)
+    classes: list = None
+
+    @property
+    def recipe(self):
+        return get_experiment(self.settings.experiment).recipe(
+            self.settings.recipe, self.settings.schedule or 'script')
+
+    @property
+    def network(self):
+        return get_experiment(self.settings.experiment).network
+
+    def say(self, message):
+        """Print on rank 0 only."""
+        if self.workers.is_root:
+            print(message, flush=True)
+
+
+def _evaluation_trigger(every, epochs):
+    points = list(range(every, epochs + 1, every)) if every else []
+    return chainer.training.triggers.ManualScheduleTrigger(
+        sorted(set(points + [epochs])), 'epoch')
+
+
+def _extend_reports(trainer, loss_link, run, epochs):
+    """Evaluator (every rank), log, plots and printed lines (rank 0)."""
+    settings, workers = run.settings, run.workers
+    if settings.eval_every:
+        test = workers.shard(
+            chainer.datasets.TupleDataset(*run.splits['test']), None)
+        test_iter = chainer.iterators.SerialIterator(
+            test, max(settings.batch_size, 256), repeat=False, shuffle=False)
+        evaluator = extensions.Evaluator(test_iter, loss_link,
+                                         device=run.device)
+        trainer.extend(workers.evaluator(evaluator), name='test',
+                       trigger=_evaluation_trigger(settings.eval_every,
+                                                   epochs))
+    if not workers.is_root:
+        return
+    trainer.extend(extensions.LogReport())
+    losses, accuracies = exit_keys(loss_link.model.n_exits,
+                                   loss_link.main_only)
+    for keys, name in ((losses, 'loss.png'), (accuracies, 'accuracy.png')):
+        trainer.extend(extensions.PlotReport(
+            ['main/' + k for k in keys] + ['test/main/' + k for k in keys],
+            'epoch', file_name=name, marker='o'))
+    trainer.extend(extensions.PrintReport(
+        ['epoch', 'iteration', 'main/loss', 'test/main/loss']
+        + ['test/main/' + k for k in accuracies] + ['elapsed_time'],
+        out=PlainStream()))
+    if run.progress and is_terminal():
+        trainer.extend(extensions.ProgressBar(update_interval=10))
+    else:
+        trainer.extend(ProgressLines(PROGRESS_SECONDS))
+
+
+def _make_trainer(loss_link, optimizers, run, epochs, out, phase):
+    """The Trainer of one phase: iterator, updater, random sources."""
+    settings, workers = run.settings, run.workers
+    # one process keeps the streams it always had; ranks get their own
+    stream = [settings.seed, phase] + (
+        [workers.rank] if workers.size > 1 else [])
+    seed_everything(stream)
+    order_rng = numpy.random.RandomState(stream + [1])
+    augment_rng = numpy.random.RandomState(stream + [2])
+    train = workers.shard(
+        chainer.datasets.TupleDataset(*run.splits['train']), settings.seed)
+    iterator = EpochIterator(
+        train, workers.local_batch(settings.batch_size),
+        chainer.iterators.ShuffleOrderSampler(order_rng),
+        keep_short_batch=settings.keep_short_batch)
+    converter = CropFlip(augment_rng) if run.recipe.augment else \
+        chainer.dataset.concat_examples
+    updater = JointUpdater(iterator, workers.wrap_optimizers(optimizers),
+                           loss_link, converter, run.device)
+    trainer = chainer.training.Trainer(updater, (epochs, 'epoch'), out=out)
+    # the loss reports as 'main' (the optimizers' targets are other links)
+    trainer.reporter.add_observer('main', loss_link)
+    trainer.extend(RandomStates({'order': order_rng, 'augment': augment_rng,
+                                 'numpy_global': None}))
+    return trainer
+
+
+def _restore(trainer, run, out):
+    """Load the newest snapshot every rank has; or clear old ones."""
+    iterations = dict(snapshot_iterations(out))
+    common = run.workers.common_iteration(list(iterations)) \
+        if run.resume else None
+    if common is not None:
+        run.say('resuming from %s' % iterations[common])
+        load_npz_safe(iterations[common], trainer)
+    elif run.resume and iterations:
+        run.say('no snapshot of this phase that every process has: it starts '
+                'over')
+    if common is None:          # a fresh start: no older run's snapshot stays
+        for path in iterations.values():
+            os.remove(path)
+
+
+def run_phase(loss_link, optimizers, lr_shifts, run, phase):
+    """Train ``loss_link`` for one phase with a Chainer Trainer.
+
+    Args:
+        loss_link (JointLoss): the loss; its model is on ``run.device``.
+        optimizers (dict): name -> optimizer set up on its target.
+        lr_shifts (list): learning-rate extensions.
+        run (Run): the training run.
+        phase (int): 1 or 2.
+
+    Returns:
+        list of dict: the LogReport log (one entry per epoch; empty on
+        ranks other than 0).
+    """
+    epochs = (run.settings.epochs_main if phase == 1
+              else run.settings.epochs_joint)
+    out = run.workers.out_dir(os.path.join(run.out, 'phase%d' % phase))
+    trainer = _make_trainer(loss_link, optimizers, run, epochs, out, phase)
+    for extension in lr_shifts + run.workers.extensions(loss_link.model):
+        trainer.extend(extension)
+    _extend_reports(trainer, loss_link, run, epochs)
+    trainer.extend(extensions.snapshot(
+        filename='snapshot_iter_{.updater.iteration}',
+        n_retains=1 if run.workers.size == 1 else 2), trigger=(1, 'epoch'))
+    _restore(trainer, run, out)
+    run.workers.start(trainer.updater.get_all_optimizers())
+    try:
+        trainer.run(show_loop_exception_msg=False)
+    except NonFiniteLoss as e:
+        raise BranchyNetError('phase %d: %s; training stopped, the last good '
+                              'snapshot is %s' % (phase, e, latest_snapshot(
+                                  out) or 'none (before the first epoch end)')
+                              ) from None
+    if not run.workers.is_root:
+        return []
+    return trainer.get_extension('LogReport').log
+
+
+def phase_iterations(run, epochs):
+    """Updates in ``epochs`` epochs (for learning-rate drops)."""
+    # (a shard holds ceil(N / size) samples: ChainerMN pads the short ones)
+    per_epoch = iterations_per_epoch(
+        -(-len(run.splits['train'][0]) // run.workers.size),
+        run.workers.local_batch(run.settings.batch_size),
+        run.settings.keep_short_batch)
+    return int(epochs * per_epoch)
+
+
+def exit_accuracies(model, x, y, device):
+    """Test accuracy of every exit (fraction, one per exit)."""
+    with chainer.using_device(device):
+        _, predictions = exit_records(model, x)
+    return [float((predictions[:, k] == y).mean())
+            for k in range(predictions.shape[1])]
+
+
+def main_accuracy(model, x, y, batch_size=256):
+    """Test accuracy of the main network alone (stages + final exit), on
+    the model's device."""
+    correct = 0
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        for i in range(0, len(x), batch_size):
+            z = model.forward_main(model.device.send(x[i:i + batch_size]))
+            predicted = chainer.backend.CpuDevice().send(z.array.argmax(1))
+            correct += int((predicted == y[i:i + batch_size]).sum())
+    return correct / len(x)
+
+
+def epoch_seconds(log):
+    """Wall seconds of each epoch, from LogReport's cumulative elapsed_time."""
+    elapsed = [entry['elapsed_time'] for entry in log]
+    return [b - a for a, b in zip([0.0] + elapsed[:-1], elapsed)]
+
+
+def _epochs(n):
+    return '%d epoch%s' % (n, '' if n == 1 else 's')
+
+
+def _done(prefix):
+    """A phase is done once its JSON, written after its npz, exists."""
+    return all(os.path.exists(p) for p in model_paths(prefix))
+
+
+def _skip_note(run, prefix, info):
+    asked = saved_form(run.settings)
+    changed = settings_diff(with_schedule(info.get('settings', {}), asked),
+                            asked)
+    run.say('%s.json exists, skipping%s' % (prefix, (
+        '; it was trained with %s: remove it to retrain' % ', '.join(changed))
+        if changed else ''))
+
+
+def initial_network(out, settings, write=True, fresh=False):
+    """The network before training, from ``OUT/initial.npz`` or built anew.
+
+    Phase 2 of the reference starts every exit head from these values, so
+    they are kept on disk rather than redrawn. Built with NumPy's global
+    generator seeded with ``settings.seed`` (Chainer's initializers draw
+    from it); ``fresh`` builds and writes it again (a run started over).
+    """
+    build = NETWORKS[get_experiment(settings.experiment).network]
+    path = os.path.join(out, 'initial.npz')
+    numpy.random.seed(settings.seed)
+    model = build()
+    if os.path.exists(path) and not fresh:
+        load_npz_safe(path, model)
+    elif write:
+        save_npz_atomic(path, model)
+    return model
+
+
+def train_phase1(run):
+    """Phase 1: the main network alone. Returns ``(model, info)`` on CPU.
+
+    ``info`` is None on ranks other than 0 of an MPI job.
+    """
+    prefix = os.path.join(run.out, 'baseline')
+    if _done(prefix):
+        model, info = load_model(prefix)
+        _skip_note(run, 'phase 1: ' + prefix, info)
+        return model, info if run.workers.is_root else None
+    run.say('phase 1: main network alone, %s, %s'
+            % (_epochs(run.settings.epochs_main), run.workers.describe()))
+    model = initial_network(run.out, run.settings, run.workers.is_root,
+                            fresh=not run.resume)
+    model.to_device(run.device)
+    main = MainNetwork(model.stages, model.exits[-1])
+    optimizers, shifts = setup_optimizers(
+        run.recipe, run.settings, {'main': main},
+        phase_iterations(run, run.settings.epochs_main))
+    log = run_phase(JointLoss(model, main_only=True), optimizers, shifts,
+                    run, 1)
+    info = None
+    if run.workers.is_root:
+        save_npz_atomic(os.path.join(run.out, 'phase1', 'optimizer.npz'),
+                        optimizers['main'])
+        info = {'network': run.network,
+                'settings': dataclasses.asdict(run.settings),
+                'role': 'baseline',
+                'classes': run.classes,
+                'test_accuracy_main': main_accuracy(model,
+                                                    *run.splits['test']),
+                'epoch_seconds': epoch_seconds(log)}
+    model.to_device('@numpy')
+    if run.workers.is_root:
+        save_model(prefix, model, info)
+    run.workers.agree(None)              # the files exist for every rank
+    return model, info
+
+
+def phase2_start(baseline, initial, mode):
+    """The B-network and main's classifier as phase 2 starts (on CPU).
+
+    Returns:
+        tuple: ``(model, main_head)``; ``main_head`` is a copy of the
+        phase-1 classifier.
+    """
+    model = copy.deepcopy(initial)
+    # Chainer v1's copyparams, which the reference used, copied no
+    # BatchNormalization statistics
+    model.stages.copyparams(baseline.stages,
+                            copy_persistent=(mode == 'warm'))
+    if mode == 'warm':
+        model.exits[-1].copyparams(baseline.exits[-1])
+    return model, copy.deepcopy(baseline.exits[-1])
+
+
+def phase2_targets(model, main_head, mode):
+    """Optimizer targets of phase 2 by name (see the module docstring)."""
+    if mode == 'warm':
+        return {'main': model}
+    targets = {'main': MainNetwork(model.stages, main_head)}
+    for k, head in enumerate(model.exits, 1):
+        targets['exit%d' % k] = head
+    return targets
+
+
+def baseline_after_joint(baseline, model, main_head, mode='reference'):
+    """The main network after phase 2: Table I's baseline.
+
+    ``reference``: what the reference measured, ``main`` after phase 2: the
+    phase-2 trunk's parameters with phase 1's BatchNormalization statistics
+    (the reference never ran ``main`` forward in phase 2) and main's own
+    classifier, moved only by Adam's momentum. ``warm``: the phase-2 trunk
+    with the final exit, which phase 2 trained from main's classifier, and
+    phase 2's statistics. All on the CPU.
+    """
+    main = copy.deepcopy(baseline)
+    if mode == 'warm':
+        main.stages.copyparams(model.stages)
+        main.exits[-1].copyparams(model.exits[-1])
+        return main
+    main.stages.copyparams(model.stages, copy_persistent=False)
+    main.exits[-1].copyparams(main_head)
+    return main
+
+
+def _save_phase2(run, model, main_head, baseline, log, weights):
+    """Write the B-network and the baseline after phase 2 (rank 0)."""
+    common = {'network': run.network,
+              'settings': dataclasses.asdict(run.settings),
+              'classes': run.classes}
+    info = dict(common, role='branchynet', exit_weights=weights,
+                test_accuracy_per_exit=exit_accuracies(
+                    model, *run.splits['test'], run.device),
+                epoch_seconds=epoch_seconds(log))
+    model.to_device('@numpy')
+    main_head.to_device('@numpy')
+    after = baseline_after_joint(baseline, model, main_head,
+                                 run.settings.phase2)
+    after.to_device(run.device)               # evaluated where it trained
+    after_info = dict(common, role='baseline_after_joint',
+                      test_accuracy_main=main_accuracy(
+                          after, *run.splits['test']))
+    after.to_device('@numpy')
+    save_model(os.path.join(run.out, 'baseline_after_joint'), after,
+               after_info)
+    save_model(os.path.join(run.out, 'branchynet'), model, info)
+    return info, after_info
+
+
+def train_phase2(run, baseline):
+    """Phase 2: every exit jointly. Returns the two models' infos."""
+    prefix = os.path.join(run.out, 'branchynet')
+    after_prefix = os.path.join(run.out, 'baseline_after_joint')
+    if _done(prefix) and _done(after_prefix):
+        info = load_model(prefix)[1]
+        _skip_note(run, 'phase 2: ' + prefix, info)
+        if not run.workers.is_root:
+            return None, None
+        return info, load_model(after_prefix)[1]
+    settings = run.settings
+    initial = initial_network(run.out, settings, run.workers.is_root)
+    weights = resolve_exit_weights(settings.exit_weights, initial.n_exits)
+    run.say('phase 2 (%s start): all exits jointly, weights %s, %s, %s'
+            % (settings.phase2, weights, _epochs(settings.epochs_joint),
+               run.workers.describe()))
+    model, main_head = phase2_start(baseline, initial, settings.phase2)
+    model.to_device(run.device)
+    main_head.to_device(run.device)
+    optimizers, shifts = setup_optimizers(
+        run.recipe, settings, phase2_targets(model, main_head,
+                                             settings.phase2),
+        phase_iterations(run, settings.epochs_joint))
+    if settings.phase2 == 'reference':
+        load_npz_safe(os.path.join(run.out, 'phase1', 'optimizer.npz'),
+                      optimizers['main'])
+    log = run_phase(JointLoss(model, weights), optimizers, shifts, run, 2)
+    infos = (None, None)
+    if run.workers.is_root:
+        infos = _save_phase2(run, model, main_head, baseline, log, weights)
+    run.workers.agree(None)
+    return infos
+
+
+def prepare_output(out):
+    """Create the output folder; a clear error if it cannot be one."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise BranchyNetError('--out %s exists and is not a folder' % out)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise BranchyNetError('cannot create the output folder %s: %s'
+                              % (out, e.strerror)) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise BranchyNetError('the output folder %s is not writable' % out)
+
+
+def _saved_settings(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise BranchyNetError('cannot read %s: %s' % (path, e)) from None
+
+
+@contextlib.contextmanager
+def _locked(run):
+    """Hold ``run.out``'s lock (rank 0 takes it); every rank fails alike."""
+    lock, error = None, None
+    if run.workers.is_root:
+        lock = OutputLock(run.out)
+        try:
+            lock.__enter__()
+        except BranchyNetError as e:
+            lock, error = None, str(e)
+    run.workers.check_all(error)
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.__exit__(None, None, None)
+
+
+#: a temporary in OUT itself younger than this is spared: with ``--out .``
+#: it may be another branchynet command's file being written
+SHARED_LEFTOVER_AGE = 600.0
+
+
+def _remove_leftovers(out):
+    """Our temporaries in the folders a run writes (OUT, its phase folders,
+    their rank folders), not in the rest of the tree below OUT."""
+    removed = remove_leftovers(out, older_than=SHARED_LEFTOVER_AGE,
+                               recursive=False)
+    # the phase folders are only ever written under OUT's lock, held here
+    for folder in sorted(glob.glob(os.path.join(out, 'phase[12]'))
+                         + glob.glob(os.path.join(out, 'phase[12]', 'rank*'))):
+        removed += remove_leftovers(folder, snapshot_dirs=True,
+                                    recursive=False)
+    return removed
+
+
+def _start(run, asked, allow_changed_settings):
+    """Check a resumed run's settings, clean up, record the settings."""
+    settings_path = os.path.join(run.out, 'settings.json')
+    error = None
+    if run.resume:
+        try:
+            saved = _saved_settings(settings_path)
+            if saved is not None:       # written before it held the count
+                saved.setdefault('processes', 1)
+                saved = with_schedule(saved, asked)   # or the schedule
+            check_resume_settings(saved, asked, allow_changed_settings)
+        except BranchyNetError as e:
+            error = str(e)
+    run.workers.check_all(error)
+    if run.workers.is_root:
+        for path in _remove_leftovers(run.out):
+            print('removed %s, left by a killed run' % path)
+        write_json_atomic(settings_path, asked)
+    run.workers.agree(None)
+
+
+def train_experiment(name, out, device='@numpy', data_dir='auto',
+                     resume=False, progress=True,
+                     allow_changed_settings=False, communicator=None,
+                     **overrides):
+    """Run both phases of experiment ``name``; skip a phase already done.
+
+    Everything that can be checked is checked before any training: the
+    settings, the device, the output folder, the data and the batch size.
+    The output folder is locked for the whole run.
+
+    Args:
+        name (str): experiment (``lenet_mnist`` ...).
+        out (str): output folder (see the module docstring).
+        device (str): Chainer device specifier (``@numpy``, ``@cupy:0``);
+            under MPI, ``@cupy`` means the GPU of the process's local rank.
+        data_dir (str): the data root (holding mnist/, cifar10/,
+            pcifar10/); ``'auto'``: ``$BRANCHYNET_DATA_ROOT`` or
+            ``datasets/data``.
+        resume (bool): continue an interrupted phase from its snapshot; the
+            settings must be those the run started with.
+        allow_changed_settings (bool): resume even with other settings.
+        communicator (str or None): a ChainerMN communicator name to train
+            across the processes of an MPI job (:mod:`branchynet.training.distributed`).
+        overrides: fields of :class:`TrainSettings` (epochs, batch size...).
+
+    Returns:
+        dict: the info saved with each model, by role (``baseline``,
+        ``branchynet``, ``baseline_after_joint``); None values on ranks
+        other than 0.
+
+    Raises:
+        BranchyNetError: a check failed (on every rank of an MPI job alike).
+    """
+    workers = get_workers(communicator, device)
+    run, error = None, None
+    try:
+        run = _checked_run(name, out, device, data_dir, resume, progress,
+                           workers, overrides)
+    except BranchyNetError as e:
+        error = str(e)
+    workers.check_all(error)        # every rank stops, the line printed once
+    asked = dict(saved_form(run.settings), processes=workers.size)
+    with _locked(run):
+        _start(run, asked, allow_changed_settings)
+        results = {}
+        baseline, results['baseline'] = train_phase1(run)
+        results['branchynet'], results['baseline_after_joint'] = \
+            train_phase2(run, baseline)
+    if not workers.is_root:
+        return dict.fromkeys(results)
+    return results
+
+
+def _checked_run(name, out, device, data_dir, resume, progress, workers,
+                 overrides):
+    """The :class:`Run`, after every check that needs no training."""
+    settings = resolve_settings(name, **overrides)
+    resolve_exit_weights(settings.exit_weights,      # checked now, not after
+                         N_EXITS[get_experiment(name).network])
+    workers.local_batch(settings.batch_size)
+    device = get_device(workers.device(device))
+    prepare_output(out)
+    splits = prepare_data(settings, data_dir)
+    if settings.batch_size > len(splits['train'][0]):
+        raise BranchyNetError('batch size %d is larger than the %d training '
+                              'samples' % (settings.batch_size,
+                                           len(splits['train'][0])))
+    from branchynet.data import dataset_classes
+    classes = dataset_classes(settings.dataset
+                              or get_experiment(name).dataset, data_dir)
+    return Run(out, settings, splits, device, resume, progress, workers,
+               classes)

@@ -1,0 +1,90 @@
+"""get_results.sh's stages and options, with a stand-in ``branchynet`` on
+PATH that records its calls (the real stages run in the container smoke
+test, .ci/container_smoke.sh, and in the README's runs)."""
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def get_results(tmp_path, *args):
+    """Run get_results.sh as the container image does (its ``branchynet``
+    from PATH); returns the process and the stand-in's calls."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir(exist_ok=True)
+    calls = tmp_path / 'calls'
+    fake = bin_dir / 'branchynet'
+    fake.write_text('#!/bin/sh\necho "$*" >> "%s"\n' % calls)
+    fake.chmod(0o755)
+    env = dict(os.environ, PATH='%s:%s' % (bin_dir, os.environ['PATH']),
+               BRANCHYNET_IN_CONTAINER='1',
+               BRANCHYNET_DATA_ROOT=str(tmp_path / 'data'))
+    process = subprocess.run(['bash', str(REPO / 'get_results.sh')] +
+                             list(args), cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=120)
+    lines = calls.read_text().splitlines() if calls.exists() else []
+    return process, lines
+
+
+def test_the_data_comes_first_then_train_sweep_report(tmp_path):
+    process, calls = get_results(tmp_path, '--quick', '--only',
+                                 'lenet_mnist')
+    assert process.returncode == 0, process.stderr
+    assert calls[0] == 'data mnist'
+    assert calls[1].startswith('train lenet_mnist --out _models/quick/'
+                               'lenet_mnist --resume')
+    assert '--allow-changed-settings' not in calls[1]
+    assert calls[-1].startswith('report')
+
+
+def test_allow_changed_settings_reaches_train(tmp_path):
+    process, calls = get_results(tmp_path, '--quick', '--only',
+                                 'lenet_mnist', '--allow-changed-settings')
+    assert process.returncode == 0, process.stderr
+    train = [c for c in calls if c.startswith('train ')]
+    assert len(train) == 1 and '--allow-changed-settings' in train[0]
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--frobnicate'], "unknown argument '--frobnicate'"),
+    (['--procs', '0'], '--procs needs a positive integer'),
+    (['--procs', '99999999999999999999'], 'up to 1024'),
+    (['--procs', '1025'], 'up to 1024'),
+    (['--procs=00000'], 'up to 1024'),
+    (['--procs', '-3'], '--procs needs a positive integer'),
+    (['--procs', '08', '--only', 'vgg'], "unknown network 'vgg'"),
+    (['--only', 'vgg'], "unknown network 'vgg'"),
+    (['--only'], '--only needs a value'),
+    (['--hostfile', 'hosts'], '--hostfile needs --procs N'),
+])
+def test_bad_options_are_one_line_before_any_work(tmp_path, args, message):
+    process, calls = get_results(tmp_path, *args)
+    assert process.returncode == 2
+    assert process.stderr.count('\n') == 1 and message in process.stderr
+    assert calls == []
+
+
+@pytest.mark.parametrize('version, prefix', [
+    ('mpiexec (OpenRTE) 4.1.4', 'mpiexec --quiet -n 2 '),
+    ('mpiexec (Open MPI) 5.0.7', 'mpiexec -n 2 '),
+    ('HYDRA build details:', 'mpiexec -n 2 ')])
+def test_procs_runs_training_under_a_quiet_mpiexec(tmp_path, version, prefix):
+    """--quiet where the launcher takes it (Open MPI 4): a mistake on the
+    ranks stays their one line, without Open MPI's banner after it; Open MPI
+    5 and MPICH refuse the option."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    fake = bin_dir / 'mpiexec'
+    fake.write_text('#!/bin/sh\n[ "$1" = --version ] && { echo "%s"; '
+                    'exit 0; }\necho "mpiexec $*" >> "%s"\n'
+                    % (version, tmp_path / 'calls'))
+    fake.chmod(0o755)
+    process, calls = get_results(tmp_path, '--quick', '--only',
+                                 'lenet_mnist', '--procs', '2')
+    assert process.returncode == 0, process.stderr
+    launch, = [c for c in calls if c.startswith('mpiexec')]
+    assert launch.startswith(prefix)
+    assert ' train lenet_mnist ' in launch

@@ -1,0 +1,128 @@
+"""Latency profiler and multiply-add counts.
+
+The profiler's accounting is checked on a fake clock that only the
+network's layers advance, so the expected times are exact and nothing
+depends on how loaded the machine is.
+"""
+import time
+
+import chainer
+import chainer.links as L
+import numpy
+import pytest
+
+from branchynet.networks.model import BranchyNet
+
+from branchynet.networks import b_lenet
+from branchynet.measurement.profiling import (count_macs, forcing_thresholds,
+                                  profile_paths, run_one)
+
+
+def test_forcing_thresholds_send_every_sample_to_exit_k():
+    model = b_lenet()
+    x = numpy.random.RandomState(0).rand(5, 1, 28, 28).astype(numpy.float32)
+    for k in range(model.n_exits):
+        t = forcing_thresholds(model.n_exits, k)
+        assert [run_one(model, x[i:i + 1], t)[1] for i in range(5)] == [k] * 5
+    assert run_one(model, x[:1], None)[1] == model.n_exits - 1
+
+
+class FakeClock:
+    """A ``time.perf_counter`` that only the network's layers advance."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def ticking(self, ms):
+        """An identity layer that takes ``ms`` milliseconds of fake time."""
+        def layer(x):
+            self.now += ms / 1000
+            return x
+        return layer
+
+
+@pytest.fixture
+def clocked_model(monkeypatch):
+    """A 2-exit BranchyNet whose stages and heads take known fake times:
+    stage 1 1 ms, exit 1 0.5 ms, stage 2 3 ms, exit 2 0.25 ms."""
+    clock = FakeClock()
+    monkeypatch.setattr(time, 'perf_counter', clock)
+    numpy.random.seed(0)
+    stages = [chainer.Sequential(clock.ticking(1.0), L.Linear(8, 8)),
+              chainer.Sequential(clock.ticking(3.0), L.Linear(8, 8))]
+    exits = [chainer.Sequential(clock.ticking(0.5), L.Linear(8, 4)),
+             chainer.Sequential(clock.ticking(0.25), L.Linear(8, 4))]
+    return BranchyNet(stages, exits)
+
+
+def test_profile_times_everything_a_sample_goes_through(clocked_model):
+    x = numpy.random.RandomState(0).rand(10, 8).astype(numpy.float32)
+    profile = profile_paths(clocked_model, x, n_samples=7, n_warmup=2)
+    # exit 1's path: stage 1 and its head; exit 2's: exit 1's path too
+    # (the sample was not confident there), then stage 2 and the final head
+    assert profile.exit_ms == pytest.approx([1.5, 4.75])
+    # the baseline runs the main network alone
+    assert profile.baseline_ms == pytest.approx(4.25)
+    # the reference's accounting: the trunk stages only
+    assert profile.stage_ms == pytest.approx([1.0, 3.0])
+    assert profile.trunk_ms == pytest.approx([1.0, 4.0])
+    assert profile.n_samples == 7
+    # every sample costs the same on the fake clock (up to the rounding of
+    # its running total), whatever the random order of the paths
+    assert profile.exit_ms_p10 == pytest.approx([1.5, 4.75])
+    assert profile.exit_ms_p90 == pytest.approx([1.5, 4.75])
+
+
+def test_multiply_adds_match_the_layer_table():
+    macs = count_macs(b_lenet(), numpy.zeros((1, 1, 28, 28), numpy.float32))
+    conv1 = 5 * 1 * 25 * 30 * 30               # conv(5, 1->5) on 30x30
+    exit1 = 10 * 5 * 9 * 15 * 15 + 640 * 10    # conv(3, 5->10) on 15x15
+    stage2 = (10 * 5 * 25 * 17 * 17 + 20 * 10 * 25 * 11 * 11 + 720 * 84)
+    assert macs['stage'] == [conv1, stage2]
+    assert macs['exit'] == [exit1, 84 * 10]
+    assert macs['path'] == [conv1 + exit1, conv1 + stage2 + exit1 + 840]
+    assert macs['baseline'] == conv1 + stage2 + 840
+
+
+def test_profile_on_onnxruntime():
+    from branchynet.runtimes.runtime import make_runtime
+    model = b_lenet()
+    runtime = make_runtime(model, 'b_lenet', 'onnxruntime')
+    x = numpy.random.RandomState(0).rand(10, 1, 28, 28).astype(numpy.float32)
+    for k in range(model.n_exits):
+        t = forcing_thresholds(model.n_exits, k)
+        assert [run_one(runtime, runtime.send(x[i:i + 1]), t)[1]
+                for i in range(5)] == [k] * 5
+    profile = profile_paths(runtime, x, n_samples=5, n_warmup=1)
+    assert profile.runtime == 'onnxruntime'
+    assert profile.settings['intra_op_num_threads'] == 1
+    assert len(profile.exit_ms) == len(profile.stage_ms) == 2
+    assert profile.trunk_ms == pytest.approx(numpy.cumsum(profile.stage_ms))
+
+
+def test_paths_are_timed_in_a_fresh_random_order_per_sample():
+    from branchynet.runtimes.runtime import ChainerRuntime
+
+    class Recording(ChainerRuntime):
+        calls = []
+
+        def run_one(self, x1, thresholds):
+            self.calls.append(None if thresholds is None else tuple(thresholds))
+            return super().run_one(x1, thresholds)
+
+    model = b_lenet()
+    x = numpy.random.RandomState(0).rand(4, 1, 28, 28).astype(numpy.float32)
+    runs = [None] + [forcing_thresholds(2, k) for k in range(2)]
+    numpy.random.seed(5)
+    before = numpy.random.get_state()[1].copy()
+    profile_paths(Recording(model), x, n_samples=12, n_warmup=0)
+    # the caller's random state is not consumed
+    assert (numpy.random.get_state()[1] == before).all()
+    orders = [tuple(Recording.calls[i:i + 3])
+              for i in range(0, len(Recording.calls), 3)]
+    assert len(orders) == 12
+    assert all(sorted(o, key=repr) == sorted(runs, key=repr) for o in orders)
+    assert len(set(orders)) > 1

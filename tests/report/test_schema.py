@@ -1,0 +1,46 @@
+"""sweep.json checks for the fields the scores and the alpha figure add."""
+import copy
+
+import pytest
+
+from branchynet.errors import BranchyNetError
+from branchynet.report.table import DISPLAY
+from branchynet.report.schema import check_sweep_result
+from test_figures import summary as figure_summary
+
+
+def summary(**changes):
+    s = copy.deepcopy(figure_summary())
+    s['sweep_tune'] = copy.deepcopy(s['sweep_test'])     # not one list
+    s = dict(s, experiment='lenet_mnist',
+             device='@numpy', rule='knee', n_test=10, chosen_index=1,
+             baseline={'ms': 4.0, 'test_accuracy': 0.99},
+             macs={'baseline': 2e6, 'path': [1e6, 2e6]}, validation=[])
+    s.update(changes)
+    return s
+
+
+def test_a_good_result_with_and_without_score_and_tuning_rows():
+    check_sweep_result(summary(), 'x', DISPLAY)
+    check_sweep_result(summary(score='energy'), 'x', DISPLAY)
+    old = summary()
+    del old['sweep_tune']                  # results from before the figure
+    check_sweep_result(old, 'x', DISPLAY)
+
+
+@pytest.mark.parametrize('changes, match', [
+    (dict(score='confidence'), "unknown score 'confidence'"),
+    (dict(score=['entropy']), 'unknown score'),
+    (dict(sweep_tune=[]), 'sweep_tune has 0 rows, sweep_test 4'),
+    (dict(sweep_tune='rows'), 'sweep_tune should be list'),
+])
+def test_bad_score_and_tuning_rows_are_named(changes, match):
+    with pytest.raises(BranchyNetError, match=match):
+        check_sweep_result(summary(**changes), 'x', DISPLAY)
+
+
+def test_a_bad_tuning_row_is_named():
+    s = summary()
+    s['sweep_tune'][2] = dict(s['sweep_tune'][2], ms=-1)
+    with pytest.raises(BranchyNetError, match=r'sweep_tune\[2\]\.ms'):
+        check_sweep_result(s, 'x', DISPLAY)

@@ -1,0 +1,249 @@
+"""ONNX export: every network's graphs against Chainer, layer differences,
+the export folder and the `branchynet export` command."""
+import functools
+import hashlib
+import json
+import os
+
+import chainer
+import chainer.functions as F
+import numpy
+import onnx
+import onnxruntime
+import pytest
+
+from branchynet import cli
+from branchynet.errors import BranchyNetError
+from branchynet.exits.inference import entropy
+from branchynet.networks.layers import lrn, max_pool
+from branchynet.networks import NETWORKS, random_network
+from branchynet.runtimes.onnx.export import (INPUT_SHAPES, OPSET, _convert, _Graph,
+                                    export_model_dir, main_graph,
+                                    onnx_pool_outsize, segment_graphs)
+from branchynet.networks.serialization import save_model
+
+#: samples per network (B-ResNet-110 is large: keep its batch tiny)
+BATCH = {'b_lenet': 5, 'b_alexnet': 3, 'b_resnet110': 2}
+
+
+def session(graph):
+    return onnxruntime.InferenceSession(graph.SerializeToString(),
+                                        providers=['CPUExecutionProvider'])
+
+
+def chainer_logits(model, x):
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        return [z.array for z in model(x)], model.forward_main(x).array
+
+
+@pytest.mark.parametrize('name', sorted(NETWORKS))
+def test_segments_and_main_graph_match_chainer(name):
+    model = random_network(name)
+    shape = INPUT_SHAPES[name]
+    x = numpy.random.RandomState(2).rand(BATCH[name], *shape).astype(
+        numpy.float32)
+    logits, main = chainer_logits(model, x)
+    graphs = segment_graphs(model, shape)
+    assert len(graphs) == model.n_exits
+    h = x
+    for k, graph in enumerate(graphs):
+        out = session(graph).run(None, {'input': h})
+        last = k == model.n_exits - 1
+        assert len(out) == (2 if last else 3)
+        z, h_entropy = out[-2], out[-1]
+        assert z.shape == logits[k].shape and h_entropy.shape == (len(x),)
+        numpy.testing.assert_allclose(z, logits[k], rtol=0, atol=1e-4)
+        numpy.testing.assert_allclose(h_entropy, entropy(logits[k]), rtol=0,
+                                      atol=1e-4)
+        h = out[0]
+    assert numpy.abs(logits[-1]).max() > 0.01       # not a trivial match
+    got = session(main_graph(model, shape)).run(None, {'input': x})[0]
+    numpy.testing.assert_allclose(got, main, rtol=0, atol=1e-4)
+
+
+def test_graphs_use_opset_17_and_a_symbolic_batch():
+    graph = segment_graphs(random_network('b_lenet'), (1, 28, 28))[0]
+    assert [o.version for o in graph.opset_import if o.domain == ''] == \
+        [OPSET] and OPSET >= 17
+    dims = graph.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == 'N' and [d.dim_value for d in dims[1:]] == \
+        [1, 28, 28]
+
+
+def pooling_layers(name):
+    """(input shape, ksize, stride) of every max/avg pooling the network
+    runs, traced on one sample."""
+    found = []
+
+    def walk(layer, x):
+        if isinstance(layer, chainer.Sequential):
+            for sub in layer:
+                x = walk(sub, x)
+            return x
+        func = getattr(layer, 'func', None)
+        if func in (F.max_pooling_2d, F.average_pooling_2d):
+            found.append((func, x.shape, layer.keywords['ksize'],
+                          layer.keywords['stride']))
+        y = layer(x)
+        return y.array if isinstance(y, chainer.Variable) else y
+
+    model = NETWORKS[name]()
+    x = numpy.zeros((1,) + INPUT_SHAPES[name], numpy.float32)
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        for stage, head in zip(model.stages, model.exits):
+            x = walk(stage, x)
+            walk(head, x)
+    return found
+
+
+@pytest.mark.parametrize('name', sorted(NETWORKS))
+def test_ceil_mode_pooling_equals_cover_all_on_every_network_shape(name):
+    rng = numpy.random.RandomState(0)
+    layers = pooling_layers(name)
+    assert layers, 'no pooling layer found'
+    for func, shape, ksize, stride in layers:
+        x = rng.randn(2, *shape[1:]).astype(numpy.float32)
+        want = func(x, ksize, stride).array           # Chainer's defaults
+        g = _Graph()
+        layer = functools.partial(func, ksize=ksize, stride=stride)
+        out, _ = _convert(g, layer, 'input', x)
+        g.op('Identity', [out], out='y')
+        model = g.model([('input', ['N'] + list(shape[1:]))],
+                        [('y', ['N'] + list(want.shape[1:]))], 'pool')
+        got = session(model).run(None, {'input': x})[0]
+        assert got.shape == want.shape, (shape, ksize, stride)
+        numpy.testing.assert_array_equal(got, want)
+
+
+def test_pool_size_formula_and_the_case_where_onnx_differs():
+    outsize = chainer.utils.conv.get_conv_outsize
+    for size in range(6, 40):
+        # cover_all (max pooling): the windows the networks use
+        for k, s in ((2, 2), (3, 2), (3, 1), (6, 1), (5, 3)):
+            assert onnx_pool_outsize(size, k, s, 0, True) == \
+                outsize(size, k, s, 0, cover_all=True)
+        # average pooling rounds down in both (ResNet's 1x1, stride 2)
+        for k, s in ((1, 2), (6, 1)):
+            assert onnx_pool_outsize(size, k, s, 0, False) == \
+                outsize(size, k, s, 0, cover_all=False)
+    # a stride larger than the window: Chainer's last window starts past the
+    # input (5 -> 3 windows at 0, 3, 6), ONNX drops it; the exporter refuses
+    assert chainer.utils.conv.get_conv_outsize(5, 1, 3, 0, True) == 3
+    assert onnx_pool_outsize(5, 1, 3, 0, True) == 2
+    g = _Graph()
+    with pytest.raises(BranchyNetError, match='ONNX would give'):
+        _convert(g, max_pool(1, 3), 'input',
+                 numpy.zeros((1, 1, 5, 5), numpy.float32))
+
+
+def _exported_lrn(layer, x):
+    g = _Graph()
+    out, want = _convert(g, layer, 'input', x)
+    g.op('Identity', [out], out='y')
+    shape = ['N'] + list(x.shape[1:])
+    model = g.model([('input', shape)], [('y', shape)], 'lrn')
+    return session(model).run(None, {'input': x})[0], want, model
+
+
+@pytest.mark.parametrize('beta', [0.75, 0.6])
+def test_lrn_is_chainers_formula(beta):
+    # a large alpha, where alpha and ONNX's alpha / n give visibly different
+    # outputs; 6 channels, so the window is cut at both edges
+    layer = functools.partial(
+        F.local_response_normalization, n=3, k=1.0, alpha=0.5, beta=beta)
+    x = numpy.random.RandomState(0).randn(2, 6, 4, 4).astype(numpy.float32)
+    got, want, model = _exported_lrn(layer, x)
+    numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    unscaled = F.local_response_normalization(x, 3, 1.0, 0.5 / 3, beta).array
+    assert numpy.abs(unscaled - want).max() > 0.01
+    # spelled out (ONNX Runtime's LRN kernel is slow), Pow only when needed
+    ops = [n.op_type for n in model.graph.node]
+    assert 'LRN' not in ops
+    assert ('Pow' in ops) == (beta != 0.75)
+
+
+def test_the_networks_lrn_on_a_large_map():
+    # B-ResNet's exit-1 LRN map, values of a trained network's scale
+    x = (30 * numpy.random.RandomState(1).randn(1, 64, 30, 30)).astype(
+        numpy.float32)
+    got, want, _ = _exported_lrn(lrn(), x)
+    numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_an_even_lrn_window_is_refused():
+    layer = functools.partial(F.local_response_normalization, n=4)
+    with pytest.raises(BranchyNetError, match='even window'):
+        _convert(_Graph(), layer, 'input',
+                 numpy.zeros((1, 8, 2, 2), numpy.float32))
+
+
+def test_unknown_layer_is_a_clear_error():
+    g = _Graph()
+    with pytest.raises(BranchyNetError, match='no ONNX converter'):
+        _convert(g, F.sigmoid, 'input', numpy.zeros((1, 3), numpy.float32))
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    """A B-LeNet model folder as training writes it (random weights)."""
+    root = tmp_path / 'model'
+    for role, seed in (('branchynet', 0), ('baseline', 1)):
+        save_model(str(root / role), random_network('b_lenet', seed),
+                   {'network': 'b_lenet', 'role': role,
+                    'settings': {'experiment': 'lenet_mnist'}})
+    return root
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_export_folder(model_dir, tmp_path):
+    out = tmp_path / 'onnx'
+    sidecar = export_model_dir(str(model_dir), str(out))
+    on_disk = json.loads((out / 'export.json').read_text())
+    assert on_disk == sidecar
+    assert (sidecar['network'], sidecar['exits'], sidecar['classes'],
+            sidecar['input_shape'], sidecar['opset']) == \
+        ('b_lenet', 2, 10, [1, 28, 28], OPSET)
+    entry = sidecar['models']['branchynet']
+    assert entry['segments'] == ['branchynet_segment1.onnx',
+                                 'branchynet_segment2.onnx']
+    for role in ('branchynet', 'baseline'):
+        source = sidecar['models'][role]['source']
+        assert source['sha256'] == sha256(model_dir / (role + '.npz'))
+    assert sorted(os.listdir(out)) == sorted(list(sidecar['files']) +
+                                             ['export.json'])
+    for name, digest in sidecar['files'].items():
+        assert sha256(out / name) == digest
+        onnx.checker.check_model(str(out / name))
+    # the baseline graph holds the baseline's weights, not the B-net's
+    assert sidecar['files']['baseline.onnx'] != \
+        sidecar['files']['branchynet_main.onnx']
+
+
+def test_export_command(model_dir, capsys):
+    assert cli.main(['export', str(model_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert 'b_lenet, 2 exits, 10 classes, input 1x28x28, opset 17' in printed
+    assert (model_dir / 'onnx' / 'export.json').is_file()
+
+
+def one_error_line(capsys):
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and err.startswith('branchynet: error: ')
+    assert 'Traceback' not in err
+    return err
+
+
+def test_export_bad_inputs(tmp_path, model_dir, capsys):
+    assert cli.main(['export', str(tmp_path / 'missing')]) == 2
+    assert 'does not exist' in one_error_line(capsys)
+    (tmp_path / 'empty').mkdir()
+    assert cli.main(['export', str(tmp_path / 'empty')]) == 2
+    assert 'is not a model folder' in one_error_line(capsys)
+    (model_dir / 'baseline.npz').write_bytes(b'not an npz')
+    assert cli.main(['export', str(model_dir),
+                     '--out', str(tmp_path / 'out')]) == 2
+    assert 'baseline.npz' in one_error_line(capsys)
+    assert not (tmp_path / 'out').exists()        # nothing half-written

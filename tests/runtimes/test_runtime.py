@@ -1,0 +1,58 @@
+"""Choosing the runtime: one interface over Chainer and ONNX Runtime."""
+import numpy
+import onnxruntime
+import pytest
+
+from branchynet.errors import BranchyNetError
+from branchynet.networks import b_lenet
+from branchynet.runtimes.runtime import (ChainerRuntime, OnnxRuntime, as_runtime,
+                                make_runtime, ort_providers)
+
+
+def test_both_runtimes_answer_alike():
+    numpy.random.seed(0)
+    model = b_lenet()
+    x = numpy.random.RandomState(1).rand(12, 1, 28, 28).astype(numpy.float32)
+    chainer_rt = make_runtime(model, 'b_lenet', 'chainer')
+    onnx_rt = make_runtime(model, 'b_lenet', 'onnxruntime')
+    assert isinstance(chainer_rt, ChainerRuntime)
+    assert isinstance(onnx_rt, OnnxRuntime)
+    assert chainer_rt.n_exits == onnx_rt.n_exits == 2
+    a, b = chainer_rt.predict_main(x), onnx_rt.predict_main(x)
+    assert a.dtype == b.dtype == numpy.int32
+    numpy.testing.assert_array_equal(a, b)
+    entropies, _ = chainer_rt.exit_records(x)
+    t = [float(numpy.median(entropies[:, 0])) + 1e-4]
+    for got, want in zip(onnx_rt.early_exit(x, t), chainer_rt.early_exit(x, t)):
+        assert got.dtype == want.dtype == numpy.int32
+        numpy.testing.assert_array_equal(got, want)
+    assert onnx_rt.run_one(onnx_rt.send(x[:1]), None) == \
+        chainer_rt.run_one(chainer_rt.send(x[:1]), None)
+    h_chainer, h_onnx = chainer_rt.send(x[:1]), onnx_rt.send(x[:1])
+    for s_chainer, s_onnx in zip(chainer_rt.trunk_stages(),
+                                 onnx_rt.trunk_stages()):
+        h_chainer, h_onnx = s_chainer(h_chainer), s_onnx(h_onnx)
+        numpy.testing.assert_allclose(h_onnx, h_chainer.array, atol=1e-5)
+    assert chainer_rt.settings['runtime'] == 'chainer'
+    assert onnx_rt.settings['device'] == '@numpy'
+
+
+def test_as_runtime_wraps_models_and_passes_runtimes():
+    model = b_lenet()
+    assert isinstance(as_runtime(model), ChainerRuntime)
+    rt = make_runtime(model, 'b_lenet', 'onnxruntime', main_only=True)
+    assert as_runtime(rt) is rt and rt.net.segments == []
+    assert isinstance(as_runtime(rt.net), OnnxRuntime)
+    with pytest.raises(TypeError):
+        as_runtime('model')
+
+
+def test_bad_runtime_or_device_is_a_user_error():
+    with pytest.raises(BranchyNetError, match='unknown runtime'):
+        make_runtime(b_lenet(), 'b_lenet', 'tvm')
+    with pytest.raises(BranchyNetError, match='bad device'):
+        ort_providers('gpu')
+    assert ort_providers('@numpy') == ['CPUExecutionProvider']
+    if 'CUDAExecutionProvider' not in onnxruntime.get_available_providers():
+        with pytest.raises(BranchyNetError, match='onnxruntime-gpu'):
+            ort_providers('@cupy:0')

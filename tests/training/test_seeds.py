@@ -1,0 +1,204 @@
+"""The LeNet row over seeds: scripts/seed_spread.py on small synthetic
+results and on real sweeps of tiny models, and scripts/run_seeds.sh with a
+stand-in ``branchynet`` that records its calls."""
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from branchynet.training import trainer as training
+from branchynet.measurement.pipeline import measure_experiment
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / 'scripts'))
+import seed_spread  # noqa: E402
+
+
+def fake_sweep(folder, seed, lenet, b_lenet, exit1, base_ms=1.0, ms=0.5,
+               base_mean=1.2, ms_mean=0.8, schedule='notebook'):
+    """A sweep.json holding only what seed_spread reads (accuracies as
+    fractions, as sweep writes them)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    chosen = {'thresholds': [0.05], 'accuracy': b_lenet / 100,
+              'exit_fractions': [exit1 / 100, 1 - exit1 / 100], 'ms': ms,
+              'ms_mean': ms_mean}
+    (folder / 'sweep.json').write_text(json.dumps({
+        'baseline': {'model': 'baseline_after_joint', 'ms': base_ms,
+                     'ms_mean': base_mean},
+        'baselines': [
+            {'model': 'baseline_after_joint', 'test_accuracy': lenet / 100},
+            {'model': 'baseline', 'test_accuracy': 0.5}],
+        'sweep_test': [{'accuracy': 0.1}, chosen], 'chosen_index': 1,
+        'training': {'branchynet': {'settings': {'seed': seed,
+                                                 'schedule': schedule}}}}))
+
+
+def run_spread(results, *extra):
+    return subprocess.run([sys.executable, str(REPO / 'scripts' /
+                                               'seed_spread.py'),
+                           str(results), *extra],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_spread_of_three_seeds(tmp_path):
+    lenet, b_lenet, exit1 = [99.00, 99.10, 99.26], [99.10, 99.30, 99.20], \
+        [93.0, 95.0, 94.0]
+    for seed in range(3):
+        fake_sweep(tmp_path / ('seed%d' % seed), seed, lenet[seed],
+                   b_lenet[seed], exit1[seed], ms=0.5 + 0.1 * seed)
+    rows = [seed_spread.read_seed(str(tmp_path / ('seed%d' % s) /
+                                      'sweep.json')) for s in range(3)]
+    summary = seed_spread.summarise(rows)
+
+    def sd(v):
+        m = sum(v) / len(v)
+        return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
+    s = summary['lenet_after_phase2']
+    assert s['mean'] == pytest.approx(sum(lenet) / 3)
+    assert s['sd'] == pytest.approx(sd(lenet))
+    assert (s['min'], s['max']) == pytest.approx((99.00, 99.26))
+    # the paper's 99.20% lies inside [99.00, 99.26]
+    assert s['paper_in_range'] is True
+    assert summary['b_lenet']['paper_in_range'] is True      # 99.25
+    assert summary['exit1_share']['paper_in_range'] is True  # 94.3
+    assert summary['gain']['mean'] == pytest.approx(
+        sum(1 / (0.5 + 0.1 * s) for s in range(3)) / 3)
+    assert summary['gain_mean']['mean'] == pytest.approx(1.2 / 0.8)
+    process = run_spread(tmp_path, '--json', str(tmp_path / 'out.json'))
+    assert process.returncode == 0, process.stderr
+    assert '| LeNet after phase 2 (%) | 3 | 99.12 |' in process.stdout
+    saved = json.loads((tmp_path / 'out.json').read_text())
+    assert [r['seed'] for r in saved['rows']] == [0, 1, 2]
+
+
+def test_paper_outside_the_spread_is_said(tmp_path):
+    for seed, acc in enumerate([98.90, 99.00]):
+        fake_sweep(tmp_path / ('seed%d' % seed), seed, acc, acc, 90.0)
+    rows = [seed_spread.read_seed(str(p)) for p in
+            sorted(tmp_path.glob('*/sweep.json'))]
+    s = seed_spread.summarise(rows)['lenet_after_phase2']
+    assert s['paper_in_range'] is False and s['paper_within_2sd'] is False
+    assert 'no' in run_spread(tmp_path).stdout
+
+
+@pytest.mark.parametrize('damage, message', [
+    (None, 'no */sweep.json'),
+    ('{', 'cannot read it as JSON'),
+    ('{"baselines": []}', 'no baseline_after_joint'),
+    ('{"baselines": [{"model": "baseline_after_joint", "test_accuracy": 1}]}',
+     "no 'sweep_test'"),
+])
+def test_bad_results_are_one_line(tmp_path, damage, message):
+    if damage is not None:
+        (tmp_path / 'seed0').mkdir()
+        (tmp_path / 'seed0' / 'sweep.json').write_text(damage)
+    process = run_spread(tmp_path)
+    assert process.returncode == 2
+    assert process.stderr.count('\n') == 1 and message in process.stderr
+
+
+def test_seeds_of_two_schedules_are_not_mixed(tmp_path):
+    fake_sweep(tmp_path / 'a', 0, 99, 99, 94, schedule='script')
+    fake_sweep(tmp_path / 'b', 1, 99, 99, 94, schedule='notebook')
+    process = run_spread(tmp_path)
+    assert process.returncode == 2 and 'several schedules' in process.stderr
+
+
+def test_spread_reads_real_sweeps_of_two_tiny_seeds(tmp_path, tiny_mnist,
+                                                    monkeypatch):
+    data = tmp_path / 'mnist'
+    data.mkdir()
+    _, checksums = tiny_mnist(data, 96, 64)
+    monkeypatch.setattr('branchynet.data.mnist.MNIST_SHA256', checksums)
+    for seed in (0, 1):
+        model = tmp_path / 'models' / ('seed%d' % seed)
+        training.train_experiment(
+            'lenet_mnist', str(model), data_dir=str(tmp_path), seed=seed,
+            schedule='script', epochs_main=1, epochs_joint=1, batch_size=16,
+            val_size=32, progress=False)
+        measure_experiment(str(model), str(tmp_path / 'results' /
+                                           ('seed%d' % seed)),
+                           data_dir=str(tmp_path), grid=[0.0, 0.1, 10.0],
+                           profile_samples=5, warmup=1, validate_samples=8)
+    process = run_spread(tmp_path / 'results')
+    assert process.returncode == 0, process.stderr
+    rows = [seed_spread.read_seed(str(p)) for p in
+            sorted((tmp_path / 'results').glob('*/sweep.json'))]
+    assert [(r['seed'], r['schedule']) for r in rows] == [(0, 'script'),
+                                                         (1, 'script')]
+    assert all(r['gain_mean'] is not None for r in rows)
+    assert '| 0 | script | seed0 |' in process.stdout
+
+
+def run_seeds(tmp_path, *args):
+    """scripts/run_seeds.sh with a stand-in branchynet: it records its
+    calls, writes the model once (a finished training run leaves it alone
+    when run again) and, for a sweep, a small sweep.json."""
+    calls = tmp_path / 'calls'
+    fake = tmp_path / 'branchynet'
+    fake.write_text(
+        '#!/bin/sh\necho "$*" >> "%s"\n'
+        'if [ "$1" = train ]; then for a; do [ "$prev" = --out ] && '
+        'mkdir -p "$a" && { [ -f "$a/branchynet.npz" ] || '
+        'touch "$a/branchynet.npz"; }; prev=$a; done; fi\n'
+        'if [ "$1" = sweep ]; then out=$4; mkdir -p "$out"; '
+        'cp "%s" "$out/sweep.json"; fi\n' % (calls, tmp_path / 'one.json'))
+    fake.chmod(0o755)
+    template = tmp_path / 'template'
+    fake_sweep(template, 0, 99.1, 99.2, 94.0)
+    (tmp_path / 'one.json').write_text((template / 'sweep.json').read_text())
+    env = dict(os.environ, BRANCHYNET=str(fake), PYTHON=sys.executable)
+    process = subprocess.run(['bash', str(REPO / 'scripts' / 'run_seeds.sh'),
+                              *args], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=120)
+    lines = calls.read_text().splitlines() if calls.exists() else []
+    return process, lines
+
+
+def test_run_seeds_trains_and_sweeps_each_seed_then_the_spread(tmp_path):
+    process, calls = run_seeds(tmp_path, '--seeds', '2', '--first', '3',
+                               '--procs', '1', '--schedule', 'script')
+    assert process.returncode == 0, process.stderr
+    assert [c.split()[0] for c in calls] == ['train', 'sweep'] * 2
+    assert calls[0].startswith('train lenet_mnist --seed 3 --schedule '
+                               'script --out _models/seeds_script/seed3 '
+                               '--resume')
+    assert calls[1].startswith('sweep _models/seeds_script/seed3 --out '
+                               'results_compare/seeds_script/seed3')
+    assert '--seed 4' in calls[2]
+    assert 'LeNet after phase 2' in process.stdout
+    assert (tmp_path / 'results_compare' / 'seeds_script' /
+            'spread.json').is_file()
+    # run again: training resumes (skips), finished sweeps are skipped
+    process, calls = run_seeds(tmp_path, '--seeds', '2', '--first', '3',
+                               '--procs', '1', '--schedule', 'script')
+    assert process.returncode == 0, process.stderr
+    assert [c.split()[0] for c in calls[4:]] == ['train', 'train']
+    assert process.stdout.count('skipping the sweep') == 2
+
+
+def test_run_seeds_quick_and_procs(tmp_path):
+    process, calls = run_seeds(tmp_path, '--seeds', '1', '--quick',
+                               '--procs', '1')
+    assert process.returncode == 0, process.stderr
+    assert '--epochs-main 1' in calls[0] and '--schedule notebook' in \
+        calls[0] and 'seeds_quick/seed0' in calls[0]
+    assert calls[1].endswith('--quick')
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--seeds', '0'], '--seeds needs an integer in [1, 1000]'),
+    (['--seeds', 'x'], '--seeds needs an integer'),
+    (['--procs', '0'], '--procs needs an integer in [1, 64]'),
+    (['--schedule', 'paper'], 'notebook or script'),
+    (['--frob'], "unknown argument '--frob'"),
+    (['--models'], '--models needs a value'),
+])
+def test_run_seeds_bad_options_are_one_line(tmp_path, args, message):
+    process, calls = run_seeds(tmp_path, *args)
+    assert process.returncode == 2 and calls == []
+    assert process.stderr.count('\n') == 1 and message in process.stderr
