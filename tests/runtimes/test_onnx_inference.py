@@ -2,6 +2,7 @@
 running without Chainer."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -10,15 +11,14 @@ import numpy
 import onnxruntime
 import pytest
 
-from branchynet.exits import inference
-
-from branchynet.runtimes.onnx import inference as onnx_inference
 from branchynet.errors import BranchyNetError
-from branchynet.networks.model import JointLoss
+from branchynet.exits import inference, scores
 from branchynet.networks import b_alexnet, b_lenet
+from branchynet.networks.model import JointLoss
+from branchynet.networks.serialization import save_model
+from branchynet.runtimes.onnx import inference as onnx_inference
 from branchynet.runtimes.onnx.export import export_model_dir, to_onnx_bytes
 from branchynet.runtimes.onnx.inference import ExportError, OnnxBranchyNet
-from branchynet.networks.serialization import save_model
 from helpers import REAL_MNIST
 
 #: an entropy this close to a threshold may fall on either side of it in
@@ -287,8 +287,12 @@ def test_export_runs_without_chainer(exported, trained, mnist, tmp_path):
     numpy.save(tmp_path / 'x.npy', x)
     h_chainer, _ = inference.exit_records(trained, x)
     t = float(numpy.median(h_chainer[:, 0]))
-    module = onnx_inference.__file__
-    subprocess.run([sys.executable, '-c', DEPLOYED, module,
+    # deployed as the module's docstring says: the two files side by side
+    deploy = tmp_path / 'deploy'
+    deploy.mkdir()
+    shutil.copy(onnx_inference.__file__, deploy / 'inference.py')
+    shutil.copy(scores.__file__, deploy / 'scores.py')
+    subprocess.run([sys.executable, '-c', DEPLOYED, deploy / 'inference.py',
                     str(exported / 'onnx'), str(tmp_path / 'x.npy'), str(t),
                     str(tmp_path / 'out.npz')], check=True, timeout=120,
                    env=dict(os.environ, PYTHONPATH=''))
