@@ -1,3 +1,4 @@
-"""The ``branchynet`` command."""
-from branchynet.cli.main import (build_parser, float_in, int_in, main,  # noqa
-                                 threshold_list)
+"""The ``branchynet`` command (:mod:`branchynet.cli.main`; one module per
+sub-command in :mod:`branchynet.cli.commands`)."""
+from branchynet.cli.args import float_in, int_in, threshold_list  # noqa
+from branchynet.cli.main import build_parser, main  # noqa

@@ -118,6 +118,35 @@ def test_module_help_exits_0():
         assert command in result.stdout
 
 
+
+def test_every_registered_command_is_listed_in_registry_order(capsys):
+    from branchynet.cli import build_parser, commands
+    names = [command.NAME for command in commands.COMMANDS]
+    assert len(set(names)) == len(names)
+    for command in commands.COMMANDS:
+        assert isinstance(command.NAME, str), command
+        assert callable(command.add_parser) and callable(command.run)
+    # the order the subcommands have always had in --help
+    assert names[:7] == ['train', 'evaluate', 'sweep', 'compare', 'export',
+                         'data', 'report']
+    assert run_cli(['--help']) == 0
+    out = capsys.readouterr().out
+    assert '{%s}' % ','.join(names) in out
+    listed = [line.split()[0] for line in out.splitlines()
+              if line.startswith('    ') and line.split()[0] in names]
+    assert listed == names
+    parser = build_parser()
+    for command in commands.COMMANDS:
+        # each command's parser runs that command: parse its own --help
+        assert run_cli([command.NAME, '--help']) == 0
+        assert capsys.readouterr().out.startswith(
+            'usage: branchynet %s ' % command.NAME)
+        action = next(a for a in parser._subparsers._group_actions
+                      if a.dest == 'command')
+        assert action.choices[command.NAME].get_default('func') is \
+            command.run
+
+
 @pytest.mark.parametrize('device', ['@tpu:0', 'gpu'])
 def test_bad_device(capsys, saved_branchynet, device):
     assert run_cli(['evaluate', saved_branchynet, '--device', device]) == 2

@@ -1,0 +1,171 @@
+"""What the sub-commands share: the parser class, the argument types and
+the option groups (``--score``, ``--data-dir``, ``--device``,
+``--runtime``)."""
+import argparse
+import math
+import os
+
+#: the exit status of a user mistake (see :mod:`branchynet.cli.main`)
+EXIT_ERROR = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line ``branchynet: error: ...``
+    (not usage + ``branchynet evaluate: error: ...``)."""
+
+    def error(self, message):
+        if message.endswith('expected one argument'):
+            # argparse reads "-t -3,-2" as a missing value and an option
+            message += " (a value starting with '-' goes after '=', as in " \
+                "-t=-3,-2)"
+        command = self.prog.partition(' ')[2]
+        hint = ' (see branchynet %s--help)' % (command + ' ' if command
+                                                else '')
+        self.exit(EXIT_ERROR, 'branchynet: error: %s%s\n'
+                  % (one_line(message), hint))
+
+    def exit(self, status=0, message=None):
+        from branchynet.training.distributed import (launcher_rank,
+                                                     silent_status)
+        if status and launcher_rank() != 0:
+            message = None       # under mpiexec rank 0 alone says it
+        super().exit(silent_status(status), message)
+
+
+def one_line(text):
+    return ' '.join(str(text).split())
+
+
+#: ONNX Runtime intra-op threads: a few per CPU at most (10000 threads
+#: took gigabytes and ran for half an hour)
+MAX_THREADS = 4 * (os.cpu_count() or 1)
+#: bounds of the numeric options: beyond them a value is a typo, not a
+#: setting (epochs, samples and sizes far past any real run)
+MAX_EPOCHS, MAX_BATCH, MAX_SAMPLES = 10 ** 4, 2 ** 16, 10 ** 8
+#: samples timed or run one by one per point (sweep), and quantiles per
+#: threshold (compare: B-AlexNet sweeps their square)
+MAX_TIMED, MAX_GRID_SIZE = 10 ** 6, 1000
+#: the trade-off weight; the longest latency a budget may name (a day);
+#: an exit's loss weight
+MAX_ALPHA, MAX_MS, MAX_WEIGHT = 1e6, 86400e3, 1e3
+
+
+def int_in(low, high):
+    """An argparse type: an integer in ``[low, high]``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:       # also more than 4300 digits
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                'expected an integer in [%d, %d], got %.40r'
+                % (low, high, text))
+        return value
+    return parse
+
+
+def float_in(low, high, low_open=False):
+    """An argparse type: a number in ``[low, high]`` (``(low, high]`` with
+    ``low_open``); never NaN or infinite."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (low < value if low_open else low <= value) or \
+                not value <= high:
+            raise argparse.ArgumentTypeError(
+                'expected a number in %s%g, %g], got %.40r'
+                % ('(' if low_open else '[', low, high, text))
+        return value
+    return parse
+
+
+positive_int = int_in(1, MAX_SAMPLES)
+non_negative_int = int_in(0, MAX_SAMPLES)
+
+
+#: the most values a threshold list (-t, --grid) may hold
+MAX_GRID = 1000
+
+
+def threshold_list(text):
+    """``0.025`` or ``0.0001,0.05`` -> tuple of finite floats.
+
+    Infinity (``inf``, or ``1e400``, which overflows to it) is refused: it
+    would land in ``sweep.json`` as ``Infinity``, which is not JSON. The
+    range depends on ``--score`` (energy thresholds are negative): checked
+    once every option is parsed (:func:`check_score_values`).
+    """
+    try:
+        values = tuple(float(t) for t in text.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            'thresholds must be comma-separated numbers, got %.80r'
+            % text) from None
+    for t in values:
+        if not math.isfinite(t):
+            raise argparse.ArgumentTypeError(
+                'thresholds must be finite numbers, got %.80r' % text)
+    if len(values) > MAX_GRID:      # a grid is swept per exit: its power
+        raise argparse.ArgumentTypeError(
+            'at most %d thresholds, got %d' % (MAX_GRID, len(values)))
+    return values
+
+
+def check_score_values(parser, args):
+    """``-t`` and ``--grid`` in the range of ``--score`` (entropy >= 0,
+    probabilities in [0, 1]), as a usage error of the command."""
+    if getattr(args, 'score', None) is None:
+        return
+    from branchynet.exits.scores import get_score
+    score = get_score(args.score)
+    for option in ('thresholds', 'grid'):
+        for t in getattr(args, option, None) or ():
+            reason = score.bad_threshold(t)
+            if reason:
+                parser.exit(EXIT_ERROR, 'branchynet: error: %s (see '
+                            'branchynet %s --help)\n'
+                            % (reason, args.command))
+
+
+def add_score(p):
+    from branchynet.exits.scores import SCORES
+    p.add_argument('--score', choices=list(SCORES), default='entropy',
+                   help="exit score: 'entropy' (the paper's, leave when "
+                        "H < T), 'maxprob' (leave when max p > T), 'margin' "
+                        "(top-1 minus top-2 probability > T) or 'energy' "
+                        "(-logsumexp of the logits < T; negative thresholds "
+                        "as -t=-7.5,-6)")
+
+
+def add_data_root(p):
+    p.add_argument('--data-dir', default='auto', metavar='DATA_ROOT',
+                   help='the data root, the folder holding mnist/, cifar10/ '
+                        'and pcifar10/ (default: $BRANCHYNET_DATA_ROOT, else '
+                        'datasets/data)')
+
+
+def add_common(p):
+    p.add_argument('--device', default='@numpy',
+                   help='Chainer device specifier: @numpy (default), '
+                        '@cupy:0, ...')
+    add_data_root(p)
+
+
+def add_runtime(p):
+    from branchynet.runtimes.runtime import RUNTIMES
+    p.add_argument('--runtime', choices=list(RUNTIMES), default='chainer',
+                   help="inference engine: 'chainer' (default) or "
+                        "'onnxruntime' (the model exported to ONNX in memory)")
+    p.add_argument('--threads', type=int_in(1, MAX_THREADS), default=1,
+                   help='ONNX Runtime intra-op threads, 1 to %d (4 per '
+                        'CPU; default 1)' % MAX_THREADS)
+
+
+def check_folder(option, path):
+    """An output folder must be a folder (or not exist yet)."""
+    from branchynet.errors import BranchyNetError
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise BranchyNetError('%s %s is a file, not a folder' % (option, path))

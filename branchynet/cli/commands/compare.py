@@ -1,0 +1,48 @@
+"""``branchynet compare``: every exit score under every rule."""
+import os
+
+from branchynet.cli.args import (MAX_ALPHA, MAX_GRID_SIZE, check_folder,
+                                 float_in, int_in)
+
+NAME = 'compare'
+
+
+def add_parser(subparsers):
+    """The ``compare`` sub-command's options."""
+    p = subparsers.add_parser(NAME, help='every exit score under every '
+                              'rule, side by side, from the records `sweep` '
+                              'wrote (no network runs)')
+    p.add_argument('model_dir', help='folder written by `branchynet train`')
+    p.add_argument('--results', help="the sweep's results folder (default "
+                   'results/NAME, as `sweep` writes it)')
+    p.add_argument('--figs', default='_figs',
+                   help='figure folder (default _figs)')
+    p.add_argument('--alpha', type=float_in(0, MAX_ALPHA), default=0.01,
+                   help='trade-off weight of the tradeoff rule, 0 to %g '
+                        '(default 0.01)' % MAX_ALPHA)
+    p.add_argument('--target', type=float_in(0, 1),
+                   help="per-exit accuracy of the per-exit rule, in [0, 1] "
+                        "(default: the sweep's choice's accuracy on the "
+                        "tuning split)")
+    p.add_argument('--grid-size', type=int_in(1, MAX_GRID_SIZE), default=33,
+                   help="quantiles of each score's grid per threshold, 1 "
+                        "to %d (default 33)" % MAX_GRID_SIZE)
+    return p
+
+
+def run(args):
+    from branchynet.measurement.compare import RULES, run_compare
+    results = args.results or os.path.join(
+        'results', os.path.basename(os.path.normpath(args.model_dir)))
+    check_folder('--figs', args.figs)
+    result, markdown, written = run_compare(
+        args.model_dir, results, args.figs, alpha=args.alpha,
+        target=args.target, grid_size=args.grid_size)
+    print(markdown)
+    print('compared %d scores x %d rules in %.2f s (the records pass it '
+          'reused took %s s in the sweep)' % (
+              len(result['frontiers']), len(RULES), result['seconds'],
+              '?' if result['records_seconds'] is None
+              else '%.2f' % result['records_seconds']))
+    for path in written:
+        print('wrote %s' % path)

@@ -1,0 +1,26 @@
+"""``branchynet export``: a trained experiment as ONNX graphs."""
+import os
+
+NAME = 'export'
+
+
+def add_parser(subparsers):
+    """The ``export`` sub-command's options."""
+    p = subparsers.add_parser(NAME, help='write a trained experiment as '
+                              'ONNX graphs (one per segment, and the '
+                              'baseline)')
+    p.add_argument('model_dir', help='folder written by `branchynet train`')
+    p.add_argument('--out', help='output folder (default MODEL_DIR/onnx)')
+    return p
+
+
+def run(args):
+    from branchynet.runtimes.onnx.export import export_model_dir
+    out = args.out or os.path.join(args.model_dir, 'onnx')
+    sidecar = export_model_dir(args.model_dir, out)
+    print('%s, %d exits, %d classes, input %s, opset %d:' % (
+        sidecar['network'], sidecar['exits'], sidecar['classes'],
+        'x'.join(map(str, sidecar['input_shape'])), sidecar['opset']))
+    for name in sorted(sidecar['files']):
+        print('  %s' % os.path.join(out, name))
+    print('  %s (sidecar)' % os.path.join(out, 'export.json'))

@@ -1,0 +1,27 @@
+"""``branchynet report``: Table I and the figures from the sweeps."""
+from branchynet.cli.args import check_folder
+
+NAME = 'report'
+
+
+def add_parser(subparsers):
+    """The ``report`` sub-command's options."""
+    p = subparsers.add_parser(NAME, help='Table I and figures from all '
+                              'sweep results')
+    p.add_argument('--results', default='results',
+                   help='folder holding NAME/sweep.json (default results)')
+    p.add_argument('--figs', default='_figs',
+                   help='figure folder (default _figs)')
+    return p
+
+
+def run(args):
+    from branchynet.report.table import load_results, to_markdown, write_table
+    from branchynet.report.figures import make_figures
+    check_folder('--results', args.results)
+    check_folder('--figs', args.figs)
+    results = load_results(args.results)
+    rows = write_table(results, args.results)
+    print(to_markdown(rows))
+    for path in make_figures(results, args.results, args.figs):
+        print('wrote %s' % path)

@@ -1,0 +1,183 @@
+"""``branchynet train``: the baseline, then the B-network (two phases)."""
+import argparse
+
+from branchynet.cli.args import (MAX_BATCH, MAX_EPOCHS, MAX_SAMPLES,
+                                 MAX_WEIGHT, add_common, float_in, int_in,
+                                 non_negative_int)
+from branchynet.errors import BranchyNetError
+
+NAME = 'train'
+#: runs the networks on the CPU (see :func:`branchynet.cli.main._run`)
+RUNS_NETWORKS = True
+
+
+def add_parser(subparsers):
+    """The ``train`` sub-command's options."""
+    from branchynet.experiments import EXPERIMENTS
+    p = subparsers.add_parser(NAME, help='train the baseline, then the '
+                              'BranchyNet (two phases)')
+    p.add_argument('network', help='one of: %s' % ', '.join(EXPERIMENTS))
+    p.add_argument('--out', help='output folder (default _models/NETWORK)')
+    _add_schedule(p)
+    _add_optimization(p)
+    _add_splits(p)
+    _add_run_control(p)
+    add_common(p)
+    return p
+
+
+def _add_schedule(p):
+    """How long and with which recipe: epochs, batch size, learning rate."""
+    from branchynet.experiments import SCHEDULES
+    p.add_argument('--epochs-main', type=int_in(1, MAX_EPOCHS),
+                   help='phase-1 epochs, 1 to %d (default: the reference '
+                        'schedule)' % MAX_EPOCHS)
+    p.add_argument('--epochs-joint', type=int_in(1, MAX_EPOCHS),
+                   help='phase-2 epochs, 1 to %d (default: the reference '
+                        'schedule)' % MAX_EPOCHS)
+    p.add_argument('--batch-size', type=int_in(1, MAX_BATCH),
+                   help='training batch size, 1 to %d (default: the '
+                        'reference)' % MAX_BATCH)
+    # the recipe names have no constant in branchynet.experiments (each
+    # experiment lists its own besides 'reference')
+    p.add_argument('--recipe', choices=['reference', 'modern'],
+                   default='reference',
+                   help="'reference' (Adam, the reference schedule) or "
+                        "'modern' (CIFAR only: SGD, weight decay, lr drops, "
+                        "crop and flip)")
+    p.add_argument('--schedule', choices=list(SCHEDULES),
+                   help="the reference recipe's epochs and batch size: "
+                        "'notebook' (default: the reference's notebooks, "
+                        "LeNet 100 + 100 epochs, ResNet batch 128) or "
+                        "'script' (its experiment_*.py: LeNet 50 + 100, "
+                        "ResNet batch 64); AlexNet is 50 + 100 at 512 in "
+                        "both")
+    p.add_argument('--lr', type=float_in(0, 10, low_open=True),
+                   help="learning rate in (0, 10] (Adam's alpha for the "
+                        "reference recipe; default: the recipe's)")
+
+
+def _add_optimization(p):
+    """Seed, Adam betas, the exits' loss weights, how phase 2 starts."""
+    from branchynet.training.settings import PHASE2_MODES
+    from branchynet.training.updater import ADAM_BETAS
+    p.add_argument('--seed', type=int_in(0, 2 ** 32 - 1), default=0,
+                   help='random seed of initialisation, order, dropout and '
+                        'augmentation, 0 to 2**32-1 (default 0)')
+    p.add_argument('--betas', choices=list(ADAM_BETAS), default='code',
+                   help="Adam betas: 'code' (0.9, 0.999, the reference "
+                        "code) or 'paper' (0.99, 0.999)")
+    p.add_argument('--exit-weights', default='code',
+                   help="'code' (all 1), 'paper' (1.0 ... 0.3) or numbers "
+                        "in [0, %g] like 1,0.3" % MAX_WEIGHT)
+    p.add_argument('--phase2', choices=list(PHASE2_MODES),
+                   help="how phase 2 starts: 'reference' (exit heads from "
+                        "their initial weights, main's optimizer carried "
+                        "over, as the reference code) or 'warm' (final exit "
+                        "from the phase-1 classifier, one fresh optimizer); "
+                        "default: the recipe's")
+
+
+def _add_splits(p):
+    """The protocol, the held-out split, the data set and its limits."""
+    from branchynet.training.settings import PROTOCOLS
+    p.add_argument('--protocol', choices=list(PROTOCOLS), default='holdout',
+                   help="'holdout' (default: --val-size images held out to "
+                        "tune thresholds) or 'reference' (all training "
+                        "images, short last batch, test set only after "
+                        "training; sweep then tunes on the test set, as the "
+                        "paper did)")
+    p.add_argument('--val-size', type=non_negative_int,
+                   help='training samples held out to tune thresholds, 0 to '
+                        '%d (default 5000; 0 with --protocol reference)'
+                        % MAX_SAMPLES)
+    p.add_argument('--eval-every', type=int_in(0, MAX_EPOCHS),
+                   help='epochs between test-set passes during training, 0 '
+                        'to %d (default 1; 0: only after training)'
+                        % MAX_EPOCHS)
+    p.add_argument('--dataset', metavar='npz:PATH|images:DIR',
+                   help="your own data set instead of the experiment's: an "
+                        ".npz with train_x, train_y, test_x, test_y (float32 "
+                        "images (N, C, H, W) of the network's input shape, "
+                        "integer labels in [0, classes)), or an image folder "
+                        "DIR/{train,test}/CLASS/*.{png,jpg,jpeg,bmp} of the "
+                        "network's image size (classes: the sorted folder "
+                        "names; pixels scaled to [0, 1])")
+    p.add_argument('--train-limit', type=non_negative_int, default=0,
+                   help='use only the first N training samples, N up to %d '
+                        '(0: all)' % MAX_SAMPLES)
+    p.add_argument('--test-limit', type=non_negative_int, default=0,
+                   help='use only the first N test samples, N up to %d '
+                        '(0: all)' % MAX_SAMPLES)
+
+
+def _add_run_control(p):
+    """Resume, MPI, progress."""
+    from branchynet.training.distributed import COMMUNICATORS
+    p.add_argument('--resume', action='store_true',
+                   help='continue an interrupted phase from its snapshot '
+                        '(with the settings the run started with)')
+    p.add_argument('--communicator', choices=list(COMMUNICATORS),
+                   help='train data-parallel across the processes of an MPI '
+                        'job (mpiexec -n N branchynet train ...) with this '
+                        'ChainerMN communicator: naive or flat on CPUs, '
+                        'pure_nccl on GPUs (one per process); --batch-size '
+                        'stays the global batch')
+    p.add_argument('--allow-changed-settings', action='store_true',
+                   help='--resume even though the settings differ from '
+                        "those the run started with (the saved models "
+                        "record the new ones)")
+    p.add_argument('--no-progress', action='store_true',
+                   help='no progress bar')
+
+
+def _exit_weights(text):
+    """``--exit-weights``: 'code', 'paper' or a tuple of numbers."""
+    if text in ('code', 'paper'):
+        return text
+    try:
+        return tuple(map(float_in(0, MAX_WEIGHT), text.split(',')))
+    except argparse.ArgumentTypeError:
+        raise BranchyNetError("--exit-weights: the exit weights are "
+                              "'code', 'paper' or comma-separated "
+                              "numbers in [0, %g], got %.60r"
+                              % (MAX_WEIGHT, text)) from None
+
+
+def run(args):
+    from branchynet.data import resolve_dataset
+    from branchynet.training.trainer import train_experiment
+    weights = _exit_weights(args.exit_weights)
+    out = args.out or '_models/%s' % args.network
+    results = train_experiment(
+        args.network, out, device=args.device, data_dir=args.data_dir,
+        resume=args.resume, progress=not args.no_progress,
+        allow_changed_settings=args.allow_changed_settings,
+        epochs_main=args.epochs_main, epochs_joint=args.epochs_joint,
+        batch_size=args.batch_size, recipe=args.recipe, lr=args.lr,
+        schedule=args.schedule, seed=args.seed, betas=args.betas,
+        exit_weights=weights, phase2=args.phase2, protocol=args.protocol,
+        val_size=args.val_size, eval_every=args.eval_every,
+        train_limit=args.train_limit, test_limit=args.test_limit,
+        communicator=args.communicator,
+        dataset=None if args.dataset is None else resolve_dataset(
+            args.dataset))
+    if results['baseline'] is None:      # not rank 0 of an MPI job
+        return
+    _print_results(results, out)
+
+
+def _print_results(results, out):
+    base, branchy = results['baseline'], results['branchynet']
+    after = results['baseline_after_joint']
+    print('baseline test accuracy: %.2f%% after phase 1, %.2f%% after '
+          'phase 2 (the reference\'s Table I baseline)'
+          % (100 * base['test_accuracy_main'],
+             100 * after['test_accuracy_main']))
+    print('B-network test accuracy per exit: %s' % ', '.join(
+        'exit %d %.2f%%' % (k, 100 * a)
+        for k, a in enumerate(branchy['test_accuracy_per_exit'], 1)))
+    if branchy.get('classes'):
+        print('classes (label: name): %s' % ', '.join(
+            '%d: %s' % (i, c) for i, c in enumerate(branchy['classes'])))
+    print('models saved in %s' % out)
