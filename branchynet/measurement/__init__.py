@@ -4,8 +4,11 @@
 - :mod:`~branchynet.measurement.ood`: out-of-distribution inputs
 - :mod:`~branchynet.measurement.profiling`: batch-1 time of each exit path,
   multiply-adds
-- :mod:`~branchynet.measurement.sweep`: threshold sweeps from one pass, and
-  the rules that pick T
+- :mod:`~branchynet.measurement.sweep`: threshold sweeps from one pass
+- :mod:`~branchynet.measurement.rules`: the rules that pick T, by name
+- :mod:`~branchynet.measurement.sequential`: thresholds chosen exit by exit
 - :mod:`~branchynet.measurement.pipeline`: what ``branchynet sweep`` runs
+- :mod:`~branchynet.measurement.validation`: the sweep against real batch-1
+  runs
 - :mod:`~branchynet.measurement.compare`: every score under every rule
 """

@@ -5,9 +5,10 @@
 choice; ``RESULTS/records.npz``: every sample's logits at every exit, on
 the tuning and the test split) and runs no network. For each score of
 :mod:`branchynet.exits.scores` it builds the score's grid
-(:func:`~branchynet.measurement.sweep.score_grid`) from the tuning records, evaluates
-it on both splits, chooses thresholds on the tuning split by each rule and
-reports them on the test split:
+(:func:`~branchynet.measurement.sweep.score_grid`) from the tuning records,
+evaluates it on both splits, chooses thresholds on the tuning split by each
+rule of :mod:`branchynet.measurement.rules` and reports them on the test
+split:
 
 ``knee``       the knee of the reference frontier;
 ``accuracy``   the fastest point at the sweep choice's tuning accuracy
@@ -39,13 +40,14 @@ from branchynet.utils.atomic import write_bytes_atomic, write_json_atomic
 from branchynet.errors import BranchyNetError
 from branchynet.exits.records import load_records
 from branchynet.exits.scores import SCORES
+# RULES: the rules compared, in table order (read by the command's summary)
+from branchynet.measurement.rules import (REGISTRY, RULES,  # noqa: F401
+                                          settings_of)
 from branchynet.networks.serialization import read_model_info
 from branchynet.report.schema import check_sweep_result
 
 #: the fields of ``sweep.json`` beyond report's that compare reads
 REQUIRED = ('profile', 'sweep_tune', 'training', 'n_tune')
-#: rules compared, in table order
-RULES = ('knee', 'accuracy', 'budget', 'tradeoff', 'per-exit')
 
 
 def read_inputs(model_dir, results_dir):
@@ -120,15 +122,22 @@ def _row(score, rule, setting, index, grid, tune, test, base_ms):
     return row
 
 
-def _choose(rule, tune, goals, base_ms):
-    """Index of ``rule``'s choice on the tuning split (None: unreachable)."""
+def _choose(rule, tune, settings):
+    """Index of ``rule``'s choice among the grid's vectors on the tuning
+    split (None: unreachable)."""
     try:
-        return sweep_lib.choose(
-            tune['ms'], tune['accuracy'], rule,
-            baseline_accuracy=goals['accuracy'], budget_ms=goals['ms'],
-            alpha=goals['alpha'], baseline_ms=base_ms)
+        return rule.choose(tune['ms'], tune['accuracy'], settings)
     except BranchyNetError:
         return None
+
+
+def _rule_settings(goals, base_ms):
+    """What every rule is given (:data:`~branchynet.measurement.rules.
+    DEFAULTS`): the sweep choice's tuning accuracy and ms as the accuracy
+    and budget goals, ``alpha``, the baseline's ms, ``target``."""
+    return settings_of(baseline_accuracy=goals['accuracy'],
+                       budget_ms=goals['ms'], alpha=goals['alpha'],
+                       baseline_ms=base_ms, target=goals['target'])
 
 
 def compare_score(score, records, exit_ms, base_ms, goals, grid_size=33):
@@ -145,33 +154,39 @@ def compare_score(score, records, exit_ms, base_ms, goals, grid_size=33):
             (:func:`~branchynet.measurement.sweep.score_grid`).
     """
     tune_records = records['tune']
+    settings = _rule_settings(goals, base_ms)
     values = sweep_lib.score_grid(score, tune_records.scores(score)[:, :-1],
                                   tune_records.n_classes, grid_size)
     grid = sweep_lib.threshold_grid(values, tune_records.n_exits, score)
-    per_exit = sweep_lib.per_exit_thresholds(
-        tune_records.scores(score), tune_records.prediction,
-        tune_records.labels, goals['target'], score, tune_records.n_classes)
-    grid = numpy.vstack([grid, [per_exit]])     # the last row: per-exit
+    on_grid = slice(0, len(grid))
+    grid, own = _with_own_vectors(grid, tune_records, score, settings)
     tune = _evaluate(tune_records, score, grid, exit_ms)
     test = _evaluate(records['test'], score, grid, exit_ms)
-    settings = {'knee': '', 'accuracy': 'acc >= %.2f%%'
-                % (100 * goals['accuracy']),
-                'budget': 'ms <= %.3f' % goals['ms'],
-                'tradeoff': 'alpha = %g' % goals['alpha'],
-                'per-exit': 'target %.2f%%' % (100 * goals['target'])}
-    on_grid = slice(0, len(grid) - 1)
     grid_tune = {k: v[on_grid] for k, v in tune.items()}
     rows = []
-    for rule in RULES:
-        index = len(grid) - 1 if rule == 'per-exit' else \
-            _choose(rule, grid_tune, goals, base_ms)
-        rows.append(_row(score, rule, settings[rule], index, grid, tune,
-                         test, base_ms))
+    for name, rule in REGISTRY.items():
+        index = own[name] if name in own else \
+            _choose(rule, grid_tune, settings)
+        rows.append(_row(score, name, rule.setting(settings), index, grid,
+                         tune, test, base_ms))
     keep = sweep_lib.reference_frontier(test['ms'][on_grid],
                                         test['accuracy'][on_grid])
     frontier = {'ms': test['ms'][keep].tolist(),
                 'accuracy': test['accuracy'][keep].tolist()}
-    return rows, frontier, len(grid) - 1
+    return rows, frontier, on_grid.stop
+
+
+def _with_own_vectors(grid, tune_records, score, settings):
+    """``grid`` followed by the vectors of the rules that make their own
+    (``per-exit``), and each such rule's row: ``(grid, {name: row})``."""
+    own = {}
+    for name, rule in REGISTRY.items():
+        vector = rule.own_thresholds(tune_records, tune_records.labels,
+                                     score, settings)
+        if vector is not None:
+            own[name] = len(grid)
+            grid = numpy.vstack([grid, [vector]])
+    return grid, own
 
 
 def compare(summary, records, alpha=0.01, target=None, grid_size=33):

@@ -2,7 +2,7 @@
 
 ``measure_experiment`` is what ``branchynet sweep`` runs. For the models in
 ``MODEL_DIR`` (as written by training) it runs five stages, one function
-each:
+each (stages 2 to 4 together: :func:`measure`):
 
 1. :func:`record`: every sample's logits and entropy at every exit
    (:class:`~branchynet.exits.records.Records`), in one batched pass, on the
@@ -13,11 +13,11 @@ each:
    (entropy, the paper's, by default; :mod:`branchynet.exits.scores`) evaluated
    from the records (no re-run), thresholds chosen on the tuning split
    (knee of the reference frontier by default; or by accuracy, budget,
-   trade-off weight, or per exit to a target accuracy) and reported on the
-   test set;
-4. :func:`validate`: real batch-1 early-exit inference for the baseline and
-   a few sweep points (the choice among them), predicted vs measured
-   accuracy, exit counts and time;
+   trade-off weight, or per exit to a target accuracy:
+   :mod:`branchynet.measurement.rules`) and reported on the test set;
+4. :func:`~branchynet.measurement.validation.validate`: real batch-1
+   early-exit inference for the baseline and a few sweep points (the choice
+   among them), predicted vs measured accuracy, exit counts and time;
 5. :func:`write`: ``sweep.json`` and ``records.npz``.
 
 The tuning split is the validation split held out of training, or the test
@@ -27,12 +27,11 @@ after phase 2 (``baseline_after_joint``: the phase-2 trunk with main's own
 classifier, what the reference's Table I reports) and after phase 1.
 
 Steps 1, 2 and 4 run on the chosen runtime (``runtime='onnxruntime'``:
-the models exported in memory, see :mod:`branchynet.runtimes.runtime`); the summary
-records which, with its thread settings.
+the models exported in memory, see :mod:`branchynet.runtimes.runtime`); the
+summary records which, with its thread settings.
 
 Results go to ``OUT/sweep.json`` and ``OUT/records.npz``.
 """
-import math
 import os
 import time
 
@@ -41,101 +40,15 @@ import numpy
 from branchynet.measurement import sweep as sweep_lib
 from branchynet.data.download import write_json_atomic
 from branchynet.errors import BranchyNetError
-from branchynet.measurement.evaluation import evaluation_split, predict, summarize
+from branchynet.measurement.evaluation import evaluation_split, predict
 from branchynet.experiments import EXPERIMENTS
-from branchynet.exits.inference import choose_exits, score_of
-from branchynet.measurement.profiling import (TRIM, count_macs, plain_ms, profile_paths,
-                                  robust_ms)
-
-#: what the validation's ``predicted_ms``/``measured_ms`` compare (and the
-#: ``*_ms_mean`` pair beside them)
-TIME_STATISTIC = ('per exit path, the %d%%-trimmed mean of its samples, '
-                  'mixed by the exit fractions; *_ms_mean: plain means '
-                  '(the reference\'s statistic)' % round(100 * TRIM))
+from branchynet.exits.inference import score_of
 from branchynet.exits.records import Records, save_records
-from branchynet.runtimes.runtime import as_runtime, make_runtime
+from branchynet.measurement.profiling import count_macs, profile_paths
+from branchynet.measurement.rules import check_rule, get_rule, settings_of
+from branchynet.measurement.validation import validate, validation_points
+from branchynet.runtimes.runtime import make_runtime
 from branchynet.networks.serialization import load_model
-
-
-def timed_predict(model, x, thresholds, score='entropy', plain=False):
-    """Batch-1 inference of ``x`` as the profiler times it, sample by sample.
-
-    ``thresholds`` are thresholds of the exit score ``score``.
-
-    Returns:
-        tuple: prediction, exit_index (numpy int32 ``(N,)``), the
-        milliseconds per sample and the list of per-exit milliseconds
-        (None for an exit no sample left at). Per exit: the trimmed mean of
-        the samples that left there (as the profiler reports a path); per
-        sample: those weighted by the fraction that left at each exit. (A
-        trimmed mean over all samples would cut the rare slow paths, not
-        just the interrupted samples.) With ``plain``, a fifth item: the
-        plain mean over all samples (the reference's statistic).
-    """
-    rt = as_runtime(model)
-    times, outcomes = [], []
-    for i in range(len(x)):
-        x1 = rt.send(x[i:i + 1])
-        rt.synchronize()
-        start = time.perf_counter()
-        outcomes.append(rt.run_one(x1, thresholds, score))
-        rt.synchronize()
-        times.append(time.perf_counter() - start)
-    outcomes = numpy.array(outcomes, numpy.int32).reshape(-1, 2)
-    times = 1000 * numpy.array(times)
-    exit_index = outcomes[:, 1]
-    counts = numpy.bincount(exit_index, minlength=rt.n_exits)
-    exit_ms = [robust_ms(times[exit_index == k]) if n else None
-               for k, n in enumerate(counts)]
-    ms = sum(t * n for t, n in zip(exit_ms, counts) if n) / len(times)
-    if plain:
-        return outcomes[:, 0], exit_index, float(ms), exit_ms, plain_ms(times)
-    return outcomes[:, 0], exit_index, float(ms), exit_ms
-
-
-def validate_point(model, x, y, thresholds, predicted, score='entropy'):
-    """Real batch-1 inference at one point, against its prediction.
-
-    Args:
-        thresholds (tuple or None): None runs the main network alone.
-        score (str): the exit score the thresholds are for.
-        predicted (dict): ``accuracy``, ``exit_counts`` and ``ms`` predicted
-            from the records and the profile, and each sample's
-            ``prediction`` and ``exit_index`` (int arrays ``(N,)``).
-
-    Returns:
-        dict: predicted and measured accuracy, exit counts and ms per
-        sample, ``time_error`` (measured / predicted - 1), ``mismatched``
-        (samples whose prediction or exit differ between the records and
-        the real run: batched float32 results can differ from batch-1 ones
-        in the last bits, which moves a sample lying that close to a
-        threshold) and ``exact_match`` (accuracy and exit counts identical).
-    """
-    p, e, measured_ms, measured_exit_ms, measured_ms_mean = timed_predict(
-        model, x, thresholds, score, plain=True)
-    measured = summarize(p, e, y, as_runtime(model).n_exits)
-    row = {
-        'thresholds': None if thresholds is None else list(thresholds),
-        'predicted_accuracy': predicted['accuracy'],
-        'measured_accuracy': measured['accuracy'],
-        'predicted_exit_counts': predicted['exit_counts'],
-        'measured_exit_counts': measured['exit_counts'],
-        'predicted_ms': predicted['ms'],
-        'measured_ms': measured_ms,
-        'measured_exit_ms': measured_exit_ms,
-        'time_error': measured_ms / predicted['ms'] - 1,
-        'mismatched': int(numpy.sum(
-            (p != predicted['prediction']) | (e != predicted['exit_index']))),
-        'exact_match': (predicted['accuracy'] == measured['accuracy'] and
-                        predicted['exit_counts'] == measured['exit_counts']),
-        'time_statistic': TIME_STATISTIC,
-    }
-    if predicted.get('ms_mean') is not None:
-        # the plain mean over the samples actually run, against the
-        # profile's plain means mixed by the predicted exit fractions
-        row['predicted_ms_mean'] = predicted['ms_mean']
-        row['measured_ms_mean'] = measured_ms_mean
-    return row
 
 
 def _grid_rows(grid_result):
@@ -231,6 +144,8 @@ def profile(model, chainer_model, x, profile_samples, warmup):
     return result, macs, seconds
 
 
+
+
 def sweep_and_choose(records, labels, thresholds, paths, choice,
                      score='entropy'):
     """Stage 3: every threshold vector on both splits; the choice.
@@ -240,11 +155,12 @@ def sweep_and_choose(records, labels, thresholds, paths, choice,
         labels (dict): split -> labels.
         thresholds (array): ``(V, K - 1)`` threshold vectors.
         paths (PathProfile): the latency profile.
-        choice (dict): ``rule``, ``epsilon``, ``budget_ms``, ``alpha``,
-            ``baseline_ms`` and the tuning split's ``baseline_accuracy``
-            (see :func:`sweep.choose`); ``target`` for the ``per-exit``
-            rule, whose vector (:func:`sweep.per_exit_thresholds`) is
-            appended to the grid and chosen.
+        choice (dict): ``rule`` (a name of
+            :data:`branchynet.measurement.rules.REGISTRY`) and its settings:
+            ``epsilon``, ``budget_ms``, ``alpha``, ``baseline_ms``, the
+            tuning split's ``baseline_accuracy``, ``target``. A rule that
+            makes its own vector (``per-exit``) has it appended to the grid
+            and chosen.
         score (str): the exit score.
 
     Returns:
@@ -252,30 +168,17 @@ def sweep_and_choose(records, labels, thresholds, paths, choice,
         seconds)``; ``results[split]['thresholds']`` is the grid swept.
     """
     start = time.perf_counter()
-    choice = dict(choice)
-    target = choice.pop('target', None)
-    if choice['rule'] == 'per-exit':
-        tune = records['tune']
-        thresholds = numpy.vstack([thresholds, [
-            sweep_lib.per_exit_thresholds(
-                tune.scores(score), tune.prediction, labels['tune'], target,
-                score, tune.n_classes)]])
-    results = {}
-    for split, r in records.items():
-        r = sweep_lib.evaluate_thresholds(r.scores(score), r.prediction,
-                                          labels[split], thresholds,
-                                          paths.exit_ms, score=score)
-        r['trunk_ms'] = r['exit_fractions'] @ numpy.asarray(paths.trunk_ms)
-        if paths.exit_ms_mean is not None:     # the reference's statistic
-            r['ms_mean'] = r['exit_fractions'] @ numpy.asarray(
-                paths.exit_ms_mean)
-            r['trunk_ms_mean'] = r['exit_fractions'] @ numpy.asarray(
-                paths.trunk_ms_mean)
-        r['thresholds'] = thresholds
-        results[split] = r
-    chosen = len(thresholds) - 1 if choice['rule'] == 'per-exit' else \
-        sweep_lib.choose(results['tune']['ms'], results['tune']['accuracy'],
-                         **choice)
+    settings = dict(choice)
+    rule = get_rule(settings.pop('rule'))
+    settings = settings_of(**settings)
+    own = rule.own_thresholds(records['tune'], labels['tune'], score,
+                              settings)
+    if own is not None:
+        thresholds = numpy.vstack([thresholds, [own]])
+    results = {split: _sweep_split(r, labels[split], thresholds, paths, score)
+               for split, r in records.items()}
+    chosen = len(thresholds) - 1 if own is not None else rule.choose(
+        results['tune']['ms'], results['tune']['accuracy'], settings)
     frontier = sweep_lib.reference_frontier(results['tune']['ms'],
                                             results['tune']['accuracy'])
     seconds = time.perf_counter() - start
@@ -283,61 +186,31 @@ def sweep_and_choose(records, labels, thresholds, paths, choice,
     return results, chosen, frontier, seconds
 
 
-def validation_points(ms, chosen):
-    """The chosen point plus the fastest and slowest vectors of the grid
-    and the one whose predicted time is nearest the middle of the two."""
-    return {'chosen': chosen, 'fastest': int(numpy.argmin(ms)),
-            'middle': int(numpy.argmin(abs(ms - (ms.min() + ms.max()) / 2))),
-            'slowest': int(numpy.argmax(ms))}
+def _sweep_split(records, labels, thresholds, paths, score):
+    """Every vector on one split: accuracy, exit fractions, both
+    accountings of the time (and their plain means when profiled)."""
+    r = sweep_lib.evaluate_thresholds(records.scores(score),
+                                      records.prediction, labels, thresholds,
+                                      paths.exit_ms, score=score)
+    r['trunk_ms'] = r['exit_fractions'] @ numpy.asarray(paths.trunk_ms)
+    if paths.exit_ms_mean is not None:     # the reference's statistic
+        r['ms_mean'] = r['exit_fractions'] @ numpy.asarray(
+            paths.exit_ms_mean)
+        r['trunk_ms_mean'] = r['exit_fractions'] @ numpy.asarray(
+            paths.trunk_ms_mean)
+    r['thresholds'] = thresholds
+    return r
 
-
-def validate(model, baseline, test, test_records, thresholds, points,
-             paths, baseline_prediction, n, score='entropy'):
-    """Stage 4: real batch-1 runs of ``n`` test samples against the sweep.
-
-    Args:
-        baseline: the runtime of the baseline that Table I reports.
-        test (tuple): the test split ``(x, y)``.
-        test_records (Records): the test split's records.
-        points (dict): name -> index into ``thresholds``.
-        baseline_prediction (numpy.ndarray): its batched predictions of the
-            ``n`` samples.
-        score (str): the exit score the thresholds are for.
-    """
-    x, y = test[0][:n], test[1][:n]
-    print('validating the baseline and %d sweep points against real '
-          'batch-1 inference on %d test samples...' % (len(points), n))
-    last = model.n_exits - 1
-    rows = [dict(validate_point(baseline, x, y, None, {
-        'accuracy': float((baseline_prediction == y).mean()),
-        'exit_counts': [0] * last + [n],
-        'ms': paths.baseline_ms, 'ms_mean': paths.baseline_ms_mean,
-        'prediction': baseline_prediction,
-        'exit_index': numpy.full(n, last)}), point='baseline')]
-    first = test_records.subset(n)
-    for name, index in points.items():
-        t = tuple(thresholds[index])
-        one = sweep_lib.evaluate_thresholds(
-            first.scores(score), first.prediction, y, [t], paths.exit_ms,
-            score=score)
-        exit_index = choose_exits(first.scores(score), t, score)
-        rows.append(dict(validate_point(model, x, y, t, {
-            'accuracy': float(one['accuracy'][0]),
-            'exit_counts': one['exit_counts'][0].tolist(),
-            'ms': float(one['ms'][0]),
-            'ms_mean': None if paths.exit_ms_mean is None else float(
-                one['exit_fractions'][0] @ numpy.asarray(paths.exit_ms_mean)),
-            'prediction': first.prediction[numpy.arange(n), exit_index],
-            'exit_index': exit_index}, score), point=name))
-    return rows
 
 
 def write(out, summary, records):
-    """Stage 5: ``OUT/records.npz`` (:func:`~branchynet.exits.records.save_records`)
-    and ``OUT/sweep.json`` (atomic)."""
+    """Stage 5: ``OUT/records.npz``
+    (:func:`~branchynet.exits.records.save_records`) and ``OUT/sweep.json``
+    (atomic)."""
     os.makedirs(out, exist_ok=True)
     save_records(os.path.join(out, 'records.npz'), records)
     write_json_atomic(os.path.join(out, 'sweep.json'), summary)
+
 
 
 def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
@@ -356,8 +229,7 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
             (as the paper did); None: ``val`` when the model has it.
         rule (str): ``knee``, ``accuracy``, ``budget``, ``tradeoff`` (with
             ``alpha``) or ``per-exit`` (with ``target``); see
-            :func:`branchynet.measurement.sweep.choose` and
-            :func:`branchynet.measurement.sweep.per_exit_thresholds`.
+            :mod:`branchynet.measurement.rules`.
         grid (sequence of float): threshold values; default: the
             experiment's reference grid for entropy, the score's grid
             (:func:`branchynet.measurement.sweep.score_grid`) for the others.
@@ -375,31 +247,63 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
         dict: what is written to ``sweep.json``.
     """
     score = score_of(score).name
-    _check_rule(rule, alpha, target, epsilon, budget_ms)
+    check_rule(rule, epsilon, alpha=alpha, target=target, budget_ms=budget_ms)
     if grid is not None:
         grid = sweep_lib.check_grid(grid, score)
-    model, chainer_model, info, baselines = load_models(
-        model_dir, runtime, device, threads)
+    loaded = model, _, info, baselines = load_models(model_dir, runtime,
+                                                     device, threads)
     tune_on = tuning_split(info, tune_on)
     experiment = EXPERIMENTS[info['settings']['experiment']]
     if grid is None and score == 'entropy':
         grid = sweep_lib.check_grid(experiment.grid)
     splits = load_splits(info, tune_on, data_dir)
-    labels = {split: y for split, (_, y) in splits.items()}
-
     recorded = record(model, baselines, splits)
     if grid is None:
-        tune = recorded['records']['tune']
-        grid = sweep_lib.score_grid(score, tune.scores(score)[:, :-1],
-                                    tune.n_classes)
+        grid = default_grid(score, recorded['records']['tune'])
+    measured = measure(loaded, splits, recorded, grid, score, dict(
+        rule=rule, epsilon=epsilon, budget_ms=budget_ms, alpha=alpha,
+        target=target), (profile_samples, warmup, validate_samples))
+    summary = summarise(
+        model, info, baselines, recorded,
+        dict(experiment=experiment.name, model_dir=model_dir,
+             result_dir=os.path.basename(os.path.normpath(out)),
+             tuned_on=tune_on, score=score, rule=rule, alpha=alpha,
+             target=target, grid=list(grid)), measured)
+    write(out, summary, recorded['records'])
+    return summary
+
+
+def default_grid(score, tune_records):
+    """The grid of a score without a reference grid: its range, with
+    quantiles of the tuning split's scores inside it."""
+    return sweep_lib.score_grid(score, tune_records.scores(score)[:, :-1],
+                                tune_records.n_classes)
+
+
+def measure(loaded, splits, recorded, grid, score, choice, samples):
+    """Stages 2 to 4: profile, sweep and choose, validate.
+
+    Args:
+        loaded (tuple): what :func:`load_models` returns.
+        splits (dict): ``test`` and ``tune`` as ``(x, y)``.
+        recorded (dict): what :func:`record` returns.
+        grid (tuple of float): the threshold values.
+        choice (dict): ``rule`` and its settings, as the command gave them.
+        samples (tuple): ``(profile_samples, warmup, validate_samples)``.
+
+    Returns:
+        dict: the ``measured`` part of :func:`summarise`.
+    """
+    model, chainer_model, _, baselines = loaded
+    profile_samples, warmup, validate_samples = samples
+    labels = {split: y for split, (_, y) in splits.items()}
     thresholds = sweep_lib.threshold_grid(grid, chainer_model.n_exits, score)
     paths, macs, profile_s = profile(model, chainer_model, splits['test'][0],
                                      profile_samples, warmup)
     main_name, _, main_baseline, _ = baselines[0]
     results, chosen, frontier, sweep_s = sweep_and_choose(
         recorded['records'], labels, thresholds, paths,
-        dict(rule=rule, epsilon=epsilon, budget_ms=budget_ms, alpha=alpha,
-             baseline_ms=paths.baseline_ms, target=target,
+        dict(choice, baseline_ms=paths.baseline_ms,
              baseline_accuracy=recorded['baseline'][main_name]['tune']),
         score)
     validation = []
@@ -410,19 +314,11 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
             results['test']['thresholds'],
             validation_points(results['test']['ms'], chosen), paths,
             predict(main_baseline, splits['test'][0][:n])[0], n, score)
+    return dict(paths=paths, macs=macs, chosen=chosen, frontier=frontier,
+                results=results, validation=validation,
+                seconds={'records': recorded['seconds'], 'profile': profile_s,
+                         'sweep': sweep_s})
 
-    summary = summarise(
-        model, info, baselines, recorded,
-        dict(experiment=experiment.name, model_dir=model_dir,
-             result_dir=os.path.basename(os.path.normpath(out)),
-             tuned_on=tune_on, score=score, rule=rule, alpha=alpha,
-             target=target, grid=list(grid)),
-        dict(paths=paths, macs=macs, chosen=chosen, frontier=frontier,
-             results=results, validation=validation,
-             seconds={'records': recorded['seconds'], 'profile': profile_s,
-                      'sweep': sweep_s}))
-    write(out, summary, recorded['records'])
-    return summary
 
 
 def load_splits(info, tune_on, data_dir):
@@ -479,23 +375,3 @@ def summarise(model, info, baselines, recorded, run, measured):
     summary['training']['branchynet'] = info
     return summary
 
-
-def _check_rule(rule, alpha, target, epsilon=0.0, budget_ms=None):
-    """The rule's own setting, before any work starts."""
-    if rule not in sweep_lib.RULES:
-        raise BranchyNetError('unknown rule %r (choose from %s)'
-                              % (rule, ', '.join(sweep_lib.RULES)))
-    if not 0 <= epsilon <= 1:
-        raise BranchyNetError('--epsilon is an accuracy allowance in [0, 1], '
-                              'got %r' % (epsilon,))
-    if rule == 'budget' and (budget_ms is None
-                             or not 0 < budget_ms < math.inf):
-        raise BranchyNetError('--rule budget needs --budget-ms, a positive '
-                              'number of ms per sample (got %r)'
-                              % (budget_ms,))
-    if rule == 'tradeoff' and (alpha is None or not 0 <= alpha < math.inf):
-        raise BranchyNetError('--rule tradeoff needs --alpha, a finite '
-                              'number >= 0 (got %r)' % (alpha,))
-    if rule == 'per-exit' and (target is None or not 0 <= target <= 1):
-        raise BranchyNetError('--rule per-exit needs --target, an accuracy '
-                              'in [0, 1] (got %r)' % (target,))

@@ -5,14 +5,16 @@ combination. Here one batched pass (:class:`~branchynet.exits.records.Records`)
 records every sample's logits (and entropy) at every exit; a threshold
 vector of an exit score then only decides, per sample, the first exit whose
 score is on the confident side of its threshold
-(:func:`~branchynet.exits.inference.choose_exits`). With the per-path latencies
-of :mod:`~branchynet.measurement.profiling`, the expected time per sample of any vector
-is ``sum_k fraction_k * path_ms_k``.
+(:func:`~branchynet.exits.inference.choose_exits`). With the per-path
+latencies of :mod:`~branchynet.measurement.profiling`, the expected time per
+sample of any vector is ``sum_k fraction_k * path_ms_k``.
 
-Also here: each score's grid, the reference's frontier, and the rules that
-choose a threshold vector: the knee, by accuracy, by latency budget, by an
-accuracy/latency trade-off weight (LEENet), and per exit to a target
-accuracy (validation percentiles).
+Also here: each score's grid. The rules that choose a threshold vector
+(the knee of the reference's frontier, by accuracy, by latency budget, by
+an accuracy/latency trade-off weight (LEENet), and per exit to a target
+accuracy) are in :mod:`branchynet.measurement.rules`, and thresholds chosen
+exit by exit in :mod:`branchynet.measurement.sequential`; their names are
+importable from here as before.
 """
 import itertools
 
@@ -21,9 +23,12 @@ import numpy
 from branchynet.errors import BranchyNetError
 from branchynet.exits.inference import choose_exits, score_of
 from branchynet.exits.scores import DEFAULT
-
-#: the rules of :func:`choose` and :func:`per_exit_thresholds`
-RULES = ('knee', 'accuracy', 'budget', 'tradeoff', 'per-exit')
+# the rules, by their former home's names (``--rule``'s choices: RULES)
+from branchynet.measurement.rules import (  # noqa: F401
+    RULES, best_tradeoff, choose, fastest_with_accuracy, knee,
+    most_accurate_within, per_exit_thresholds, reference_frontier)
+from branchynet.measurement.sequential import (  # noqa: F401
+    matched_thresholds, sequential_thresholds)
 
 
 def threshold_grid(values, n_exits, score=DEFAULT):
@@ -123,230 +128,3 @@ def evaluate_thresholds(scores, predictions, labels, thresholds,
     if path_ms is not None:
         result['ms'] = result['exit_fractions'] @ numpy.asarray(path_ms)
     return result
-
-
-def reference_frontier(ms, accuracy, allowance=0.0001):
-    """The reference's plotted curve: indices of the points it keeps.
-
-    In order of increasing runtime, a point is kept when its accuracy is
-    above the last kept accuracy minus ``allowance`` (the first point is
-    kept).
-
-    Returns:
-        numpy.ndarray: int indices into ``ms``/``accuracy``, by runtime.
-    """
-    order = numpy.lexsort((-numpy.asarray(accuracy), numpy.asarray(ms)))
-    kept = []
-    for i in order:
-        if not kept or accuracy[i] > accuracy[kept[-1]] - allowance:
-            kept.append(int(i))
-    return numpy.array(kept, int)
-
-
-def knee(ms, accuracy, frontier):
-    """The knee of a frontier: furthest above the chord of its endpoints.
-
-    Both axes are scaled to [0, 1] over the frontier; the knee is the point
-    with the largest ``accuracy_scaled - ms_scaled`` relative to the straight
-    line from the fastest to the slowest frontier point (the "Kneedle"
-    rule). With fewer than three frontier points, or no point above the
-    chord, the most accurate one.
-
-    Returns:
-        int: index into ``ms``/``accuracy``.
-    """
-    frontier = numpy.asarray(frontier)
-    x = numpy.asarray(ms, float)[frontier]
-    y = numpy.asarray(accuracy, float)[frontier]
-    if len(frontier) < 3 or x.max() == x.min() or y.max() == y.min():
-        return int(frontier[numpy.argmax(y)])
-    xs = (x - x.min()) / (x.max() - x.min())
-    ys = (y - y.min()) / (y.max() - y.min())
-    # distance above the chord from (xs[0], ys[0]) to (xs[-1], ys[-1])
-    chord = ys[0] + (ys[-1] - ys[0]) * (xs - xs[0]) / (xs[-1] - xs[0])
-    above = ys - chord
-    if above.max() <= 1e-9:        # no elbow (a straight or convex curve)
-        return int(frontier[numpy.argmax(y)])
-    return int(frontier[numpy.argmax(above)])
-
-
-def fastest_with_accuracy(ms, accuracy, min_accuracy):
-    """Index of the fastest point with ``accuracy >= min_accuracy``.
-
-    Returns ``None`` when no point qualifies.
-    """
-    ok = numpy.flatnonzero(numpy.asarray(accuracy) >= min_accuracy)
-    if len(ok) == 0:
-        return None
-    return int(ok[numpy.lexsort((-numpy.asarray(accuracy)[ok],
-                                 numpy.asarray(ms)[ok]))[0]])
-
-
-def most_accurate_within(ms, accuracy, budget_ms):
-    """Index of the most accurate point with ``ms <= budget_ms`` (or None)."""
-    ok = numpy.flatnonzero(numpy.asarray(ms) <= budget_ms)
-    if len(ok) == 0:
-        return None
-    return int(ok[numpy.lexsort((numpy.asarray(ms)[ok],
-                                 -numpy.asarray(accuracy)[ok]))[0]])
-
-
-def best_tradeoff(ms, accuracy, alpha, baseline_ms):
-    """Index minimising ``(1 - accuracy) + alpha * ms / baseline_ms``
-    (LEENet's single weight between error and cost); ties go to the faster,
-    then the more accurate point.
-    """
-    ms = numpy.asarray(ms, numpy.float64)
-    accuracy = numpy.asarray(accuracy, numpy.float64)
-    cost = (1 - accuracy) + alpha * ms / baseline_ms
-    return int(numpy.lexsort((-accuracy, ms, cost))[0])
-
-
-def per_exit_thresholds(scores, predictions, labels, target, score=DEFAULT,
-                        n_classes=None):
-    """For each exit, the loosest threshold at which the samples leaving
-    there reach accuracy ``target`` (thresholds from validation
-    percentiles).
-
-    Exit by exit, among the samples that reach it: order them from most to
-    least confident; the ``m`` most confident leave, with ``m`` the largest
-    count whose answers are at least ``target`` accurate (ties in the score
-    are never split); the threshold is the score of the first sample that
-    stays, so ``score < T`` (or ``> T``) lets exactly those ``m`` go. When no
-    count reaches ``target`` nobody leaves there; when all do, everybody
-    does (the score's bounds, :meth:`~branchynet.exits.scores.Score.bounds`).
-
-    Args:
-        scores (numpy.ndarray): ``(N, K)`` values of ``score``.
-        predictions (numpy.ndarray): int ``(N, K)``.
-        labels (numpy.ndarray): int ``(N,)``.
-        target (float): accuracy in [0, 1].
-        score (str): the exit score.
-        n_classes (int): classes (default: the largest label or prediction
-            + 1; entropy's bound is ``log(classes)``).
-
-    Returns:
-        tuple of float: ``K - 1`` thresholds.
-    """
-    if not 0 <= target <= 1:
-        raise BranchyNetError('target accuracy must be in [0, 1], got %r'
-                              % (target,))
-    if n_classes is None:
-        n_classes = int(max(labels.max(), predictions.max())) + 1
-    correct = predictions == labels[:, None]
-
-    def count(j, reaching, values):
-        # accuracy as a fraction, as every other rule compares it (99 of
-        # 100 reaches 0.99 exactly: both sides are the double nearest 0.99)
-        accurate = numpy.cumsum(correct[reaching, j]) / \
-            numpy.arange(1, len(reaching) + 1) >= target
-        return _largest_prefix(values, accurate)
-    return sequential_thresholds(scores, score, n_classes, count)
-
-
-def matched_thresholds(scores, exit_index, score=DEFAULT, n_classes=None):
-    """Thresholds of ``score`` under which as many samples leave at each
-    exit as in ``exit_index`` (another score's or threshold's exits).
-
-    Exit by exit, the ``c_k`` most confident of the samples that reach it
-    leave (``c_k``: how many leave there in ``exit_index``; fewer where a
-    tie in the score cannot be split).
-
-    Args:
-        scores (numpy.ndarray): ``(N, K)`` values of ``score``.
-        exit_index (numpy.ndarray): int ``(N,)``, 0-based.
-        n_classes (int): classes (entropy's bound is ``log(classes)``).
-
-    Returns:
-        tuple of float: ``K - 1`` thresholds.
-    """
-    counts = numpy.bincount(exit_index, minlength=scores.shape[1])
-
-    def count(j, reaching, values):
-        fits = numpy.arange(1, len(reaching) + 1) <= counts[j]
-        return _largest_prefix(values, fits)
-    return sequential_thresholds(scores, score, n_classes, count)
-
-
-def sequential_thresholds(scores, score, n_classes, count):
-    """Thresholds chosen exit by exit, on the samples that reach each exit.
-
-    At exit ``j``, the samples still in the network are ordered from most to
-    least confident, ``count(j, reaching, values)`` says how many of them
-    leave (``reaching``: their indices in that order, ``values``: their
-    sorted scores), and the threshold is the score of the first that stays:
-    ``score < T`` (or ``> T``) lets exactly that many go. None leaving gives
-    the score's ``never`` bound, all leaving its ``always`` bound.
-
-    Returns:
-        tuple of float: ``K - 1`` thresholds.
-    """
-    score = score_of(score)
-    n, k = scores.shape
-    never, always = score.bounds(n_classes, scores[:, :k - 1])
-    remaining = numpy.arange(n)
-    thresholds = []
-    for j in range(k - 1):
-        values = numpy.asarray(scores[remaining, j], numpy.float64)
-        order = score.most_confident_first(values)
-        m = count(j, remaining[order], values[order])
-        t = never if m == 0 else always if m == len(order) \
-            else float(values[order][m])
-        thresholds.append(t)
-        remaining = remaining[~score.leaves(values, t)]
-    return tuple(thresholds)
-
-
-def _largest_prefix(values, allowed):
-    """Largest ``m`` with ``allowed[m - 1]`` that does not split a tie
-    (``values[m - 1] != values[m]``); 0 if none. ``values`` sorted."""
-    ok = numpy.array(allowed, bool)
-    ok[:-1] &= values[:-1] != values[1:]
-    found = numpy.flatnonzero(ok)
-    return int(found[-1]) + 1 if len(found) else 0
-
-
-def choose(ms, accuracy, rule='knee', baseline_accuracy=None, epsilon=0.0,
-           budget_ms=None, allowance=0.0001, alpha=None, baseline_ms=None):
-    """Pick one threshold vector of a grid by ``rule``; returns its index.
-
-    Rules:
-        ``knee``: :func:`knee` of the reference frontier.
-        ``accuracy``: fastest with accuracy >= ``baseline_accuracy -
-        epsilon``.
-        ``budget``: most accurate with ms <= ``budget_ms``.
-        ``tradeoff``: :func:`best_tradeoff` with ``alpha`` and
-        ``baseline_ms``.
-
-    (``per-exit`` does not pick from a grid: :func:`per_exit_thresholds`.)
-    """
-    if rule == 'tradeoff':
-        if alpha is None or baseline_ms is None:
-            raise BranchyNetError("rule 'tradeoff' needs --alpha (and the "
-                                  "baseline's ms)")
-        if not 0 <= alpha < float('inf'):
-            raise BranchyNetError('alpha must be a finite number >= 0, got '
-                                  '%r' % (alpha,))
-        return best_tradeoff(ms, accuracy, alpha, baseline_ms)
-    if rule == 'knee':
-        return knee(ms, accuracy, reference_frontier(ms, accuracy, allowance))
-    if rule == 'accuracy':
-        if baseline_accuracy is None:
-            raise BranchyNetError("rule 'accuracy' needs a baseline accuracy")
-        index = fastest_with_accuracy(ms, accuracy,
-                                      baseline_accuracy - epsilon)
-        if index is None:
-            raise BranchyNetError(
-                'no threshold vector reaches accuracy %.4f'
-                % (baseline_accuracy - epsilon))
-        return index
-    if rule == 'budget':
-        if budget_ms is None:
-            raise BranchyNetError("rule 'budget' needs a latency budget")
-        index = most_accurate_within(ms, accuracy, budget_ms)
-        if index is None:
-            raise BranchyNetError('no threshold vector runs within %g ms'
-                                  % budget_ms)
-        return index
-    raise BranchyNetError("unknown rule %r (choose from %s)"
-                          % (rule, ', '.join(RULES)))

@@ -379,7 +379,7 @@ def test_sweep_rule_settings_fail_before_any_work(tmp_path, capsys, argv,
 
 def test_validation_counts_samples_whose_outcome_differs():
     from branchynet.measurement.evaluation import predict
-    from branchynet.measurement.pipeline import validate_point
+    from branchynet.measurement.validation import validate_point
     from branchynet.networks import b_lenet
     numpy.random.seed(0)
     model = b_lenet()

@@ -1,11 +1,12 @@
 """The one-pass sweep against brute force, the scores on records built by
-hand, and the choice rules."""
+hand, and thresholds chosen exit by exit (the per-exit rule, matched
+thresholds); the rules' choices on a grid are in test_rules.py."""
 import math
 
 import numpy
 import pytest
 
-from branchynet.measurement import sweep
+from branchynet.measurement import rules, sequential, sweep
 from branchynet.errors import BranchyNetError
 from branchynet.exits.inference import (choose_exits, early_exit, exit_records,
                                   score_of)
@@ -61,45 +62,6 @@ def test_wrong_threshold_length_is_rejected(case):
         sweep.evaluate_thresholds(entropies, predictions, y, [[0.1]])
 
 
-def test_reference_frontier_keeps_points_above_last_kept_minus_allowance():
-    ms = [1.0, 2.0, 3.0, 4.0, 5.0]
-    acc = [0.90, 0.95, 0.9499, 0.94, 0.96]
-    # 0.9499 > 0.95 - 0.0002 is kept; 0.94 is not; 0.96 is
-    assert sweep.reference_frontier(ms, acc, 0.0002).tolist() == [0, 1, 2, 4]
-    assert sweep.reference_frontier(ms, acc, 0.0).tolist() == [0, 1, 4]
-    # order is by runtime, not by position
-    assert sweep.reference_frontier([3, 1, 2], [0.9, 0.5, 0.7]).tolist() \
-        == [1, 2, 0]
-
-
-def test_knee_is_the_point_furthest_above_the_chord():
-    # a concave curve with an obvious elbow at ms=2
-    ms = [1.0, 2.0, 3.0, 4.0, 5.0]
-    acc = [0.50, 0.95, 0.96, 0.97, 0.98]
-    frontier = sweep.reference_frontier(ms, acc)
-    assert sweep.knee(ms, acc, frontier) == 1
-    # a straight line has no elbow: the most accurate
-    assert sweep.knee([1, 2, 3], [0.1, 0.2, 0.3], [0, 1, 2]) == 2
-    # too few points: the most accurate
-    assert sweep.knee([1, 2], [0.5, 0.6], [0, 1]) == 1
-
-
-def test_choice_by_constraint():
-    ms = [1.0, 2.0, 3.0, 4.0]
-    acc = [0.90, 0.95, 0.99, 0.98]
-    assert sweep.choose(ms, acc, 'accuracy', baseline_accuracy=0.97) == 2
-    assert sweep.choose(ms, acc, 'accuracy', baseline_accuracy=0.97,
-                        epsilon=0.03) == 1
-    assert sweep.choose(ms, acc, 'budget', budget_ms=2.5) == 1
-    assert sweep.choose(ms, acc, 'budget', budget_ms=10) == 2
-    with pytest.raises(BranchyNetError):
-        sweep.choose(ms, acc, 'accuracy', baseline_accuracy=0.999)
-    with pytest.raises(BranchyNetError):
-        sweep.choose(ms, acc, 'budget', budget_ms=0.5)
-    with pytest.raises(BranchyNetError):
-        sweep.choose(ms, acc, 'fastest')
-
-
 # ------------------------------------------ scores, grids and policies by hand
 
 # six samples, two exits; exit-1 scores of each kind (most confident first
@@ -138,7 +100,7 @@ def test_every_score_leaves_on_its_confident_side(name):
 @pytest.mark.parametrize('name', sorted(HAND_SCORES))
 def test_per_exit_rule_gives_the_loosest_threshold_reaching_the_target(name):
     values, s = HAND_SCORES[name], hand_scores(name)
-    per_exit = sweep.per_exit_thresholds
+    per_exit = rules.per_exit_thresholds
     # exit-1 prefix accuracies: 1, 1, 1, 3/4, 4/5, 4/6
     assert per_exit(s, HAND_PREDICTIONS, HAND_LABELS, 1.0, name, 10) \
         == (values[3],)
@@ -161,7 +123,7 @@ def test_per_exit_rule_never_splits_tied_scores():
     predictions = numpy.array([[0, 0], [0, 0], [1, 0], [0, 0]])
     labels = numpy.zeros(4, int)
     # 2 of the first 2 are right, but sample 2 ties sample 1: 1 leaves
-    assert sweep.per_exit_thresholds(s, predictions, labels, 1.0, 'entropy',
+    assert rules.per_exit_thresholds(s, predictions, labels, 1.0, 'entropy',
                                      4) == (0.2,)
 
 
@@ -172,32 +134,15 @@ def test_per_exit_rule_goes_exit_by_exit_on_the_samples_that_remain():
     predictions = numpy.array([[0, 1, 0], [0, 1, 0], [1, 0, 0], [1, 0, 0],
                                [1, 1, 0], [1, 0, 0]])
     labels = numpy.zeros(6, int)
-    t = sweep.per_exit_thresholds(s, predictions, labels, 1.0, 'entropy', 4)
+    t = rules.per_exit_thresholds(s, predictions, labels, 1.0, 'entropy', 4)
     assert t == (1.0, 0.3)
     assert choose_exits(s, t).tolist() == [0, 0, 1, 1, 2, 2]
 
 
 def test_per_exit_rule_rejects_a_target_outside_0_1():
     with pytest.raises(BranchyNetError, match='target'):
-        sweep.per_exit_thresholds(hand_scores('entropy'), HAND_PREDICTIONS,
+        rules.per_exit_thresholds(hand_scores('entropy'), HAND_PREDICTIONS,
                                   HAND_LABELS, 1.5)
-
-
-def test_tradeoff_rule_minimises_error_plus_alpha_times_relative_ms():
-    ms = [1.0, 2.0, 3.0, 4.0]
-    acc = [0.90, 0.97, 0.98, 0.985]
-    # cost at alpha=0.01, baseline 4 ms: .1025, .035, .0275, .025
-    assert sweep.choose(ms, acc, 'tradeoff', alpha=0.01, baseline_ms=4) == 3
-    # alpha=0.1: .125, .08, .095, .115
-    assert sweep.best_tradeoff(ms, acc, 0.1, 4.0) == 1
-    assert sweep.best_tradeoff(ms, acc, 0.0, 4.0) == 3    # most accurate
-    assert sweep.best_tradeoff(ms, acc, 100.0, 4.0) == 0  # fastest
-    # a tie in cost goes to the faster point
-    assert sweep.best_tradeoff([2.0, 1.0], [0.5, 0.5], 0.0, 1.0) == 1
-    with pytest.raises(BranchyNetError, match='alpha'):
-        sweep.choose(ms, acc, 'tradeoff', baseline_ms=4)
-    with pytest.raises(BranchyNetError, match='alpha'):
-        sweep.choose(ms, acc, 'tradeoff', alpha=-1, baseline_ms=4)
 
 
 @pytest.mark.parametrize('name, low, high', [
@@ -242,7 +187,7 @@ def test_matched_thresholds_reproduce_the_exit_counts(name):
     s = hand_scores(name)
     for n_first in range(7):
         exits = numpy.array([0] * n_first + [1] * (6 - n_first))
-        t = sweep.matched_thresholds(s, exits, name, 10)
+        t = sequential.matched_thresholds(s, exits, name, 10)
         assert numpy.bincount(choose_exits(s, t, name), minlength=2) \
             .tolist() == [n_first, 6 - n_first]
 
@@ -251,6 +196,17 @@ def test_matched_thresholds_with_three_exits_and_a_tie():
     s = numpy.array([[0.1, 0.5, 0], [0.2, 0.1, 0], [0.2, 0.2, 0],
                      [0.3, 0.3, 0]])
     # 2 at exit 1 would split the tie at 0.2: only 1 leaves there
-    t = sweep.matched_thresholds(s, numpy.array([0, 0, 1, 2]), 'entropy', 4)
+    t = sequential.matched_thresholds(s, numpy.array([0, 0, 1, 2]),
+                                      'entropy', 4)
     assert t == (0.2, 0.2)
     assert choose_exits(s, t).tolist() == [0, 1, 2, 2]
+
+
+def test_the_rules_names_stay_importable_from_sweep():
+    """``--rule``'s choices and the figures read them from here."""
+    assert sweep.RULES is rules.RULES
+    for name in ('choose', 'knee', 'reference_frontier', 'best_tradeoff',
+                 'fastest_with_accuracy', 'most_accurate_within',
+                 'per_exit_thresholds'):
+        assert getattr(sweep, name) is getattr(rules, name)
+    assert sweep.matched_thresholds is sequential.matched_thresholds

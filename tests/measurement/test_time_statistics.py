@@ -13,6 +13,7 @@ import pytest
 from scipy.stats import trim_mean
 
 from branchynet.measurement import pipeline as measurement
+from branchynet.measurement import validation
 
 from branchynet.report import table as report
 from branchynet.networks.model import BranchyNet
@@ -88,7 +89,7 @@ def test_validation_names_its_statistic_and_compares_plain_means(spiky):
     slow = x[:, 0] > 0.5
     thresholds = (float('inf'),)                  # everything at exit 1
     prediction = numpy.zeros(len(x), numpy.int32)
-    row = measurement.validate_point(model, x, y, thresholds, {
+    row = validation.validate_point(model, x, y, thresholds, {
         'accuracy': 0.0, 'exit_counts': [len(x), 0], 'ms': 1.0,
         'ms_mean': 2.0, 'prediction': prediction,
         'exit_index': numpy.zeros(len(x), numpy.int32)})
