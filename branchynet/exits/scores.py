@@ -29,9 +29,15 @@ is in: the score a sweep
 reads from a record is bit for bit the one the batch-1 early exit computes
 from the same logits.
 
-This module imports only numpy, so that :mod:`branchynet.runtimes.onnx.inference`
-can be deployed with it and without chainer; for the same reason it does
-not use ``scipy.special.logsumexp`` (two lines here).
+Each score is one :class:`Score` of :data:`SCORES`, which carries all that
+differs between scores: its function, its direction, its unit, the
+thresholds it takes and its ``(never, always)`` bounds. A new score is one
+function of the logits, one entry there and its test.
+
+This module imports only numpy, so that
+:mod:`branchynet.runtimes.onnx.inference` can be deployed with it and
+without chainer; for the same reason it does not use
+``scipy.special.logsumexp`` (two lines here).
 """
 import math
 
@@ -132,18 +138,29 @@ def energy(logits):
 class Score:
     """One exit score: its function, its direction, its threshold range.
 
+    Everything a caller needs to know about a score is here, so that a new
+    score is one function of the logits, one entry of :data:`SCORES` (with
+    its ``bounds``) and its test; no code branches on a score's name.
+
     Attributes:
         name (str): ``entropy``, ``maxprob``, ``margin`` or ``energy``.
         function: logits ``(N, C)`` -> float64 ``(N,)``.
         low_is_confident (bool): leave when ``score < T`` (else ``> T``).
         unit (str): how its values read (``nats``...).
+        threshold_range (tuple): ``(low, high)``, the thresholds it takes
+            (infinite ends for none).
+        bounds_function: ``(name, n_classes, seen)`` -> ``(never,
+            always)`` (see :meth:`bounds`).
     """
 
-    def __init__(self, name, function, low_is_confident, unit):
+    def __init__(self, name, function, low_is_confident, unit,
+                 threshold_range, bounds_function):
         self.name = name
         self.function = function
         self.low_is_confident = low_is_confident
         self.unit = unit
+        self.threshold_range = threshold_range
+        self.bounds_function = bounds_function
 
     def __repr__(self):
         return 'Score(%r)' % self.name
@@ -174,40 +191,57 @@ class Score:
     def bounds(self, n_classes, seen=None):
         """``(never, always)``: the threshold at which no sample leaves and
         the loosest one, at which every ``seen`` sample leaves but a margin
-        tie.
-
-        Entropy: ``(0, log C)``, or ``(0, just above max)`` of the ``seen``
-        values (the records) when one reaches ``log C``: a float32 entropy
-        of a nearly uniform row can exceed the float64 ``log C``. Maxprob
-        and margin: ``(1, 0)``; at 0 a margin tie stays. Energy has no
-        bounds of its own: the range of the ``seen`` values,
-        ``(min, just above max)``.
+        tie (each score's ``bounds_function``: :func:`entropy_bounds`,
+        :func:`probability_bounds`, :func:`seen_bounds`).
         """
-        if self.name == 'entropy':
-            top = math.log(n_classes)
-            if seen is not None and numpy.size(seen):
-                top = max(top, _just_above(seen))
-            return 0.0, top
-        if self.name in ('maxprob', 'margin'):
-            return 1.0, 0.0
-        seen = numpy.asarray(seen, numpy.float64)
-        if seen.size == 0:
-            raise ValueError('the energy range needs score values')
-        return float(seen.min()), _just_above(seen)
+        return self.bounds_function(self.name, n_classes, seen)
 
     def bad_threshold(self, t):
         """Why ``t`` is not a threshold of this score (None when it is).
 
         Entropy takes ``t >= 0``; maxprob and margin ``0 <= t <= 1``;
-        energy any number. NaN never (infinity only where in range).
+        energy any number (its :attr:`threshold_range`). NaN never
+        (infinity only where in range).
         """
         if not isinstance(t, float) or math.isnan(t):
             return 'thresholds must be numbers, got %r' % (t,)
-        if self.name == 'entropy' and t < 0:
-            return 'entropy thresholds must be >= 0, got %r' % (t,)
-        if self.name in ('maxprob', 'margin') and not 0 <= t <= 1:
-            return '%s thresholds must be in [0, 1], got %r' % (self.name, t)
-        return None
+        low, high = self.threshold_range
+        if low <= t <= high:
+            return None
+        if high == math.inf:
+            return '%s thresholds must be >= %g, got %r' % (self.name, low, t)
+        return '%s thresholds must be in [%g, %g], got %r' % (self.name, low,
+                                                            high, t)
+
+
+def entropy_bounds(name, n_classes, seen=None):
+    """Entropy's ``(never, always)``: ``(0, log C)``, or ``(0, just above
+    max)`` of the ``seen`` values (the records) when one reaches ``log C``:
+    a float32 entropy of a nearly uniform row can exceed the float64
+    ``log C``."""
+    top = math.log(n_classes)
+    if seen is not None and numpy.size(seen):
+        top = max(top, _just_above(seen))
+    return 0.0, top
+
+
+def probability_bounds(name, n_classes, seen=None):
+    """A probability's (maxprob, margin) ``(never, always)``: ``(1, 0)``;
+    at 0 a margin tie stays."""
+    return 1.0, 0.0
+
+
+def seen_bounds(name, n_classes, seen=None):
+    """The bounds of a score without bounds of its own (energy): the range
+    of the ``seen`` values, ``(min, just above max)``.
+
+    Raises:
+        ValueError: no values seen.
+    """
+    seen = numpy.asarray(seen, numpy.float64)
+    if seen.size == 0:
+        raise ValueError('the %s range needs score values' % name)
+    return float(seen.min()), _just_above(seen)
 
 
 def _just_above(values):
@@ -216,12 +250,16 @@ def _just_above(values):
         values, numpy.float64)), numpy.inf))
 
 
-#: every score by name
+#: every score by name: name, function, low is confident, unit, threshold
+#: range, bounds
 SCORES = {s.name: s for s in (
-    Score('entropy', entropy, True, 'nats'),
-    Score('maxprob', maxprob, False, 'probability'),
-    Score('margin', margin, False, 'probability'),
-    Score('energy', energy, True, '-logsumexp'),
+    Score('entropy', entropy, True, 'nats', (0.0, math.inf), entropy_bounds),
+    Score('maxprob', maxprob, False, 'probability', (0.0, 1.0),
+          probability_bounds),
+    Score('margin', margin, False, 'probability', (0.0, 1.0),
+          probability_bounds),
+    Score('energy', energy, True, '-logsumexp', (-math.inf, math.inf),
+          seen_bounds),
 )}
 
 

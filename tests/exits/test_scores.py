@@ -134,3 +134,36 @@ def test_unknown_score_and_bad_logits():
         get_score('confidence')
     with pytest.raises(ValueError, match='classes >= 2'):
         scores.maxprob(numpy.zeros((3, 1)))
+
+
+@pytest.mark.parametrize('name, t, message', [
+    ('entropy', -0.5, 'entropy thresholds must be >= 0, got -0.5'),
+    ('maxprob', 1.5, 'maxprob thresholds must be in [0, 1], got 1.5'),
+    ('margin', -math.inf, 'margin thresholds must be in [0, 1], got -inf'),
+    ('energy', math.nan, 'thresholds must be numbers, got nan'),
+    ('entropy', 1, 'thresholds must be numbers, got 1'),
+])
+def test_threshold_messages(name, t, message):
+    assert SCORES[name].bad_threshold(t) == message
+
+
+def test_a_new_score_is_one_function_and_one_entry(monkeypatch):
+    """Nothing branches on a score's name: a score added to the table
+    (here minus the top logit, confident when low, thresholds in
+    [-10, 0]) has its range checked, its bounds and its direction."""
+    def minus_top(logits):
+        return -numpy.asarray(logits, numpy.float64).max(axis=1)
+    top = scores.Score('top', minus_top, True, 'logit', (-10.0, 0.0),
+                       scores.seen_bounds)
+    monkeypatch.setitem(SCORES, 'top', top)
+    assert get_score('top') is top
+    assert scores.check_thresholds([-2.0], 2, 'top') == (-2.0,)
+    with pytest.raises(ValueError, match=r'^top thresholds must be in '
+                       r'\[-10, 0\], got 1.0$'):
+        scores.check_thresholds([1.0], 2, 'top')
+    assert top(THREE).tolist() == [-math.log(3)]
+    never, always = top.bounds(3, [-1.0, -2.0])
+    assert never == -2.0 and -1.0 < always < -0.999
+    with pytest.raises(ValueError, match='the top range needs score values'):
+        top.bounds(3, [])
+    assert top.leaves([-3.0, -1.0], -2.0).tolist() == [True, False]
