@@ -17,9 +17,10 @@ from branchynet.errors import BranchyNetError
 from branchynet.exits.inference import entropy
 from branchynet.networks.layers import lrn, max_pool
 from branchynet.networks import NETWORKS, random_network
-from branchynet.runtimes.onnx.export import (INPUT_SHAPES, OPSET, _convert, _Graph,
-                                    export_model_dir, main_graph,
-                                    onnx_pool_outsize, segment_graphs)
+from branchynet.runtimes.onnx.converters import onnx_pool_outsize
+from branchynet.runtimes.onnx.export import (INPUT_SHAPES, OPSET, _convert,
+                                             _Graph, export_model_dir,
+                                             main_graph, segment_graphs)
 from branchynet.networks.serialization import save_model
 
 #: samples per network (B-ResNet-110 is large: keep its batch tiny)

@@ -1,0 +1,211 @@
+"""Chainer layers -> ONNX nodes: one converter per layer kind.
+
+The three networks (:mod:`branchynet.networks.layers`,
+:mod:`branchynet.networks`) use: convolution, linear, max pooling
+(``cover_all``), average pooling, ReLU, LRN, batch normalisation
+(inference), dropout (identity), reshape, and the ResNet block with its
+zero-channel shortcut. Each converter is ``(graph, settings, input name,
+input shape, output shape) -> output name``, ``settings`` being the link
+itself or a function's bound arguments; :data:`LINKS` and
+:data:`FUNCTIONS` map layer kinds to them and :func:`converter` finds a
+layer's (a layer of no kind there is an error, never skipped). The graph
+(``g.op``, ``g.weight``) is :class:`branchynet.runtimes.onnx.export._Graph`.
+
+Two places where Chainer and ONNX differ:
+
+* LRN is not ONNX's ``LRN`` operator (whose ``alpha`` is divided by the
+  window size, and whose ONNX Runtime kernel is slow) but the formula
+  itself, the window sum as a banded 1x1 convolution (:func:`_lrn`); odd
+  windows only (``n // 2`` channels on each side), even ``n`` is refused.
+* Max pooling with ``cover_all=True`` becomes ``ceil_mode=1``. Both round
+  the output size up, but ONNX drops a last window that would start past the
+  input; the output size of every pooling layer is checked against the
+  traced Chainer output while exporting, so a mismatch is an error, never a
+  silently different graph.
+"""
+import functools
+import inspect
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+import numpy
+
+from branchynet.errors import BranchyNetError
+from branchynet.networks.layers import ResBlock
+
+
+def _conv(g, link, h, x_shape, y_shape):
+    ph, pw = link.pad
+    inputs = [h, g.weight(link.W.array, 'W')]
+    if link.b is not None:
+        inputs.append(g.weight(link.b.array, 'b'))
+    return g.op('Conv', inputs, kernel_shape=list(link.W.shape[2:]),
+                strides=list(link.stride), pads=[ph, pw, ph, pw],
+                dilations=list(link.dilate), group=link.groups)
+
+
+def _linear(g, link, h, x_shape, y_shape):
+    # Chainer's Linear flattens every axis after the batch axis
+    flat = g.op('Flatten', [h], axis=1)
+    inputs = [flat, g.weight(link.W.array, 'W')]
+    if link.b is not None:
+        inputs.append(g.weight(link.b.array, 'b'))
+    return g.op('Gemm', inputs, transB=1)
+
+
+def _batch_norm(g, link, h, x_shape, y_shape):
+    if link.axis is not None:
+        raise BranchyNetError('cannot export BatchNormalization over axis %r'
+                              % (link.axis,))
+    c = link.avg_mean.shape[0]
+    gamma = link.gamma.array if link.gamma is not None else numpy.ones(c)
+    beta = link.beta.array if link.beta is not None else numpy.zeros(c)
+    # inference: the running statistics, as chainer.config.train=False uses
+    return g.op('BatchNormalization', [
+        h, g.weight(gamma, 'gamma'), g.weight(beta, 'beta'),
+        g.weight(link.avg_mean, 'mean'), g.weight(link.avg_var, 'var')],
+        epsilon=float(link.eps))
+
+
+def _relu(g, args, h, x_shape, y_shape):
+    return g.op('Relu', [h])
+
+
+def _identity(g, args, h, x_shape, y_shape):
+    return h          # dropout at inference
+
+
+def onnx_pool_outsize(size, k, s, p, ceil_mode):
+    """Output size of ONNX pooling along one axis (the operator's spec).
+
+    With ``ceil_mode`` the size rounds up, but a last window that would
+    start in the right padding (or past the input) is dropped.
+    """
+    if not ceil_mode:
+        return (size + 2 * p - k) // s + 1
+    out = -(-(size + 2 * p - k) // s) + 1
+    if (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _pool(g, op_type, args, h, x_shape, y_shape, ceil_mode, **attrs):
+    k = _pair(args['ksize'])
+    s = _pair(args['stride'] if args['stride'] is not None else args['ksize'])
+    p = _pair(args['pad'])
+    onnx_shape = tuple(onnx_pool_outsize(n, *kps, ceil_mode)
+                       for n, kps in zip(x_shape[2:], zip(k, s, p)))
+    if onnx_shape != tuple(y_shape[2:]):
+        raise BranchyNetError(
+            '%s with ksize %s, stride %s, pad %s on %s: Chainer gives %s, '
+            'ONNX would give %s' % (op_type, k, s, p, tuple(x_shape[2:]),
+                                    tuple(y_shape[2:]), onnx_shape))
+    return g.op(op_type, [h], kernel_shape=list(k), strides=list(s),
+                pads=[p[0], p[1], p[0], p[1]], ceil_mode=int(ceil_mode),
+                **attrs)
+
+
+def _max_pool(g, args, h, x_shape, y_shape):
+    if args['return_indices']:
+        raise BranchyNetError('cannot export max pooling with return_indices')
+    return _pool(g, 'MaxPool', args, h, x_shape, y_shape,
+                 ceil_mode=bool(args['cover_all']))
+
+
+def _avg_pool(g, args, h, x_shape, y_shape):
+    # Chainer divides by the full window, padding included
+    return _pool(g, 'AveragePool', args, h, x_shape, y_shape,
+                 ceil_mode=False, count_include_pad=1)
+
+
+def _lrn(g, args, h, x_shape, y_shape):
+    """Chainer's ``x / (k + alpha * sum_window x^2)^beta``, spelled out.
+
+    ONNX has an ``LRN`` operator, but ONNX Runtime's CPU kernel took 1.43
+    ms on B-ResNet's (1, 64, 30, 30) map at one thread, 60% of the exit-1
+    path. The window sum as a 1x1 convolution of the squares with a banded
+    ``(C, C)`` matrix (``alpha`` on the band, ``k`` as its bias), and
+    ``^0.75`` as ``sqrt(d) * sqrt(sqrt(d))``, took 0.15 ms, equal to
+    Chainer's to 1e-6 relative.
+    """
+    n = int(args['n'])
+    if n % 2 == 0:
+        raise BranchyNetError('cannot export LRN with an even window (n=%d): '
+                              'its window is not centred' % n)
+    c = int(x_shape[1])
+    offset = numpy.arange(c)[:, None] - numpy.arange(c)[None, :]
+    band = (abs(offset) <= n // 2) * float(args['alpha'])
+    d = g.op('Conv', [g.op('Mul', [h, h]),
+                      g.weight(band.reshape(c, c, 1, 1), 'lrn_band'),
+                      g.weight(numpy.full(c, float(args['k'])), 'lrn_k')],
+             kernel_shape=[1, 1])
+    beta = float(args['beta'])
+    if beta == 0.75:
+        root = g.op('Sqrt', [d])
+        denominator = g.op('Mul', [root, g.op('Sqrt', [root])])
+    else:
+        denominator = g.op('Pow', [d, g.weight(numpy.array(beta), 'beta')])
+    return g.op('Div', [h, denominator])
+
+
+def _reshape(g, args, h, x_shape, y_shape):
+    shape = g.weight(numpy.asarray(args['shape']), 'shape', numpy.int64)
+    return g.op('Reshape', [h, shape])
+
+
+def _res_block(g, block, h, x_shape, y_shape):
+    """``relu(BN(conv(relu(BN(conv(x))))) + shortcut(x))`` (ResBlock)."""
+    r = g.op('Relu', [_batch_norm(g, block.bn1, _conv(
+        g, block.conv1, h, None, None), None, None)])
+    r = _batch_norm(g, block.bn2, _conv(g, block.conv2, r, None, None),
+                    None, None)
+    shortcut = h
+    if block.stride != 1:
+        shortcut = g.op('AveragePool', [shortcut], kernel_shape=[1, 1],
+                        strides=[block.stride, block.stride])
+    grow = block.out_channels - block.in_channels
+    if grow:
+        # the reference concatenates zero channels in front; Pad does that
+        # without a zeros tensor whose batch size would have to follow N
+        pads = g.weight(numpy.array([0, grow, 0, 0, 0, 0, 0, 0]), 'pads',
+                        numpy.int64)
+        shortcut = g.op('Pad', [shortcut, pads], mode='constant')
+    return g.op('Relu', [g.op('Add', [r, shortcut])])
+
+
+#: link classes -> converter (checked in order: ResBlock before Chain)
+LINKS = ((L.Convolution2D, _conv), (L.Linear, _linear),
+         (L.BatchNormalization, _batch_norm), (ResBlock, _res_block))
+#: chainer.functions (plain or in functools.partial) -> converter
+FUNCTIONS = {F.relu: _relu, F.max_pooling_2d: _max_pool,
+             F.average_pooling_2d: _avg_pool,
+             F.local_response_normalization: _lrn, F.dropout: _identity,
+             F.reshape: _reshape}
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (int(v), int(v))
+
+
+def _function_args(layer):
+    """``(function, {argument: value})`` of a function or partial layer."""
+    func = layer.func if isinstance(layer, functools.partial) else layer
+    args = layer.args if isinstance(layer, functools.partial) else ()
+    kwargs = layer.keywords if isinstance(layer, functools.partial) else {}
+    bound = inspect.signature(func).bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    return func, dict(bound.arguments)
+
+
+def converter(layer):
+    """The converter for ``layer`` and the object it reads its settings from."""
+    for cls, convert in LINKS:
+        if isinstance(layer, cls):
+            return convert, layer
+    if callable(layer) and not isinstance(layer, chainer.Link):
+        func, args = _function_args(layer)
+        if func in FUNCTIONS:
+            return FUNCTIONS[func], args
+    raise BranchyNetError('cannot export layer %r: no ONNX converter for it'
+                          % (layer,))
