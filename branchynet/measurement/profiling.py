@@ -31,9 +31,13 @@ import dataclasses
 import time
 
 import chainer
+import chainer.functions as F
+import chainer.links as L
 import numpy
 from scipy.stats import trim_mean
 
+from branchynet.errors import BranchyNetError
+from branchynet.networks.layers import ResBlock
 from branchynet.runtimes.runtime import as_runtime
 
 
@@ -193,8 +197,86 @@ def profile_paths(model, x, n_samples=200, n_warmup=20):
         trunk_ms_mean=numpy.cumsum(stage_ms_mean).tolist())
 
 
+def _conv_macs(link, out):
+    """Each output element: ``in_channels / groups * kh * kw``."""
+    return out.size // out.shape[0] * int(numpy.prod(link.W.shape[1:]))
+
+
+def _linear_macs(link, out):
+    return link.W.shape[0] * link.W.shape[1]
+
+
+def _free(link, out):
+    return 0
+
+
+#: every link kind the multiply-add counter knows -> the multiply-adds per
+#: sample of one call, ``(link, output) -> int`` (a subclass counts as its
+#: class). Only convolutions and linear layers count (the usual convention:
+#: normalisation, pooling and activations are comparatively free); a kind
+#: not here is an error, never counted as 0 unseen.
+LINK_MACS = {
+    L.Convolution2D: _conv_macs,
+    L.Linear: _linear_macs,
+    L.BatchNormalization: _free,       # a scale and a shift per element
+    # its convolutions and BatchNormalizations are links counted on their
+    # own; its ReLUs, stride-s pooling, zero channels and sum are free
+    ResBlock: _free,
+    chainer.Sequential: _free,         # a container: its layers count
+}
+
+#: the functions a ``chainer.Sequential`` may hold (plain or in
+#: ``functools.partial``), known to the counter as free
+FREE_FUNCTIONS = frozenset({
+    F.relu, F.max_pooling_2d, F.average_pooling_2d,
+    F.local_response_normalization, F.dropout, F.reshape})
+
+
+def _link_macs(link, where):
+    """``LINK_MACS``' entry for ``link``'s kind; an error naming the layer
+    at ``where`` when it has none."""
+    for kind in type(link).__mro__:
+        if kind in LINK_MACS:
+            return LINK_MACS[kind]
+    raise BranchyNetError(
+        'cannot count the multiply-adds of %s (%s): its kind is not in '
+        'branchynet.measurement.profiling.LINK_MACS'
+        % (where, type(link).__name__))
+
+
+def check_layers(model):
+    """Every layer of ``model`` (its stages and exit heads, and the links
+    inside them) is of a kind the counter knows (:data:`LINK_MACS`,
+    :data:`FREE_FUNCTIONS`).
+
+    Raises:
+        BranchyNetError: one line naming the first unknown layer.
+    """
+    for kind, chains in (('stage', model.stages), ('exit', model.exits)):
+        for k, chain in enumerate(chains, 1):
+            _check_layer(chain, '%s %d' % (kind, k))
+
+
+def _check_layer(layer, where):
+    if isinstance(layer, chainer.Sequential):
+        for i, sub in enumerate(layer):
+            _check_layer(sub, '%s, layer %d' % (where, i))
+    elif isinstance(layer, chainer.Link):
+        _link_macs(layer, where)
+        for path, link in layer.namedlinks(skipself=True):
+            _link_macs(link, where + ', ' + path.lstrip('/'))
+    else:
+        func = getattr(layer, 'func', layer)        # a functools.partial
+        if func not in FREE_FUNCTIONS:
+            raise BranchyNetError(
+                'cannot count the multiply-adds of %s (%s): its kind is '
+                'not in branchynet.measurement.profiling.FREE_FUNCTIONS'
+                % (where, getattr(func, '__name__', type(func).__name__)))
+
+
 class _MacCounter(chainer.LinkHook):
-    """Counts multiply-adds of convolutions and linear layers, per sample."""
+    """Counts the multiply-adds of every link called, per sample
+    (:data:`LINK_MACS`)."""
 
     name = 'MacCounter'
 
@@ -202,20 +284,16 @@ class _MacCounter(chainer.LinkHook):
         self.macs = 0
 
     def forward_postprocess(self, args):
-        link, out = args.link, args.out
-        if isinstance(link, chainer.links.Convolution2D):
-            # each output element: in_channels/groups * kh * kw multiply-adds
-            self.macs += out.size // out.shape[0] * int(
-                numpy.prod(link.W.shape[1:]))
-        elif isinstance(link, chainer.links.Linear):
-            self.macs += link.W.shape[0] * link.W.shape[1]
+        link = args.link
+        self.macs += _link_macs(link, type(link).__name__)(link, args.out)
 
 
 def count_macs(model, x1):
     """Multiply-adds of each stage and each exit head for one sample.
 
     Only convolutions and linear layers are counted (the usual convention;
-    pooling, activations and normalisation are comparatively free).
+    pooling, activations and normalisation are comparatively free); every
+    layer must be of a kind the counter knows (:func:`check_layers`).
 
     Args:
         model (BranchyNet): the network.
@@ -226,6 +304,7 @@ def count_macs(model, x1):
         ``path`` (multiply-adds of exit path k: stages 1..k and heads 1..k)
         and ``baseline`` (all stages and the final exit).
     """
+    check_layers(model)
     stage, head = [], []
     with chainer.using_config('train', False), chainer.no_backprop_mode():
         h = x1

@@ -4,18 +4,22 @@ The profiler's accounting is checked on a fake clock that only the
 network's layers advance, so the expected times are exact and nothing
 depends on how loaded the machine is.
 """
+import functools
 import time
 
 import chainer
+import chainer.functions as F
 import chainer.links as L
 import numpy
 import pytest
 
 from branchynet.networks.model import BranchyNet
 
-from branchynet.networks import b_lenet
-from branchynet.measurement.profiling import (count_macs, forcing_thresholds,
-                                  profile_paths, run_one)
+from branchynet.errors import BranchyNetError
+from branchynet.networks import INPUT_SHAPES, NETWORKS, b_lenet
+from branchynet.measurement.profiling import (check_layers, count_macs,
+                                              forcing_thresholds,
+                                              profile_paths, run_one)
 
 
 def test_forcing_thresholds_send_every_sample_to_exit_k():
@@ -85,6 +89,52 @@ def test_multiply_adds_match_the_layer_table():
     assert macs['exit'] == [exit1, 84 * 10]
     assert macs['path'] == [conv1 + exit1, conv1 + stage2 + exit1 + 840]
     assert macs['baseline'] == conv1 + stage2 + 840
+
+
+@pytest.mark.parametrize('name', sorted(NETWORKS))
+def test_every_layer_of_the_networks_is_known_to_the_counter(name):
+    model = NETWORKS[name]()
+    check_layers(model)
+    macs = count_macs(model, numpy.zeros((1,) + INPUT_SHAPES[name],
+                                         numpy.float32))
+    assert all(m > 0 for m in macs['stage'] + macs['exit'])
+
+
+@pytest.mark.parametrize('layer, where, kind', [
+    (lambda: L.DepthwiseConvolution2D(8, 1, 1), 'stage 2, layer 1',
+     'DepthwiseConvolution2D'),
+    (lambda: F.sigmoid, 'stage 2, layer 1', 'sigmoid'),
+    (lambda: functools.partial(F.leaky_relu, slope=0.1), 'stage 2, layer 1',
+     'leaky_relu'),
+    (lambda: chainer.Sequential(L.Linear(8, 8), L.Highway(8)),
+     'stage 2, layer 1, layer 1', 'Highway'),
+])
+def test_an_unknown_layer_fails_in_one_line_naming_it(layer, where, kind):
+    numpy.random.seed(0)
+    stages = [chainer.Sequential(L.Linear(8, 8)),
+              chainer.Sequential(L.Linear(8, 8), layer())]
+    exits = [chainer.Sequential(L.Linear(8, 4)),
+             chainer.Sequential(L.Linear(None, 4))]
+    model = BranchyNet(stages, exits)
+    with pytest.raises(BranchyNetError) as e:
+        count_macs(model, numpy.zeros((1, 8, 1, 1), numpy.float32))
+    message = str(e.value)
+    assert '\n' not in message
+    assert message.startswith('cannot count the multiply-adds of %s (%s): '
+                              % (where, kind))
+
+
+def test_a_link_inside_a_known_chain_must_be_known_too(monkeypatch):
+    from branchynet.measurement import profiling
+    from branchynet.networks.layers import ResBlock
+    block = ResBlock(4, 4)
+    monkeypatch.delitem(profiling.LINK_MACS, L.BatchNormalization)
+    model = BranchyNet([chainer.Sequential(block)],
+                       [chainer.Sequential(L.Linear(None, 4))])
+    with pytest.raises(BranchyNetError, match=r'^cannot count the '
+                       r'multiply-adds of stage 1, layer 0, bn\d '
+                       r'\(BatchNormalization\)'):
+        check_layers(model)
 
 
 def test_profile_on_onnxruntime():
