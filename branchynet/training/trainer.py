@@ -4,15 +4,16 @@ Phase 1 trains the main network alone (stages + its classifier, loss on
 the final exit only). Phase 2 trains every exit jointly on
 ``sum_k w_k CE_k``. How phase 2 starts is a setting (``phase2``):
 
-``reference`` (the ``reference`` recipe's default), what the reference code (``branchynet/net.py``)
-    does: every exit head, the final one included, starts from its initial
+``reference`` (the ``reference`` recipe's default), what the reference
+    code (``branchynet/net.py``) does: every exit head, the final one included, starts from its initial
     weights (the reference deep-copies each Branch before phase 1); only the
     trunk's parameters come from phase 1, not BatchNormalization's running
     statistics (Chainer v1's ``copyparams`` copied parameters only); main's
     optimizer continues from phase 1 and also keeps stepping main's own
     classifier, which gets zero gradients; each exit head gets a fresh one.
-``warm`` (the ``modern`` recipe's default), ours: the final exit starts from the phase-1 classifier, and one
-    fresh optimizer trains the whole B-network.
+``warm`` (the ``modern`` recipe's default), ours: the final exit starts
+    from the phase-1 classifier, and one fresh optimizer trains the whole
+    B-network.
 
 Output folder of one experiment::
 
@@ -29,225 +30,36 @@ Output folder of one experiment::
 
 A phase whose JSON exists is done and skipped (the npz is written first).
 ``resume=True`` continues an interrupted phase from its latest snapshot.
+
+One phase on Chainer's Trainer is :mod:`branchynet.training.phase`; the
+output folder's checks, lock and clean-up are
+:mod:`branchynet.training.output`.
 """
-import contextlib
 import copy
 import dataclasses
-import glob
-import json
 import os
 
 import chainer
 import numpy
-from chainer.training import extensions
 
-from branchynet.utils.atomic import remove_leftovers, write_json_atomic
-from branchynet.utils.device import get_device
-from branchynet.training.distributed import Workers, get_workers
 from branchynet.errors import BranchyNetError
 from branchynet.experiments import get_experiment
 from branchynet.exits.inference import exit_records
-from branchynet.training.iterators import CropFlip, EpochIterator, iterations_per_epoch
-from branchynet.networks.model import JointLoss
 from branchynet.networks import N_EXITS, NETWORKS
-from branchynet.training.progress import PlainStream, ProgressLines, is_terminal
-from branchynet.training.resume import (OutputLock, RandomStates, check_resume_settings,
-                               latest_snapshot, settings_diff,
-                               snapshot_iterations)
-from branchynet.networks.serialization import (load_model, load_npz_safe, model_paths,
-                                      save_model, save_npz_atomic)
-from branchynet.training.settings import (TrainSettings, prepare_data,
-                                 resolve_exit_weights, resolve_settings,
-                                 saved_form, with_schedule)
-from branchynet.training.updater import (JointUpdater, MainNetwork, NonFiniteLoss,
-                                setup_optimizers)
-
-#: seconds between two progress lines when the output is not a terminal
-PROGRESS_SECONDS = 300
-
-
-def seed_everything(seed):
-    """Seed the global generators (initialisation, dropout)."""
-    numpy.random.seed(seed)
-    if chainer.backends.cuda.available:
-        chainer.backends.cuda.cupy.random.seed(
-            int(numpy.random.RandomState(seed).randint(2 ** 31)))
-
-
-def exit_keys(n_exits, main_only):
-    """Per-exit report keys of :class:`~branchynet.networks.model.JointLoss`."""
-    if main_only:
-        return ['loss'], ['accuracy']
-    return (['exit%d/loss' % k for k in range(1, n_exits + 1)],
-            ['exit%d/accuracy' % k for k in range(1, n_exits + 1)])
-
-
-@dataclasses.dataclass
-class Run:
-    """What every phase of one training run shares.
-
-    Attributes:
-        out (str): the output folder.
-        settings (TrainSettings): the run's settings.
-        splits (dict): ``train``, ``val``, ``test`` as ``(x, y)``.
-        device: the Chainer device of this process.
-        resume (bool): continue from snapshots.
-        progress (bool): show a progress bar (rank 0).
-        workers (Workers): one process or an MPI job.
-        classes (list): the class names in label order (saved with the
-            models), or None when unknown.
-    """
-    out: str
-    settings: TrainSettings
-    splits: dict
-    device: object
-    resume: bool = False
-    progress: bool = True
-    workers: Workers = dataclasses.field(default_factory=Workers)
-    classes: list = None
-
-    @property
-    def recipe(self):
-        return get_experiment(self.settings.experiment).recipe(
-            self.settings.recipe, self.settings.schedule or 'script')
-
-    @property
-    def network(self):
-        return get_experiment(self.settings.experiment).network
-
-    def say(self, message):
-        """Print on rank 0 only."""
-        if self.workers.is_root:
-            print(message, flush=True)
-
-
-def _evaluation_trigger(every, epochs):
-    points = list(range(every, epochs + 1, every)) if every else []
-    return chainer.training.triggers.ManualScheduleTrigger(
-        sorted(set(points + [epochs])), 'epoch')
-
-
-def _extend_reports(trainer, loss_link, run, epochs):
-    """Evaluator (every rank), log, plots and printed lines (rank 0)."""
-    settings, workers = run.settings, run.workers
-    if settings.eval_every:
-        test = workers.shard(
-            chainer.datasets.TupleDataset(*run.splits['test']), None)
-        test_iter = chainer.iterators.SerialIterator(
-            test, max(settings.batch_size, 256), repeat=False, shuffle=False)
-        evaluator = extensions.Evaluator(test_iter, loss_link,
-                                         device=run.device)
-        trainer.extend(workers.evaluator(evaluator), name='test',
-                       trigger=_evaluation_trigger(settings.eval_every,
-                                                   epochs))
-    if not workers.is_root:
-        return
-    trainer.extend(extensions.LogReport())
-    losses, accuracies = exit_keys(loss_link.model.n_exits,
-                                   loss_link.main_only)
-    for keys, name in ((losses, 'loss.png'), (accuracies, 'accuracy.png')):
-        trainer.extend(extensions.PlotReport(
-            ['main/' + k for k in keys] + ['test/main/' + k for k in keys],
-            'epoch', file_name=name, marker='o'))
-    trainer.extend(extensions.PrintReport(
-        ['epoch', 'iteration', 'main/loss', 'test/main/loss']
-        + ['test/main/' + k for k in accuracies] + ['elapsed_time'],
-        out=PlainStream()))
-    if run.progress and is_terminal():
-        trainer.extend(extensions.ProgressBar(update_interval=10))
-    else:
-        trainer.extend(ProgressLines(PROGRESS_SECONDS))
-
-
-def _make_trainer(loss_link, optimizers, run, epochs, out, phase):
-    """The Trainer of one phase: iterator, updater, random sources."""
-    settings, workers = run.settings, run.workers
-    # one process keeps the streams it always had; ranks get their own
-    stream = [settings.seed, phase] + (
-        [workers.rank] if workers.size > 1 else [])
-    seed_everything(stream)
-    order_rng = numpy.random.RandomState(stream + [1])
-    augment_rng = numpy.random.RandomState(stream + [2])
-    train = workers.shard(
-        chainer.datasets.TupleDataset(*run.splits['train']), settings.seed)
-    iterator = EpochIterator(
-        train, workers.local_batch(settings.batch_size),
-        chainer.iterators.ShuffleOrderSampler(order_rng),
-        keep_short_batch=settings.keep_short_batch)
-    converter = CropFlip(augment_rng) if run.recipe.augment else \
-        chainer.dataset.concat_examples
-    updater = JointUpdater(iterator, workers.wrap_optimizers(optimizers),
-                           loss_link, converter, run.device)
-    trainer = chainer.training.Trainer(updater, (epochs, 'epoch'), out=out)
-    # the loss reports as 'main' (the optimizers' targets are other links)
-    trainer.reporter.add_observer('main', loss_link)
-    trainer.extend(RandomStates({'order': order_rng, 'augment': augment_rng,
-                                 'numpy_global': None}))
-    return trainer
-
-
-def _restore(trainer, run, out):
-    """Load the newest snapshot every rank has; or clear old ones."""
-    iterations = dict(snapshot_iterations(out))
-    common = run.workers.common_iteration(list(iterations)) \
-        if run.resume else None
-    if common is not None:
-        run.say('resuming from %s' % iterations[common])
-        load_npz_safe(iterations[common], trainer)
-    elif run.resume and iterations:
-        run.say('no snapshot of this phase that every process has: it starts '
-                'over')
-    if common is None:          # a fresh start: no older run's snapshot stays
-        for path in iterations.values():
-            os.remove(path)
-
-
-def run_phase(loss_link, optimizers, lr_shifts, run, phase):
-    """Train ``loss_link`` for one phase with a Chainer Trainer.
-
-    Args:
-        loss_link (JointLoss): the loss; its model is on ``run.device``.
-        optimizers (dict): name -> optimizer set up on its target.
-        lr_shifts (list): learning-rate extensions.
-        run (Run): the training run.
-        phase (int): 1 or 2.
-
-    Returns:
-        list of dict: the LogReport log (one entry per epoch; empty on
-        ranks other than 0).
-    """
-    epochs = (run.settings.epochs_main if phase == 1
-              else run.settings.epochs_joint)
-    out = run.workers.out_dir(os.path.join(run.out, 'phase%d' % phase))
-    trainer = _make_trainer(loss_link, optimizers, run, epochs, out, phase)
-    for extension in lr_shifts + run.workers.extensions(loss_link.model):
-        trainer.extend(extension)
-    _extend_reports(trainer, loss_link, run, epochs)
-    trainer.extend(extensions.snapshot(
-        filename='snapshot_iter_{.updater.iteration}',
-        n_retains=1 if run.workers.size == 1 else 2), trigger=(1, 'epoch'))
-    _restore(trainer, run, out)
-    run.workers.start(trainer.updater.get_all_optimizers())
-    try:
-        trainer.run(show_loop_exception_msg=False)
-    except NonFiniteLoss as e:
-        raise BranchyNetError('phase %d: %s; training stopped, the last good '
-                              'snapshot is %s' % (phase, e, latest_snapshot(
-                                  out) or 'none (before the first epoch end)')
-                              ) from None
-    if not run.workers.is_root:
-        return []
-    return trainer.get_extension('LogReport').log
-
-
-def phase_iterations(run, epochs):
-    """Updates in ``epochs`` epochs (for learning-rate drops)."""
-    # (a shard holds ceil(N / size) samples: ChainerMN pads the short ones)
-    per_epoch = iterations_per_epoch(
-        -(-len(run.splits['train'][0]) // run.workers.size),
-        run.workers.local_batch(run.settings.batch_size),
-        run.settings.keep_short_batch)
-    return int(epochs * per_epoch)
+from branchynet.networks.model import JointLoss
+from branchynet.networks.serialization import (load_model, load_npz_safe,
+                                               model_paths, save_model,
+                                               save_npz_atomic)
+from branchynet.training.distributed import get_workers
+from branchynet.training.output import locked, prepare_output, start
+# Run and run_phase: read (and replaced by tests) under this module's names
+from branchynet.training.phase import Run, phase_iterations, run_phase
+from branchynet.training.resume import settings_diff
+from branchynet.training.settings import (prepare_data, resolve_exit_weights,
+                                          resolve_settings, saved_form,
+                                          with_schedule)
+from branchynet.training.updater import MainNetwork, setup_optimizers
+from branchynet.utils.device import get_device
 
 
 def exit_accuracies(model, x, y, device):
@@ -457,86 +269,6 @@ def train_phase2(run, baseline):
     return infos
 
 
-def prepare_output(out):
-    """Create the output folder; a clear error if it cannot be one."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise BranchyNetError('--out %s exists and is not a folder' % out)
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as e:
-        raise BranchyNetError('cannot create the output folder %s: %s'
-                              % (out, e.strerror)) from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise BranchyNetError('the output folder %s is not writable' % out)
-
-
-def _saved_settings(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        raise BranchyNetError('cannot read %s: %s' % (path, e)) from None
-
-
-@contextlib.contextmanager
-def _locked(run):
-    """Hold ``run.out``'s lock (rank 0 takes it); every rank fails alike."""
-    lock, error = None, None
-    if run.workers.is_root:
-        lock = OutputLock(run.out)
-        try:
-            lock.__enter__()
-        except BranchyNetError as e:
-            lock, error = None, str(e)
-    run.workers.check_all(error)
-    try:
-        yield
-    finally:
-        if lock is not None:
-            lock.__exit__(None, None, None)
-
-
-#: a temporary in OUT itself younger than this is spared: with ``--out .``
-#: it may be another branchynet command's file being written
-SHARED_LEFTOVER_AGE = 600.0
-
-
-def _remove_leftovers(out):
-    """Our temporaries in the folders a run writes (OUT, its phase folders,
-    their rank folders), not in the rest of the tree below OUT."""
-    removed = remove_leftovers(out, older_than=SHARED_LEFTOVER_AGE,
-                               recursive=False)
-    # the phase folders are only ever written under OUT's lock, held here
-    for folder in sorted(glob.glob(os.path.join(out, 'phase[12]'))
-                         + glob.glob(os.path.join(out, 'phase[12]', 'rank*'))):
-        removed += remove_leftovers(folder, snapshot_dirs=True,
-                                    recursive=False)
-    return removed
-
-
-def _start(run, asked, allow_changed_settings):
-    """Check a resumed run's settings, clean up, record the settings."""
-    settings_path = os.path.join(run.out, 'settings.json')
-    error = None
-    if run.resume:
-        try:
-            saved = _saved_settings(settings_path)
-            if saved is not None:       # written before it held the count
-                saved.setdefault('processes', 1)
-                saved = with_schedule(saved, asked)   # or the schedule
-            check_resume_settings(saved, asked, allow_changed_settings)
-        except BranchyNetError as e:
-            error = str(e)
-    run.workers.check_all(error)
-    if run.workers.is_root:
-        for path in _remove_leftovers(run.out):
-            print('removed %s, left by a killed run' % path)
-        write_json_atomic(settings_path, asked)
-    run.workers.agree(None)
-
-
 def train_experiment(name, out, device='@numpy', data_dir='auto',
                      resume=False, progress=True,
                      allow_changed_settings=False, communicator=None,
@@ -579,8 +311,8 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
         error = str(e)
     workers.check_all(error)        # every rank stops, the line printed once
     asked = dict(saved_form(run.settings), processes=workers.size)
-    with _locked(run):
-        _start(run, asked, allow_changed_settings)
+    with locked(run):
+        start(run, asked, allow_changed_settings)
         results = {}
         baseline, results['baseline'] = train_phase1(run)
         results['branchynet'], results['baseline_after_joint'] = \

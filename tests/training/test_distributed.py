@@ -164,7 +164,7 @@ def test_one_step_on_two_processes_equals_one_step_on_the_global_batch(
         assert all(not numpy.array_equal(a[k], fresh[k]) for k in fresh)
 
 
-# Two epochs of training's own iterator (training._make_trainer, through
+# Two epochs of training's own iterator (phase._make_trainer, through
 # MPIWorkers.shard and local_batch), then a short run_phase of a small
 # network with BatchNormalization. Each sample carries its index in a
 # pixel. Rank 0 writes what every rank saw as JSON.
@@ -177,7 +177,7 @@ SHARDING = textwrap.dedent('''
     from branchynet.training.distributed import get_workers
     from branchynet.networks.model import BranchyNet, JointLoss
     from branchynet.training.settings import resolve_settings
-    from branchynet.training.trainer import Run, _make_trainer, run_phase
+    from branchynet.training.phase import Run, _make_trainer, run_phase
     from branchynet.training.updater import setup_optimizers
     result, out, n, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), \\
         int(sys.argv[4])

@@ -6,14 +6,21 @@ The numbers are read from the reference's files (kunglab/branchynet):
 ``experiment_*.py`` (TRAIN_BATCHSIZE, TRAIN_NUM_EPOCHS per phase) and the
 ``experiment_*.ipynb`` notebooks as of 5c80c3a.
 """
+import os
+import sys
+
 import pytest
 
 from branchynet.errors import BranchyNetError
 from branchynet.experiments import DEFAULT_SCHEDULE, SCHEDULES
 from branchynet.training.resume import check_resume_settings
-from branchynet.training.settings import (TrainSettings, resolve_settings, saved_form,
-                                 with_schedule)
-from test_get_results import get_results
+from branchynet.training.settings import (TrainSettings, resolve_settings,
+                                          saved_form, with_schedule)
+
+# get_results.sh's runner lives with the command-line tests (importable
+# there when the whole suite is collected; this file may run alone)
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, 'cli'))
+from test_get_results import get_results  # noqa: E402
 
 # (batch size, phase-1 epochs, phase-2 epochs) per network and schedule
 REFERENCE = {

@@ -17,6 +17,7 @@ from branchynet.networks.model import JointLoss
 from branchynet.networks import b_lenet
 from branchynet.networks.serialization import load_model
 from branchynet.training.iterators import EpochIterator
+from branchynet.training.resume import latest_snapshot
 from branchynet.training.updater import JointUpdater
 
 # 64 train images, 8 held out -> 56 -> 7 iterations per epoch at batch 8
@@ -102,7 +103,7 @@ def test_both_phases_write_their_models(first_run):
     assert len(results['baseline']['epoch_seconds']) == 1
     # each phase trained for its epoch and kept a snapshot of it
     for phase in ('phase1', 'phase2'):
-        snapshot = training.latest_snapshot(str(out / phase))
+        snapshot = latest_snapshot(str(out / phase))
         assert snapshot.endswith('snapshot_iter_%d' % ITERS_PER_EPOCH)
         assert os.path.isfile(out / phase / 'log')
 
@@ -347,7 +348,7 @@ def test_resume_continues_from_the_snapshot(first_run, published, tmp_path,
     # phase 1 ran only its second epoch (iterations 7..13), phase 2 from 0
     assert updates == (list(range(ITERS_PER_EPOCH, 2 * ITERS_PER_EPOCH))
                        + list(range(ITERS_PER_EPOCH)))
-    assert training.latest_snapshot(str(run / 'phase1')).endswith(
+    assert latest_snapshot(str(run / 'phase1')).endswith(
         'snapshot_iter_%d' % (2 * ITERS_PER_EPOCH))
     # the log kept the first epoch from the snapshot and added the second
     seconds = results['baseline']['epoch_seconds']

@@ -1,0 +1,98 @@
+"""The output folder of a training run: created and checked, locked for
+the whole run, its leftovers cleaned, its settings recorded.
+
+:func:`prepare_output` runs before any data is read; :func:`locked` holds
+the folder's lock (:class:`~branchynet.training.resume.OutputLock`) on rank
+0, and :func:`start` checks a resumed run's settings against
+``OUT/settings.json``, removes the temporaries a killed run left and
+records the settings, every rank of an MPI job failing alike.
+"""
+import contextlib
+import glob
+import json
+import os
+
+from branchynet.errors import BranchyNetError
+from branchynet.training.resume import OutputLock, check_resume_settings
+from branchynet.training.settings import with_schedule
+from branchynet.utils.atomic import remove_leftovers, write_json_atomic
+
+
+def prepare_output(out):
+    """Create the output folder; a clear error if it cannot be one."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise BranchyNetError('--out %s exists and is not a folder' % out)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise BranchyNetError('cannot create the output folder %s: %s'
+                              % (out, e.strerror)) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise BranchyNetError('the output folder %s is not writable' % out)
+
+
+def _saved_settings(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise BranchyNetError('cannot read %s: %s' % (path, e)) from None
+
+
+@contextlib.contextmanager
+def locked(run):
+    """Hold ``run.out``'s lock (rank 0 takes it); every rank fails alike."""
+    lock, error = None, None
+    if run.workers.is_root:
+        lock = OutputLock(run.out)
+        try:
+            lock.__enter__()
+        except BranchyNetError as e:
+            lock, error = None, str(e)
+    run.workers.check_all(error)
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.__exit__(None, None, None)
+
+
+#: a temporary in OUT itself younger than this is spared: with ``--out .``
+#: it may be another branchynet command's file being written
+SHARED_LEFTOVER_AGE = 600.0
+
+
+def _remove_leftovers(out):
+    """Our temporaries in the folders a run writes (OUT, its phase folders,
+    their rank folders), not in the rest of the tree below OUT."""
+    removed = remove_leftovers(out, older_than=SHARED_LEFTOVER_AGE,
+                               recursive=False)
+    # the phase folders are only ever written under OUT's lock, held here
+    for folder in sorted(glob.glob(os.path.join(out, 'phase[12]'))
+                         + glob.glob(os.path.join(out, 'phase[12]', 'rank*'))):
+        removed += remove_leftovers(folder, snapshot_dirs=True,
+                                    recursive=False)
+    return removed
+
+
+def start(run, asked, allow_changed_settings):
+    """Check a resumed run's settings, clean up, record the settings."""
+    settings_path = os.path.join(run.out, 'settings.json')
+    error = None
+    if run.resume:
+        try:
+            saved = _saved_settings(settings_path)
+            if saved is not None:       # written before it held the count
+                saved.setdefault('processes', 1)
+                saved = with_schedule(saved, asked)   # or the schedule
+            check_resume_settings(saved, asked, allow_changed_settings)
+        except BranchyNetError as e:
+            error = str(e)
+    run.workers.check_all(error)
+    if run.workers.is_root:
+        for path in _remove_leftovers(run.out):
+            print('removed %s, left by a killed run' % path)
+        write_json_atomic(settings_path, asked)
+    run.workers.agree(None)
