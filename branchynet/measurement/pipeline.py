@@ -248,14 +248,9 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
     """
     score = score_of(score).name
     check_rule(rule, epsilon, alpha=alpha, target=target, budget_ms=budget_ms)
-    if grid is not None:
-        grid = sweep_lib.check_grid(grid, score)
-    loaded = model, _, info, baselines = load_models(model_dir, runtime,
-                                                     device, threads)
-    tune_on = tuning_split(info, tune_on)
-    experiment = EXPERIMENTS[info['settings']['experiment']]
-    if grid is None and score == 'entropy':
-        grid = sweep_lib.check_grid(experiment.grid)
+    loaded, tune_on, experiment, grid = prepare(
+        model_dir, runtime, device, threads, tune_on, score, grid)
+    model, _, info, baselines = loaded
     splits = load_splits(info, tune_on, data_dir)
     recorded = record(model, baselines, splits)
     if grid is None:
@@ -271,6 +266,25 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
              target=target, grid=list(grid)), measured)
     write(out, summary, recorded['records'])
     return summary
+
+
+def prepare(model_dir, runtime, device, threads, tune_on, score, grid):
+    """The checked grid, the models, the tuning split and the experiment.
+
+    Returns:
+        tuple: ``(what load_models returns, tune_on, experiment, grid)``;
+        ``grid`` None for a score without a reference grid
+        (:func:`default_grid`, once the tuning split is recorded).
+    """
+    if grid is not None:
+        grid = sweep_lib.check_grid(grid, score)
+    loaded = load_models(model_dir, runtime, device, threads)
+    info = loaded[2]
+    tune_on = tuning_split(info, tune_on)
+    experiment = EXPERIMENTS[info['settings']['experiment']]
+    if grid is None and score == 'entropy':
+        grid = sweep_lib.check_grid(experiment.grid)
+    return loaded, tune_on, experiment, grid
 
 
 def default_grid(score, tune_records):

@@ -155,6 +155,15 @@ def profile_paths(model, x, n_samples=200, n_warmup=20):
         PathProfile
     """
     rt = as_runtime(model)
+    base, per_path, per_stage = _time_samples(rt, x, n_samples, n_warmup)
+    return _path_profile(rt, n_samples, numpy.array(base),
+                         [numpy.array(p) for p in per_path],
+                         numpy.array(per_stage))
+
+
+def _time_samples(rt, x, n_samples, n_warmup):
+    """Per timed sample: the baseline's ms, each exit path's, and each
+    stage's (the warm-up runs dropped)."""
     k_exits = rt.n_exits
     paths = [forcing_thresholds(k_exits, k) for k in range(k_exits)]
     runs = paths + [None]          # the last run is the baseline
@@ -174,11 +183,13 @@ def profile_paths(model, x, n_samples=200, n_warmup=20):
                 for k in range(k_exits):
                     per_path[k].append(t[k])
                 per_stage.append(t_stages)
-    base = numpy.array(base)
-    per_path = [numpy.array(p) for p in per_path]
-    stage_ms = numpy.array([robust_ms(t) for t in numpy.array(per_stage).T])
-    stage_ms_mean = numpy.array([plain_ms(t)
-                                 for t in numpy.array(per_stage).T])
+    return base, per_path, per_stage
+
+
+def _path_profile(rt, n_samples, base, per_path, per_stage):
+    """The :class:`PathProfile` of the timed samples."""
+    stage_ms = numpy.array([robust_ms(t) for t in per_stage.T])
+    stage_ms_mean = numpy.array([plain_ms(t) for t in per_stage.T])
     return PathProfile(
         device=rt.device, n_samples=n_samples,
         baseline_ms=robust_ms(base),
