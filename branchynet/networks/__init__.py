@@ -1,23 +1,28 @@
-"""The three branched networks of the paper, by name."""
+"""The branched networks, by name (:mod:`.registry`).
+
+Each network's module declares its :class:`~.registry.NetworkSpec` (builder,
+input shape, exits, Table I names) next to its builder; it is registered
+here, one line per network, in Table I's order. ``NETWORKS``,
+``INPUT_SHAPES`` and ``N_EXITS`` are read-only views of the registry.
+"""
+from branchynet.networks import alexnet, lenet, resnet
 from branchynet.networks.alexnet import b_alexnet
 from branchynet.networks.lenet import b_lenet
+from branchynet.networks.registry import (REGISTRY, NetworkSpec, get_network,
+                                          register)
 from branchynet.networks.resnet import b_resnet110
 
+register(lenet.SPEC)
+register(alexnet.SPEC)
+register(resnet.SPEC)
+
 #: network name -> builder returning a fresh :class:`~branchynet.BranchyNet`
-NETWORKS = {
-    'b_lenet': b_lenet,
-    'b_alexnet': b_alexnet,
-    'b_resnet110': b_resnet110,
-}
-
+NETWORKS = REGISTRY.view(lambda spec: spec.builder)
 #: input shape ``(C, H, W)`` of each network (float32 images)
-INPUT_SHAPES = {'b_lenet': (1, 28, 28), 'b_alexnet': (3, 32, 32),
-                'b_resnet110': (3, 32, 32)}
-
+INPUT_SHAPES = REGISTRY.view(lambda spec: spec.input_shape)
 #: number of exits of each network (the last is the main classifier), known
 #: without building it (B-ResNet-110 takes a second to build)
-N_EXITS = {'b_lenet': 2, 'b_alexnet': 3, 'b_resnet110': 3}
-
+N_EXITS = REGISTRY.view(lambda spec: spec.n_exits)
 
 
 def random_network(name, seed=0):
@@ -43,5 +48,6 @@ def random_network(name, seed=0):
     return model
 
 
-__all__ = ['INPUT_SHAPES', 'NETWORKS', 'N_EXITS', 'b_alexnet', 'b_lenet',
-           'b_resnet110', 'random_network']
+__all__ = ['INPUT_SHAPES', 'NETWORKS', 'N_EXITS', 'NetworkSpec', 'REGISTRY',
+           'b_alexnet', 'b_lenet', 'b_resnet110', 'get_network',
+           'random_network', 'register']

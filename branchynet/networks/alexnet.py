@@ -8,6 +8,7 @@ import chainer.links as L
 
 from branchynet.networks.layers import dropout, lrn, max_pool, relu
 from branchynet.networks.model import BranchyNet
+from branchynet.networks.registry import NetworkSpec
 
 
 def b_alexnet():
@@ -46,3 +47,9 @@ def b_alexnet():
         chainer.Sequential(L.Linear(128, 10)),
     ]
     return BranchyNet(stages, exits)
+
+
+#: B-AlexNet in the registry (:mod:`branchynet.networks.registry`)
+SPEC = NetworkSpec('b_alexnet', b_alexnet, input_shape=(3, 32, 32),
+                   n_exits=3, display='B-AlexNet',
+                   baseline_display='AlexNet')

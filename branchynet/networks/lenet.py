@@ -10,6 +10,7 @@ import chainer.links as L
 
 from branchynet.networks.layers import max_pool, relu
 from branchynet.networks.model import BranchyNet
+from branchynet.networks.registry import NetworkSpec
 
 
 def b_lenet():
@@ -37,3 +38,8 @@ def b_lenet():
         chainer.Sequential(L.Linear(84, 10)),
     ]
     return BranchyNet(stages, exits)
+
+
+#: B-LeNet in the registry (:mod:`branchynet.networks.registry`)
+SPEC = NetworkSpec('b_lenet', b_lenet, input_shape=(1, 28, 28), n_exits=2,
+                   display='B-LeNet', baseline_display='LeNet')

@@ -13,6 +13,7 @@ import chainer.links as L
 from branchynet.networks.layers import (RESNET_WSCALE, ResBlock, avg_pool, lrn, relu,
                                v1_wscale)
 from branchynet.networks.model import BranchyNet
+from branchynet.networks.registry import NetworkSpec
 
 
 def _blocks(n, in_channels, out_channels, stride=1):
@@ -55,3 +56,9 @@ def b_resnet110():
         chainer.Sequential(L.Linear(576, 10)),
     ]
     return BranchyNet(stages, exits)
+
+
+#: B-ResNet-110 in the registry (:mod:`branchynet.networks.registry`)
+SPEC = NetworkSpec('b_resnet110', b_resnet110, input_shape=(3, 32, 32),
+                   n_exits=3, display='B-ResNet',
+                   baseline_display='ResNet-110')
