@@ -5,7 +5,7 @@ import numpy
 
 from branchynet.errors import BranchyNetError
 from branchynet.exits.inference import check_thresholds
-from branchynet.runtimes.runtime import as_runtime, make_runtime
+from branchynet.runtimes.runtime import as_runtime, get_runtime, make_runtime
 from branchynet.networks.serialization import load_model
 from branchynet.training.settings import TrainSettings, prepare_data
 
@@ -104,8 +104,6 @@ def evaluate_saved(path, thresholds=None, device='@numpy', data_dir='auto',
 
 
 def _runtime_line(settings):
-    """``chainer`` or ``onnxruntime 1.32.0, 1 intra-op thread(s)``."""
-    if settings['runtime'] != 'onnxruntime':
-        return 'chainer %s' % settings['chainer']
-    return 'onnxruntime %s, %d intra-op thread(s)' % (
-        settings['onnxruntime'], settings['intra_op_num_threads'])
+    """``chainer 7.8.1`` or ``onnxruntime 1.32.0, 1 intra-op thread(s)``:
+    the line of the runtime that ran (:mod:`branchynet.runtimes.registry`)."""
+    return get_runtime(settings['runtime']).line(settings)

@@ -18,17 +18,18 @@ import numpy
 
 from branchynet.utils.atomic import write_bytes_atomic, write_json_atomic
 from branchynet.errors import BranchyNetError
+from branchynet.networks import REGISTRY as NETWORK_REGISTRY
 from branchynet.report.schema import check_sweep_result
+from branchynet.runtimes.runtime import REGISTRY as RUNTIME_REGISTRY
 
-#: network key -> (baseline name, branchy name), as in the paper's table
-DISPLAY = {
-    'b_lenet': ('LeNet', 'B-LeNet'),
-    'b_alexnet': ('AlexNet', 'B-AlexNet'),
-    'b_resnet110': ('ResNet-110', 'B-ResNet'),
-}
+#: network key -> (baseline name, branchy name), as in the paper's table:
+#: a view of the network registry (:mod:`branchynet.networks.registry`)
+DISPLAY = NETWORK_REGISTRY.view(
+    lambda spec: (spec.baseline_display, spec.display))
 
-#: runtime key -> as shown in the table
-RUNTIMES = {'chainer': 'Chainer', 'onnxruntime': 'ONNX Runtime'}
+#: runtime key -> as shown in the table: a view of the runtime registry
+#: (:mod:`branchynet.runtimes.registry`)
+RUNTIMES = RUNTIME_REGISTRY.view(lambda cls: cls.display)
 
 COLUMNS = ['device', 'runtime', 'network', 'acc %', 'ms', 'gain',
            'gain (mean)', 'T', 'exit %', 'ms (ref.)', 'gain (ref.)',
@@ -65,12 +66,7 @@ def runtime_of(summary):
 def runtime_note(summary):
     """``Chainer 7.8.1`` or ``ONNX Runtime 1.32.0, 1 intra-op thread``."""
     settings = summary.get('runtime_settings') or {}
-    if runtime_of(summary) != 'onnxruntime':
-        return 'Chainer %s' % settings.get('chainer', '')
-    return 'ONNX Runtime %s, %s intra-op thread(s), %s' % (
-        settings.get('onnxruntime', ''),
-        settings.get('intra_op_num_threads', '?'),
-        ', '.join(settings.get('providers', [])))
+    return RUNTIME_REGISTRY.lookup(runtime_of(summary)).note(settings)
 
 
 def load_results(results_dir):
@@ -125,9 +121,10 @@ def baseline_rows(summary, device, runtime, base_name):
 
 def table_rows(summary):
     """The baseline rows and the BranchyNet row of one sweep result."""
-    base_name, branchy_name = DISPLAY[summary['network']]
+    spec = NETWORK_REGISTRY[summary['network']]
+    base_name, branchy_name = spec.baseline_display, spec.display
     device = device_name(summary['device'])
-    runtime = RUNTIMES[runtime_of(summary)]
+    runtime = RUNTIME_REGISTRY[runtime_of(summary)].display
     base_ms = summary['baseline']['ms']
     base_mean = summary['baseline'].get('ms_mean')
     chosen = summary['sweep_test'][summary['chosen_index']]
@@ -212,8 +209,8 @@ def write_table(results, out_dir):
     Returns:
         list of dict: the rows.
     """
-    order = list(DISPLAY)
-    runtimes = list(RUNTIMES)
+    order = list(NETWORK_REGISTRY)
+    runtimes = list(RUNTIME_REGISTRY)
     results = sorted(results, key=lambda s: (
         device_name(s['device']), runtimes.index(runtime_of(s)),
         order.index(s['network'])))
@@ -232,7 +229,7 @@ def write_table(results, out_dir):
             notes += ['', 'Validation (%s, %s, %s): predicted vs real '
                       'batch-1 inference; ms: %s' % (
                           s['experiment'], device_name(s['device']),
-                          RUNTIMES[runtime_of(s)],
+                          RUNTIME_REGISTRY[runtime_of(s)].display,
                           s['validation'][0].get(
                               'time_statistic', 'trimmed means')), '',
                       validation_markdown(s)]

@@ -5,8 +5,11 @@ import pytest
 
 from branchynet.errors import BranchyNetError
 from branchynet.networks import b_lenet
-from branchynet.runtimes.runtime import (ChainerRuntime, OnnxRuntime, as_runtime,
-                                make_runtime, ort_providers)
+from branchynet.measurement.evaluation import _runtime_line
+from branchynet.runtimes.runtime import (REGISTRY, RUNTIMES, ChainerRuntime,
+                                         OnnxRuntime, Runtime, as_runtime,
+                                         get_runtime, make_runtime,
+                                         ort_providers, register)
 
 
 def test_both_runtimes_answer_alike():
@@ -56,3 +59,78 @@ def test_bad_runtime_or_device_is_a_user_error():
     if 'CUDAExecutionProvider' not in onnxruntime.get_available_providers():
         with pytest.raises(BranchyNetError, match='onnxruntime-gpu'):
             ort_providers('@cupy:0')
+
+
+class FakeRuntime(Runtime):
+    """A third runtime, registered for one test."""
+    name = 'fake'
+    display = 'Fake Engine'
+
+    def __init__(self, model, device='@numpy'):
+        self.model, self.device = model, device
+
+    @classmethod
+    def for_model(cls, model, network, device='@numpy', threads=1,
+                  main_only=False):
+        return cls(model, device)
+
+    @classmethod
+    def wrap(cls, model):
+        return cls(model) if model == 'fake model' else None
+
+    @staticmethod
+    def note(settings):
+        return 'Fake Engine %s' % settings.get('fake', '')
+
+    @staticmethod
+    def line(settings):
+        return 'fake %s' % settings['fake']
+
+
+@pytest.fixture
+def fake_runtime():
+    register(FakeRuntime)
+    yield FakeRuntime
+    REGISTRY.unregister('fake')
+
+
+def test_the_runtimes_are_registered_by_name_in_order():
+    assert RUNTIMES == ('chainer', 'onnxruntime') == tuple(REGISTRY)
+    assert get_runtime('chainer') is ChainerRuntime
+    assert get_runtime('onnxruntime') is OnnxRuntime
+    assert [cls.display for cls in REGISTRY.values()] == \
+        ['Chainer', 'ONNX Runtime']
+
+
+def test_a_runtime_name_is_registered_once():
+    class Again(ChainerRuntime):
+        pass
+    with pytest.raises(ValueError, match="runtime 'chainer' is already "
+                                         "registered"):
+        register(Again)
+    assert get_runtime('chainer') is ChainerRuntime
+    with pytest.raises(TypeError):
+        register(object)
+
+
+def test_unknown_runtime_names_the_registered_ones():
+    with pytest.raises(BranchyNetError) as e:
+        make_runtime(b_lenet(), 'b_lenet', 'tvm')
+    assert str(e.value) == ("unknown runtime 'tvm' (choose from chainer, "
+                            "onnxruntime)")
+
+
+def test_a_registered_runtime_is_made_and_wrapped_by_name(fake_runtime):
+    rt = make_runtime('a model', 'b_lenet', 'fake', device='@cupy:1')
+    assert isinstance(rt, FakeRuntime) and rt.device == '@cupy:1'
+    assert isinstance(as_runtime('fake model'), FakeRuntime)
+    assert as_runtime(rt) is rt
+    assert _runtime_line({'runtime': 'fake', 'fake': '0.1'}) == 'fake 0.1'
+
+
+def test_evaluate_line_of_each_runtime():
+    assert _runtime_line({'runtime': 'chainer', 'chainer': '7.8.1'}) == \
+        'chainer 7.8.1'
+    assert _runtime_line({'runtime': 'onnxruntime', 'onnxruntime': '1.2',
+                          'intra_op_num_threads': 1}) == \
+        'onnxruntime 1.2, 1 intra-op thread(s)'
