@@ -14,6 +14,11 @@ experiment's data set, with its image shape and classes, or ``images:DIR``:
 an image folder ``DIR/{train,test}/CLASS/*.png|jpg|jpeg|bmp``
 (:mod:`.images`), pixels scaled to [0, 1], standing in the same way (the
 images must have the network's size; at most its number of classes).
+
+The named data sets and the sources are registries (:mod:`.registry`),
+registered below one line each: :data:`DATASETS` (name ->
+:class:`~.registry.DatasetSpec`: loader, image shape, classes, size) and
+:data:`SOURCES` (prefix -> :class:`~.registry.DataSource`).
 """
 import os
 
@@ -23,6 +28,9 @@ from branchynet.data.cifar10 import IMAGE_SHAPE, N_CLASSES
 from branchynet.data.download import get_data_root
 from branchynet.data.mnist import get_mnist
 from branchynet.data.pcifar10 import get_pcifar10
+from branchynet.data.registry import (DATASETS, SOURCES, DatasetSpec,
+                                      DataSource, register_dataset,
+                                      register_source, source_of)
 from branchynet.data.user_npz import load_user_npz
 from branchynet.errors import BranchyNetError
 
@@ -30,59 +38,84 @@ from branchynet.errors import BranchyNetError
 #: CIFAR-10's class names in label order
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
                    'frog', 'horse', 'ship', 'truck')
-#: image shape ``(C, H, W)`` and classes of each built-in data set
-SHAPES = {'mnist': ((1, 28, 28), 10), 'pcifar10': (IMAGE_SHAPE, N_CLASSES)}
 #: how a user's own data set file is named
 USER_PREFIX = 'npz:'
 #: how a user's image folder is named
 IMAGES_PREFIX = 'images:'
 
 
-def resolve_dataset(name):
-    """A data set name as saved with a model: ``mnist``, ``pcifar10``, or
-    ``npz:`` and the absolute path of an existing file (so that later
-    commands find it from any folder).
+# ------------------------------------------------------ the named data sets
+# Each loader looks its function up here when called (``get_mnist``...), so
+# that replacing ``branchynet.data.get_mnist`` replaces the data set.
 
-    Raises:
-        BranchyNetError: an unknown name, or no such file.
-    """
-    if name in SHAPES:
-        return name
-    if isinstance(name, str) and name.startswith(USER_PREFIX) \
-            and name[len(USER_PREFIX):]:
-        path = os.path.expanduser(name[len(USER_PREFIX):])
-        if not os.path.isfile(path):
-            raise BranchyNetError('data set file %s does not exist' % path)
-        return USER_PREFIX + os.path.abspath(path)
-    if isinstance(name, str) and name.startswith(IMAGES_PREFIX) \
-            and name[len(IMAGES_PREFIX):]:
-        path = os.path.expanduser(name[len(IMAGES_PREFIX):])
-        if not os.path.isdir(path):
-            raise BranchyNetError('image folder %s does not exist or is not '
-                                  'a folder' % path)
-        return IMAGES_PREFIX + os.path.abspath(path)
-    raise BranchyNetError('unknown data set %.100r (mnist, pcifar10, '
-                          'npz:PATH for your own file, or images:DIR for an '
-                          'image folder)' % (name,))
+def _load_mnist(data_root):
+    return get_mnist(data_root)
 
 
-def _load_images(name, data_root, like):
-    """``images:DIR`` standing in for data set ``like``: its image shape,
+def _mnist_classes(data_root):
+    """The digits."""
+    return [str(d) for d in range(10)]
+
+
+def _load_pcifar10(data_root):
+    # whichever recipe built the file on disk (data.json says which)
+    return get_pcifar10(data_root, recipe=None)
+
+
+def _pcifar10_classes(data_root):
+    """Those its ``data.json`` records (built from images), else CIFAR-10's."""
+    import json
+    from branchynet.data.download import dataset_dir
+    try:
+        with open(os.path.join(dataset_dir('pcifar10', data_root),
+                               'data.json')) as f:
+            classes = json.load(f).get('source', {}).get('classes')
+    except (OSError, ValueError, AttributeError):
+        classes = None
+    return list(classes) if classes else list(CIFAR10_CLASSES)
+
+
+register_dataset(DatasetSpec('mnist', _load_mnist, (1, 28, 28), 10,
+                             _mnist_classes, n_train=60000))
+register_dataset(DatasetSpec('pcifar10', _load_pcifar10, IMAGE_SHAPE,
+                             N_CLASSES, _pcifar10_classes, n_train=50000))
+
+
+# ------------------------------------------- the sources standing in for one
+
+def _check_file(path):
+    if not os.path.isfile(path):
+        raise BranchyNetError('data set file %s does not exist' % path)
+
+
+def _load_npz(path, data_root, like):
+    return load_user_npz(path, like.shape, like.n_classes)
+
+
+def _check_folder(path):
+    if not os.path.isdir(path):
+        raise BranchyNetError('image folder %s does not exist or is not '
+                              'a folder' % path)
+
+
+def _load_images(root, data_root, like):
+    """An image folder standing in for data set ``like``: its image shape,
     at most its classes; pixels / 255 as float32."""
     from branchynet.data.images import load_image_folder
-    if like not in SHAPES:
-        raise BranchyNetError('an image folder (%s) needs the data set it '
-                              'stands in for (one of %s), got %r'
-                              % (name, ', '.join(SHAPES), like))
-    (c, h, w), n_classes = SHAPES[like]
-    root = resolve_dataset(name)[len(IMAGES_PREFIX):]
+    (c, h, w), n_classes = like.shape, like.n_classes
     (x_train, y_train, x_test, y_test), classes = load_image_folder(
         root, channels=c, size=(h, w), data_root=data_root)
     if len(classes) > n_classes:
         raise BranchyNetError('image folder %s has %d classes, more than the '
                               '%d of %s' % (root, len(classes), n_classes,
-                                            like))
+                                            like.name))
     return (_scaled(x_train), y_train, _scaled(x_test), y_test)
+
+
+def _image_classes(root):
+    """Its sorted class folders."""
+    from branchynet.data.images import scan
+    return scan(root)[0]
 
 
 def _scaled(x):
@@ -92,27 +125,66 @@ def _scaled(x):
     return out
 
 
+register_source(DataSource(USER_PREFIX, USER_PREFIX + 'PATH for your own file',
+                           'a data set file', _check_file, _load_npz))
+register_source(DataSource(IMAGES_PREFIX,
+                           IMAGES_PREFIX + 'DIR for an image folder',
+                           'an image folder', _check_folder, _load_images,
+                           _image_classes))
+
+#: image shape ``(C, H, W)`` and classes of each named data set (a view of
+#: :data:`DATASETS`)
+SHAPES = DATASETS.view(lambda spec: (spec.shape, spec.n_classes))
+
+
+# -------------------------------------------------------- loading by name
+
+def _named(name):
+    """The :class:`DatasetSpec` called ``name``, or None."""
+    try:
+        return DATASETS[name]
+    except (KeyError, TypeError):
+        return None
+
+
+def _choices():
+    """``mnist, pcifar10, npz:PATH for your own file, or images:DIR ...``"""
+    parts = list(DATASETS) + [s.usage for s in SOURCES.values()]
+    return parts[0] if len(parts) == 1 else '%s, or %s' % (
+        ', '.join(parts[:-1]), parts[-1])
+
+
+def resolve_dataset(name):
+    """A data set name as saved with a model: a named data set (``mnist``,
+    ``pcifar10``), or a source's prefix and the absolute path of an
+    existing file or folder (``npz:/abs/path``; so that later commands find
+    it from any folder).
+
+    Raises:
+        BranchyNetError: an unknown name, or no such file.
+    """
+    if name in DATASETS:
+        return name
+    source = source_of(name)
+    if source is not None and name[len(source.prefix):]:
+        path = os.path.expanduser(name[len(source.prefix):])
+        source.check(path)
+        return source.prefix + os.path.abspath(path)
+    raise BranchyNetError('unknown data set %.100r (%s)' % (name, _choices()))
+
+
 def dataset_classes(name, data_root='auto'):
     """The class names of data set ``name`` (label order), or None when
     they are unknown (a user's ``npz:`` file): ``images:DIR`` its sorted
     folders; ``pcifar10`` those its ``data.json`` records (built from
     images), else CIFAR-10's; ``mnist`` the digits."""
-    if name == 'mnist':
-        return [str(d) for d in range(10)]
-    if isinstance(name, str) and name.startswith(IMAGES_PREFIX):
-        from branchynet.data.images import scan
-        return scan(resolve_dataset(name)[len(IMAGES_PREFIX):])[0]
-    if name == 'pcifar10':
-        import json
-        from branchynet.data.download import dataset_dir
-        try:
-            with open(os.path.join(dataset_dir('pcifar10', data_root),
-                                   'data.json')) as f:
-                classes = json.load(f).get('source', {}).get('classes')
-        except (OSError, ValueError, AttributeError):
-            classes = None
-        return list(classes) if classes else list(CIFAR10_CLASSES)
-    return None
+    source = source_of(name)
+    if source is not None:
+        if source.classes is None:
+            return None
+        return source.classes(resolve_dataset(name)[len(source.prefix):])
+    spec = _named(name)
+    return None if spec is None else spec.classes(data_root)
 
 
 def load_dataset(name, data_root='auto', like=None):
@@ -122,26 +194,24 @@ def load_dataset(name, data_root='auto', like=None):
         name (str): ``mnist``, ``pcifar10``, ``npz:PATH`` or
             ``images:DIR``.
         data_root (str): the data root; ``'auto'`` for the default one.
-        like (str): for ``npz:PATH``, the built-in data set the file stands
-            in for (its images must have that shape, its labels that many
-            classes): the experiment's own data set.
+        like (str): for ``npz:PATH`` and ``images:DIR``, the named data set
+            the file stands in for (its images must have that shape, its
+            labels at most that many classes): the experiment's own data
+            set.
     """
-    if isinstance(name, str) and name.startswith(USER_PREFIX):
-        if like not in SHAPES:
-            raise BranchyNetError('a data set file (%s) needs the data set '
-                                  'it stands in for (one of %s), got %r'
-                                  % (name, ', '.join(SHAPES), like))
-        shape, classes = SHAPES[like]
-        return load_user_npz(resolve_dataset(name)[len(USER_PREFIX):],
-                             shape, classes)
-    if isinstance(name, str) and name.startswith(IMAGES_PREFIX):
-        return _load_images(name, data_root, like)
-    if name == 'mnist':
-        return get_mnist(data_root)
-    if name == 'pcifar10':
-        # whichever recipe built the file on disk (data.json says which)
-        return get_pcifar10(data_root, recipe=None)
-    raise BranchyNetError('unknown data set %r' % name)
+    source = source_of(name)
+    if source is not None:
+        if like not in DATASETS:
+            raise BranchyNetError('%s (%s) needs the data set it stands in '
+                                  'for (one of %s), got %r'
+                                  % (source.what, name, ', '.join(DATASETS),
+                                     like))
+        path = resolve_dataset(name)[len(source.prefix):]
+        return source.load(path, data_root, DATASETS[like])
+    spec = _named(name)
+    if spec is None:
+        raise BranchyNetError('unknown data set %r' % name)
+    return spec.load(data_root)
 
 
 def split_validation(x, y, val_size, seed=0):
@@ -196,6 +266,7 @@ def load_splits(name, val_size, train_limit=0, test_limit=0,
             'test': (x_test, y_test)}
 
 
-__all__ = ['SHAPES', 'dataset_classes', 'get_data_root', 'get_mnist', 'get_pcifar10',
-           'load_dataset', 'load_splits', 'load_user_npz', 'resolve_dataset',
-           'split_validation']
+__all__ = ['DATASETS', 'DataSource', 'DatasetSpec', 'SHAPES', 'SOURCES',
+           'dataset_classes', 'get_data_root', 'get_mnist', 'get_pcifar10',
+           'load_dataset', 'load_splits', 'load_user_npz', 'register_dataset',
+           'register_source', 'resolve_dataset', 'split_validation']

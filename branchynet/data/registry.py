@@ -1,0 +1,95 @@
+"""The data sets, by name, and the sources that stand in for them.
+
+A *data set* (:class:`DatasetSpec`: ``mnist``, ``pcifar10``) is a name with
+its loader, image shape, classes and size; a *source*
+(:class:`DataSource`: ``npz:PATH``, ``images:DIR``) is a prefix naming a
+user's own data, which stands in for an experiment's data set and takes
+its shape and classes. :mod:`branchynet.data` registers both, one line
+each; :func:`~branchynet.data.resolve_dataset`,
+:func:`~branchynet.data.load_dataset` and
+:func:`~branchynet.data.dataset_classes` only ask these registries.
+
+A new data set is its loader (a module in ``branchynet/data/``), one
+``register_dataset(DatasetSpec(...))`` line in ``branchynet/data/__init__.py``
+and its test.
+"""
+import dataclasses
+from typing import Callable, Optional, Tuple
+
+from branchynet.utils.registry import Registry
+
+#: data set name -> :class:`DatasetSpec`, in registration order
+DATASETS = Registry('data set')
+#: prefix -> :class:`DataSource`, in registration order
+SOURCES = Registry('data source')
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """A named data set.
+
+    Attributes:
+        name: its name (``mnist``), as experiments and models record it.
+        load: ``load(data_root)`` -> ``(x_train, y_train, x_test, y_test)``,
+            float32 ``(N, C, H, W)`` images and int32 labels.
+        shape: ``(C, H, W)`` of its images.
+        n_classes: its number of classes.
+        classes: ``classes(data_root)`` -> its class names in label order.
+        n_train: training images of the full data set.
+    """
+    name: str
+    load: Callable
+    shape: Tuple[int, int, int]
+    n_classes: int
+    classes: Callable
+    n_train: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSource:
+    """A user's data named by a prefix (``npz:PATH``), standing in for the
+    experiment's data set (``like``).
+
+    Attributes:
+        prefix: ``npz:``.
+        usage: how the name reads in messages (``npz:PATH for your own
+            file``).
+        what: what it names, in messages (``a data set file``).
+        check: ``check(path)`` raises BranchyNetError unless the path
+            (user-expanded, not yet absolute) exists as this source needs.
+        load: ``load(path, data_root, like)`` -> the four arrays, with
+            ``like`` the :class:`DatasetSpec` it stands in for.
+        classes: ``classes(path)`` -> class names, or None when the source
+            does not know them.
+    """
+    prefix: str
+    usage: str
+    what: str
+    check: Callable
+    load: Callable
+    classes: Optional[Callable] = None
+
+
+def register_dataset(spec):
+    """Add a :class:`DatasetSpec`; a name is registered once (ValueError)."""
+    if not isinstance(spec, DatasetSpec):
+        raise TypeError('register_dataset takes a DatasetSpec, got %r'
+                        % (spec,))
+    return DATASETS.register(spec.name, spec)
+
+
+def register_source(source):
+    """Add a :class:`DataSource`; a prefix is registered once (ValueError)."""
+    if not isinstance(source, DataSource):
+        raise TypeError('register_source takes a DataSource, got %r'
+                        % (source,))
+    return SOURCES.register(source.prefix, source)
+
+
+def source_of(name):
+    """The :class:`DataSource` whose prefix ``name`` starts with, or None."""
+    if isinstance(name, str):
+        for source in SOURCES.values():
+            if name.startswith(source.prefix):
+                return source
+    return None

@@ -1,0 +1,96 @@
+"""The data set and source registries: the names, shapes and messages."""
+import numpy
+import pytest
+
+from branchynet import data
+from branchynet.data import (DATASETS, SHAPES, SOURCES, DatasetSpec,
+                             DataSource, dataset_classes, load_dataset,
+                             register_dataset, register_source,
+                             resolve_dataset)
+from branchynet.errors import BranchyNetError
+
+
+def arrays(shape, n=4):
+    x = numpy.zeros((n,) + shape, numpy.float32)
+    y = numpy.arange(n, dtype=numpy.int32) % 3
+    return x, y, x[:2], y[:2]
+
+
+@pytest.fixture
+def tiny():
+    """A third named data set, registered for one test."""
+    spec = register_dataset(DatasetSpec(
+        'tiny', lambda root: arrays((1, 8, 8)) + (root,), (1, 8, 8), 3,
+        lambda root: ['a', 'b', 'c'], n_train=4))
+    yield spec
+    DATASETS.unregister('tiny')
+
+
+def test_the_named_data_sets_and_sources():
+    assert list(DATASETS) == ['mnist', 'pcifar10']
+    assert dict(SHAPES) == {'mnist': ((1, 28, 28), 10),
+                            'pcifar10': ((3, 32, 32), 10)}
+    assert [DATASETS[n].n_train for n in DATASETS] == [60000, 50000]
+    assert list(SOURCES) == ['npz:', 'images:']
+    assert dataset_classes('mnist') == [str(d) for d in range(10)]
+
+
+def test_a_name_or_prefix_is_registered_once():
+    with pytest.raises(ValueError, match="data set 'mnist' is already "
+                                         "registered"):
+        register_dataset(DatasetSpec('mnist', None, (1, 28, 28), 10, None,
+                                     1))
+    with pytest.raises(ValueError, match="data source 'npz:' is already "
+                                         "registered"):
+        register_source(DataSource('npz:', '', '', None, None))
+    with pytest.raises(TypeError):
+        register_dataset(('mnist',))
+    assert DATASETS['mnist'].n_train == 60000
+
+
+def test_the_messages_name_the_data_sets_and_sources():
+    with pytest.raises(BranchyNetError) as e:
+        resolve_dataset('cifar100')
+    assert str(e.value) == (
+        "unknown data set 'cifar100' (mnist, pcifar10, npz:PATH for your "
+        "own file, or images:DIR for an image folder)")
+    with pytest.raises(BranchyNetError) as e:
+        load_dataset('cifar100')
+    assert str(e.value) == "unknown data set 'cifar100'"
+    with pytest.raises(BranchyNetError) as e:
+        load_dataset('npz:x.npz', like='cifar100')
+    assert str(e.value) == (
+        "a data set file (npz:x.npz) needs the data set it stands in for "
+        "(one of mnist, pcifar10), got 'cifar100'")
+    with pytest.raises(BranchyNetError) as e:
+        load_dataset('images:x', like=None)
+    assert str(e.value) == (
+        "an image folder (images:x) needs the data set it stands in for "
+        "(one of mnist, pcifar10), got None")
+    assert dataset_classes('cifar100') is None
+    assert dataset_classes('npz:/no/such/file.npz') is None
+
+
+def test_a_registered_data_set_is_resolved_loaded_and_stood_in_for(
+        tiny, tmp_path):
+    assert resolve_dataset('tiny') == 'tiny'
+    assert load_dataset('tiny', data_root='here')[-1] == 'here'
+    assert dataset_classes('tiny') == ['a', 'b', 'c']
+    assert SHAPES['tiny'] == ((1, 8, 8), 3)
+    with pytest.raises(BranchyNetError, match=r"\(mnist, pcifar10, tiny, "
+                                              r"npz:PATH"):
+        resolve_dataset('nothing')
+    x, y, _, _ = arrays((1, 8, 8))
+    path = tmp_path / 'mine.npz'
+    numpy.savez(path, train_x=x, train_y=y, test_x=x[:2], test_y=y[:2])
+    loaded = load_dataset('npz:%s' % path, like='tiny')
+    numpy.testing.assert_array_equal(loaded[0], x)
+
+
+def test_the_loaders_are_looked_up_when_called(monkeypatch):
+    """Replacing ``branchynet.data.get_mnist`` replaces the data set."""
+    monkeypatch.setattr(data, 'get_mnist', lambda root: ('mnist', root))
+    monkeypatch.setattr(data, 'get_pcifar10',
+                        lambda root, recipe: ('pcifar10', root, recipe))
+    assert load_dataset('mnist', 'r') == ('mnist', 'r')
+    assert load_dataset('pcifar10', 'r') == ('pcifar10', 'r', None)
