@@ -53,7 +53,6 @@
 set -euo pipefail
 
 PROG=get_results.sh
-NETWORKS=(lenet_mnist alexnet_cifar10 resnet_cifar10)
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 usage_error() { echo "$PROG: error: $* (see ./$PROG --help)" >&2; exit 2; }
@@ -109,13 +108,6 @@ if [ "$PROCS" -gt 1 ]; then
                     *) TRAIN_MPI=(--communicator naive) ;; esac
 fi
 
-if [ -n "$ONLY" ]; then
-  case " ${NETWORKS[*]} " in
-    *" $ONLY "*) NETWORKS=("$ONLY") ;;
-    *) echo "$PROG: error: unknown network '$ONLY' (choose from: ${NETWORKS[*]})" >&2; exit 2 ;;
-  esac
-fi
-
 # The data root, resolved against the caller's directory before we cd.
 if [ -n "$DATA_DIR" ]; then
   mkdir -p "$DATA_DIR" 2>/dev/null || usage_error "--data-dir: cannot create '$DATA_DIR'"
@@ -153,24 +145,47 @@ run() {
   echo "----- [$(stamp)] $stage for $what done in $((SECONDS - t0)) s"
 }
 
-header "get_results.sh: networks: ${NETWORKS[*]}; device $DEVICE; processes $PROCS; quick=$QUICK; data root $BRANCHYNET_DATA_ROOT"
 if [ "${BRANCHYNET_IN_CONTAINER:-}" = 1 ]; then
   header "setup: inside the container image, using its branchynet"
   BRANCHYNET=$(command -v branchynet) \
     || { echo "$PROG: setup failed for the container (exit 127): no branchynet on PATH" >&2; exit 127; }
+  # the image's Python, the one its branchynet was installed into
+  PYTHON=$(dirname "$BRANCHYNET")/python
+  [ -x "$PYTHON" ] || PYTHON=python3
 else
   VENV=${BRANCHYNET_VENV:-$ROOT/.venv}
   header "setup: virtual environment $VENV"
   run setup "$VENV" "$ROOT/scripts/setup_venv.sh" "$VENV"
-  BRANCHYNET=$VENV/bin/branchynet
+  BRANCHYNET=$VENV/bin/branchynet PYTHON=$VENV/bin/python
 fi
 
+# The experiments and the data set each needs, from the package
+# (branchynet.experiments.EXPERIMENTS): NETWORKS[i] trains on DATASETS[i].
+rc=0
+EXPERIMENTS=$("$PYTHON" -c 'from branchynet.experiments import print_experiments; print_experiments()') || rc=$?
+if [ "$rc" -ne 0 ] || [ -z "$EXPERIMENTS" ]; then
+  echo "$PROG: setup failed for the experiments (exit $rc): $PYTHON cannot list them" >&2
+  exit $((rc ? rc : 1))
+fi
+NETWORKS=() DATASETS=()
+while read -r net dataset; do
+  NETWORKS+=("$net") DATASETS+=("$dataset")
+done <<< "$EXPERIMENTS"
+if [ -n "$ONLY" ]; then
+  found=''
+  for i in "${!NETWORKS[@]}"; do
+    if [ "${NETWORKS[$i]}" = "$ONLY" ]; then found=$i; fi
+  done
+  [ -n "$found" ] \
+    || { echo "$PROG: error: unknown network '$ONLY' (choose from: ${NETWORKS[*]})" >&2; exit 2; }
+  NETWORKS=("$ONLY") DATASETS=("${DATASETS[$found]}")
+fi
+
+header "get_results.sh: networks: ${NETWORKS[*]}; device $DEVICE; processes $PROCS; quick=$QUICK; data root $BRANCHYNET_DATA_ROOT"
+
 # Every network's data first: missing data stops the job now, not hours in.
-for net in "${NETWORKS[@]}"; do
-  case "$net" in
-    *_mnist) dataset=mnist ;;
-    *) dataset=pcifar10 ;;
-  esac
+for i in "${!NETWORKS[@]}"; do
+  net=${NETWORKS[$i]} dataset=${DATASETS[$i]}
   header "data: $dataset for $net"
   run data "$net" "$BRANCHYNET" data "$dataset"
 done

@@ -76,8 +76,8 @@ class Experiment:
 
     Attributes:
         name: experiment name (``lenet_mnist`` ...).
-        network: key of :data:`branchynet.networks.NETWORKS`.
-        dataset: ``mnist`` or ``pcifar10``.
+        network: a registered network (:data:`branchynet.networks.NETWORKS`).
+        dataset: a registered data set (:data:`branchynet.data.DATASETS`).
         grid: candidate values per threshold for the sweep.
         recipes: recipe name -> :class:`Recipe`, besides ``reference``.
         schedules: schedule name -> (batch size, phase-1 epochs, phase-2
@@ -125,3 +125,11 @@ def get_experiment(name):
     except KeyError:
         raise BranchyNetError('unknown network %r (choose from %s)' % (
             name, ', '.join(sorted(EXPERIMENTS)))) from None
+
+
+def print_experiments():
+    """Print ``NAME DATASET`` of every experiment, one a line, in order:
+    the experiments ``get_results.sh`` runs, and the data set it prepares
+    for each."""
+    for experiment in EXPERIMENTS.values():
+        print(experiment.name, experiment.dataset)

@@ -4,21 +4,30 @@ test, .ci/container_smoke.sh, and in the README's runs)."""
 import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
-def get_results(tmp_path, *args):
+#: the image's Python beside its ``branchynet``: this one, which lists the
+#: experiments from the checkout's package
+PYTHON = '#!/bin/sh\nexec "%s" "$@"\n' % sys.executable
+
+
+def get_results(tmp_path, *args, python=PYTHON):
     """Run get_results.sh as the container image does (its ``branchynet``
-    from PATH); returns the process and the stand-in's calls."""
+    and ``python`` from PATH); returns the process and the stand-in's
+    calls."""
     bin_dir = tmp_path / 'bin'
-    bin_dir.mkdir(exist_ok=True)
+    bin_dir.mkdir(parents=True, exist_ok=True)
     calls = tmp_path / 'calls'
     fake = bin_dir / 'branchynet'
     fake.write_text('#!/bin/sh\necho "$*" >> "%s"\n' % calls)
     fake.chmod(0o755)
+    (bin_dir / 'python').write_text(python)
+    (bin_dir / 'python').chmod(0o755)
     env = dict(os.environ, PATH='%s:%s' % (bin_dir, os.environ['PATH']),
                BRANCHYNET_IN_CONTAINER='1',
                BRANCHYNET_DATA_ROOT=str(tmp_path / 'data'))
@@ -38,6 +47,57 @@ def test_the_data_comes_first_then_train_sweep_report(tmp_path):
                                'lenet_mnist --resume')
     assert '--allow-changed-settings' not in calls[1]
     assert calls[-1].startswith('report')
+
+
+def test_every_experiment_of_the_package_runs_on_its_data_set(tmp_path):
+    process, calls = get_results(tmp_path, '--quick')
+    assert process.returncode == 0, process.stderr
+    assert calls[:3] == ['data mnist', 'data pcifar10', 'data pcifar10']
+    assert [c.split()[1] for c in calls if c.startswith('train ')] == [
+        'lenet_mnist', 'alexnet_cifar10', 'resnet_cifar10']
+    process, calls = get_results(tmp_path / 'r', '--quick', '--only',
+                                 'resnet_cifar10')
+    assert process.returncode == 0, process.stderr
+    assert calls[0] == 'data pcifar10'
+    assert calls[1].startswith('train resnet_cifar10 ')
+
+
+#: a Python whose package has a fourth experiment
+WITH_A_FOURTH = """#!%s
+import dataclasses, sys
+from branchynet import experiments
+experiments.EXPERIMENTS['toy_cifar10'] = dataclasses.replace(
+    experiments.EXPERIMENTS['lenet_mnist'], name='toy_cifar10',
+    dataset='pcifar10')
+assert sys.argv[1] == '-c'
+exec(sys.argv[2])
+""" % sys.executable
+
+
+def test_a_new_experiment_needs_nothing_in_the_script(tmp_path):
+    process, calls = get_results(tmp_path, '--quick', python=WITH_A_FOURTH)
+    assert process.returncode == 0, process.stderr
+    assert calls[3] == 'data pcifar10'
+    assert [c.split()[1] for c in calls if c.startswith('train ')][-1] == \
+        'toy_cifar10'
+    process, calls = get_results(tmp_path / 'r', '--only', 'toy_cifar10',
+                                 python=WITH_A_FOURTH)
+    assert process.returncode == 0, process.stderr
+    assert calls[0] == 'data pcifar10'
+    process, calls = get_results(tmp_path / 's', '--only', 'vgg',
+                                 python=WITH_A_FOURTH)
+    assert process.returncode == 2 and calls == []
+    assert process.stderr == (
+        "get_results.sh: error: unknown network 'vgg' (choose from: "
+        "lenet_mnist alexnet_cifar10 resnet_cifar10 toy_cifar10)\n")
+
+
+def test_a_python_without_the_package_stops_the_script(tmp_path):
+    process, calls = get_results(tmp_path, '--quick',
+                                 python='#!/bin/sh\nexit 3\n')
+    assert process.returncode == 3 and calls == []
+    assert process.stderr.count('\n') == 1
+    assert 'setup failed for the experiments (exit 3)' in process.stderr
 
 
 def test_allow_changed_settings_reaches_train(tmp_path):
