@@ -23,7 +23,7 @@
 #   3. sweep it with GPU timing (a temporary results/lenet_mnist_cupy0;
 #      its table1.md and a tarball of the results come back in OUT_DIR)
 #   4. time training steps of B-AlexNet and B-ResNet-110
-#      (scripts/bench_train_step.py, random data)
+#      (scripts/bench/bench_train_step.py, random data)
 #   5. Table I and figures, then every figure into OUT_DIR/figures.pdf
 # Outputs: log.txt, table1.md, figures.pdf, results.tar.gz (sweep.json,
 # model JSONs, training logs) in OUT_DIR.
@@ -124,10 +124,10 @@ stage train 210 "$PY" -m branchynet train lenet_mnist --device "$DEVICE" \
   --out "$MODELS" --no-progress "${TRAIN_EXTRA[@]}"
 stage sweep 60 "$PY" -m branchynet sweep "$MODELS" --device "$DEVICE" \
   --out "$RESULTS/lenet_mnist_${DEVICE//[@:]/}" ${SWEEP_EXTRA[@]+"${SWEEP_EXTRA[@]}"}
-stage bench 45 "$PY" scripts/bench_train_step.py --device "$DEVICE" \
+stage bench 45 "$PY" scripts/bench/bench_train_step.py --device "$DEVICE" \
   --experiments alexnet_cifar10,resnet_cifar10 "${BENCH_EXTRA[@]}"
 stage report 25 "$PY" -m branchynet report --results "$RESULTS" --figs "$FIGS"
-stage figures 20 "$PY" scripts/figures_to_pdf.py "$DEST/figures.pdf" \
+stage figures 20 "$PY" scripts/checks/figures_to_pdf.py "$DEST/figures.pdf" \
   "$FIGS" "$MODELS"
 
 cp "$RESULTS/table1.md" "$DEST/" 2>/dev/null

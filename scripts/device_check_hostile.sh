@@ -48,7 +48,7 @@ import io, zipfile, numpy
 import branchynet  # first: lets chainer 7.8.1 import on NumPy 2
 import chainer, cupy
 from branchynet.errors import BranchyNetError
-from branchynet.networks import b_lenet
+from branchynet.networks import INPUT_SHAPES, b_lenet
 from branchynet.networks.serialization import load_npz_safe
 
 def trained():
@@ -56,7 +56,7 @@ def trained():
     model = b_lenet().to_gpu(0)
     opt = chainer.optimizers.Adam()
     opt.setup(model)
-    x = cupy.random.rand(4, 1, 28, 28).astype(cupy.float32)
+    x = cupy.random.rand(4, *INPUT_SHAPES['b_lenet']).astype(cupy.float32)
     model.cleargrads()
     chainer.functions.sum(model(x)[-1]).backward()
     opt.update()
@@ -71,7 +71,7 @@ for states_exist in (False, True):
     fresh.setup(fresh_model)
     if states_exist:
         fresh_model.cleargrads()
-        chainer.functions.sum(fresh_model(cupy.zeros((1, 1, 28, 28), cupy.float32))[-1]).backward()
+        chainer.functions.sum(fresh_model(cupy.zeros((1,) + INPUT_SHAPES['b_lenet'], cupy.float32))[-1]).backward()
         fresh.update()
     load_npz_safe('/tmp/opt.npz', fresh)
     load_npz_safe('/tmp/model.npz', fresh_model)

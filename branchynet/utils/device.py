@@ -10,7 +10,7 @@ kernel. Chainer's CPU convolutions allocate and free tens of megabytes of im2col
 buffers every call. By default glibc serves those with fresh mmap()s, and
 the kernel has to zero every page again: on a 2-core machine half of a
 B-LeNet training step went to that (sys time). Serving them from the heap
-and never trimming it makes the memory reusable (``scripts/bench_train_step.py
+and never trimming it makes the memory reusable (``scripts/bench/bench_train_step.py
 --no-tune-malloc`` measures the difference).
 """
 import ctypes

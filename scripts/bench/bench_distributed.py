@@ -1,7 +1,7 @@
 """One process against two (ChainerMN) at the same global batch: step and
 epoch time, from one interleaved run.
 
-usage: python scripts/bench_distributed.py [--train-limit 10752] [--rounds 2]
+usage: python scripts/bench/bench_distributed.py [--train-limit 10752] [--rounds 2]
 
 Runs ``branchynet train lenet_mnist`` on a subset for 2 + 1 epochs, alone
 (one process, its BLAS using every core, then one thread) and under
@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BRANCHYNET = os.path.join(os.path.dirname(sys.executable), 'branchynet')
 
 

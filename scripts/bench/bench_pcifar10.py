@@ -7,7 +7,7 @@ test images, random pixels) to a temporary folder and runs the same code
 write ``data.npz`` + ``data.json``. The preprocessing cost does not depend
 on the pixel values (ZCA: a 3072 x 3072 covariance and eigendecomposition).
 
-    python scripts/bench_pcifar10.py [--recipe zca|gcn] [--keep DIR]
+    python scripts/bench/bench_pcifar10.py [--recipe zca|gcn] [--keep DIR]
 
 Peak memory is the process's maximum resident set size (``ru_maxrss``),
 of a fresh child process that only builds, so the synthetic data's own

@@ -23,10 +23,10 @@ unless already set, ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS``/
 ``MKL_NUM_THREADS`` are set to the same number before NumPy loads, so that
 Chainer's arithmetic runs on as many threads: like for like.
 
-The sweep-speed comparison is ``scripts/bench_sweep.py MODEL_DIR --runtime
+The sweep-speed comparison is ``scripts/bench/bench_sweep.py MODEL_DIR --runtime
 onnxruntime`` (printed at the end).
 
-    python scripts/bench_runtimes.py _models/lenet_mnist [--samples 500]
+    python scripts/bench/bench_runtimes.py _models/lenet_mnist [--samples 500]
         [--warmup 30] [--resnet] [--resnet-samples 50] [--batch 256]
         [--batch-samples 1024] [--repeats 3] [--threads 1]
         [--threshold T] [--data-dir auto] [--json results/bench_runtimes.json]
@@ -59,18 +59,15 @@ from branchynet.utils.atomic import write_json_atomic  # noqa: E402
 from branchynet.utils.device import tune_malloc  # noqa: E402
 from branchynet.measurement.evaluation import evaluation_split  # noqa: E402
 from branchynet.exits.inference import choose_exits  # noqa: E402
-from branchynet.networks import random_network  # noqa: E402
-from branchynet.runtimes.onnx.export import INPUT_SHAPES  # noqa: E402
+from branchynet.networks import INPUT_SHAPES, get_network, random_network  # noqa: E402
 from branchynet.measurement.profiling import (count_macs, forcing_thresholds,  # noqa: E402
                                   robust_ms)
-from branchynet.report.table import DISPLAY  # noqa: E402
-from branchynet.runtimes.runtime import RUNTIMES, make_runtime  # noqa: E402
+from branchynet.runtimes.runtime import RUNTIMES, get_runtime, make_runtime  # noqa: E402
 from branchynet.networks.serialization import load_model  # noqa: E402
 
 #: the paper's exit shares (Table I), per network
 PAPER_SHARES = {'b_alexnet': (0.656, 0.252, 0.092),
                 'b_resnet110': (0.415, 0.138, 0.447)}
-NAMES = {'chainer': 'Chainer', 'onnxruntime': 'ONNX Runtime'}
 
 
 @dataclasses.dataclass
@@ -282,8 +279,8 @@ def run_batched(cases, batch, repeats):
 
 
 def _name(network, path):
-    base, branchy = DISPLAY[network]
-    return base if path == 'main network' else branchy
+    spec = get_network(network)
+    return spec.baseline_display if path == 'main network' else spec.display
 
 
 def print_batch1(summaries):
@@ -307,7 +304,7 @@ def print_batch1(summaries):
     for s in summaries:
         c, o = s['runtimes']['chainer'], s['runtimes']['onnxruntime']
         print('| %s | %s / %s | %.2fx | %.2fx | %.2fx | %.2f |' % (
-            DISPLAY[s['network']][1],
+            get_network(s['network']).display,
             ', '.join('%.1f' % (100 * f) for f in c['exit_shares']),
             ', '.join('%.1f' % (100 * f) for f in o['exit_shares']),
             c['gain'], o['gain'], s['mac_bound'], o['gain'] / s['mac_bound']))
@@ -323,7 +320,8 @@ def print_batched(rates, batch, cases):
             base = rates[(case.network, runtime, 'main network')]
             early = rates[(case.network, runtime, 'early exit')]
             print('| %s | %s | %s | %.0f | %.0f | %.2fx |' % (
-                DISPLAY[case.network][1], case.how, NAMES[runtime], base,
+                get_network(case.network).display, case.how,
+                get_runtime(runtime).display, base,
                 early, early / base))
 
 
@@ -349,7 +347,7 @@ def goals(summaries, rates, accuracy):
             s = by[network]
             r = s['runtimes']['onnxruntime']['gain'] / s['mac_bound']
             lines.append(('%s ORT gain >= 0.8 x MAC bound'
-                          % DISPLAY[network][1], '%.2f x bound' % r, r >= 0.8))
+                          % get_network(network).display, '%.2f x bound' % r, r >= 0.8))
     key = ('b_alexnet', 'onnxruntime')
     if key + ('early exit',) in rates:
         g = rates[key + ('early exit',)] / rates[key + ('main network',)]
@@ -407,7 +405,7 @@ def main():
     print_batch1(summaries)
     print('\nB-LeNet on all %d test images at T: %s' % (len(lenet.y), '; '.join(
         '%s: early exit %.2f%%, LeNet %.2f%%, exits %s %%' % (
-            NAMES[r], 100 * a['early_exit'], 100 * a['baseline'],
+            get_runtime(r).display, 100 * a['early_exit'], 100 * a['baseline'],
             ' / '.join('%.1f' % (100 * f) for f in a['exit_shares']))
         for r, a in accuracy.items())))
 
@@ -421,7 +419,7 @@ def main():
     lines = goals(summaries, rates, accuracy)
     for goal, value, met in lines:
         print('- %s: %s (%s)' % (goal, value, 'met' if met else 'NOT met'))
-    print('\nbatch-1 part: %.0f s; sweep speed: python scripts/bench_sweep.py '
+    print('\nbatch-1 part: %.0f s; sweep speed: python scripts/bench/bench_sweep.py '
           '%s --runtime onnxruntime' % (batch1_s, args.model_dir))
     if args.json:
         write_json_atomic(args.json, {

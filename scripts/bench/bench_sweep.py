@@ -15,7 +15,7 @@ its threshold within float error.
 timed as part of ours); the reference's method stays what it was, Chainer
 at batch size 1.
 
-    python scripts/bench_sweep.py _models/lenet_mnist [--samples 10000]
+    python scripts/bench/bench_sweep.py _models/lenet_mnist [--samples 10000]
         [--runtime chainer|onnxruntime] [--threads 1]
 """
 import argparse

@@ -19,7 +19,7 @@ Before anything, :func:`branchynet.utils.device.tune_malloc` is called, as the
 im2col buffers back to the kernel after every convolution, which otherwise
 adds a page-zeroing cost to every step (``--no-tune-malloc`` shows it).
 
-    python scripts/bench_train_step.py [--experiments lenet_mnist,...]
+    python scripts/bench/bench_train_step.py [--experiments lenet_mnist,...]
         [--batch-size N (default: the reference recipe's)] [--repeats 5]
         [--warmup 2] [--batch1 20] [--device @numpy|@cupy:0]
         [--no-tune-malloc]
@@ -37,12 +37,10 @@ from branchynet.utils.device import get_device, synchronize, tune_malloc
 from branchynet.errors import BranchyNetError
 from branchynet.experiments import EXPERIMENTS
 from branchynet.networks.model import JointLoss
-from branchynet.networks import NETWORKS
+from branchynet.data import DATASETS
+from branchynet.networks import INPUT_SHAPES, NETWORKS
 from branchynet.measurement.profiling import profile_paths
 from branchynet.training.settings import TrainSettings
-
-#: input shape of one sample and training-set size per data set
-DATASETS = {'mnist': ((1, 28, 28), 60000), 'pcifar10': ((3, 32, 32), 50000)}
 
 
 def make_step(loss_link, device):
@@ -133,7 +131,8 @@ def main():
     for name in names:
         experiment = EXPERIMENTS[name]
         recipe = experiment.recipe('reference')
-        shape, n_train = DATASETS[experiment.dataset]
+        shape = INPUT_SHAPES[experiment.network]
+        n_train = DATASETS[experiment.dataset].n_train
         batch = args.batch_size or recipe.batch_size
         main_s, joint_s = bench_steps(experiment.network, shape, batch,
                                       args.repeats, args.warmup, device)
@@ -154,7 +153,7 @@ def main():
     print('| --- | --- | --- |')
     for name in names:
         experiment = EXPERIMENTS[name]
-        shape = DATASETS[experiment.dataset][0]
+        shape = INPUT_SHAPES[experiment.network]
         profile = bench_batch1(experiment.network, shape, args.batch1, device)
         print('| %s | %.2f | %s |' % (
             experiment.network, profile.baseline_ms,

@@ -1,6 +1,6 @@
 """Put every PNG figure under some folders into one PDF, a page each.
 
-usage: python scripts/figures_to_pdf.py OUT.pdf FOLDER [FOLDER ...]
+usage: python scripts/checks/figures_to_pdf.py OUT.pdf FOLDER [FOLDER ...]
 
 For a run on a machine whose files come back a few at a time
 (scripts/device_check.sh): one file holds Table I's figures and the

@@ -1,6 +1,6 @@
 """The sanity check of an image folder against CIFAR-10's known statistics.
 
-    python scripts/image_folder_stats.py DIR [--data-dir ROOT]
+    python scripts/checks/image_folder_stats.py DIR [--data-dir ROOT]
 
 Reads ``DIR/{train,test}/CLASS/*`` as ``branchynet train --dataset
 images:DIR`` does (:mod:`branchynet.data.images`: checked, decoded once and

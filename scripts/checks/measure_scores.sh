@@ -9,14 +9,14 @@
 #      set (inverted, noise, rotated), every score matched to the exit
 #      shares of the sweep's chosen thresholds.
 #
-# Usage: scripts/measure_scores.sh [MODEL_DIR] [RESULTS_DIR]
+# Usage: scripts/checks/measure_scores.sh [MODEL_DIR] [RESULTS_DIR]
 #   defaults: _models/lenet_mnist and results/<name of MODEL_DIR>.
 #   The sweep is run first when RESULTS_DIR holds no records with logits
 #   (extra sweep options in $SWEEP_ARGS, e.g. "--quick"). Everything printed
 #   is also saved under $OUT (default RESULTS_DIR/scores); the comparison
 #   figure goes to $FIGS (default _figs).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 MODEL=${1:-_models/lenet_mnist}
 RESULTS=${2:-results/$(basename "$MODEL")}
 OUT=${OUT:-$RESULTS/scores}

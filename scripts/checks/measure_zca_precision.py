@@ -14,7 +14,7 @@ pixels and channels correlate as in photographs) plus pixel noise, quantised
 to 0..255: the covariance's spread of eigenvalues, which decides the
 float32 error, is of the kind CIFAR-10's has. No real CIFAR-10 is needed.
 
-usage: python scripts/measure_zca_precision.py [--train N] [--test N] [--seed S]
+usage: python scripts/checks/measure_zca_precision.py [--train N] [--test N] [--seed S]
 """
 import argparse
 import time
@@ -23,13 +23,17 @@ import numpy
 from scipy import linalg
 from scipy.ndimage import gaussian_filter
 
+from branchynet.data import DATASETS
 from branchynet.data.pcifar10 import build_pcifar10, minmax_rows, zca_fit
+
+#: pcifar10's images, (3, 32, 32)
+SHAPE = DATASETS['pcifar10'].shape
 
 
 def synthetic_images(n, rng):
-    noise = rng.randn(n, 3, 32, 32)
+    noise = rng.randn(n, *SHAPE)
     smooth = gaussian_filter(noise, sigma=(0, 0.7, 2.0, 2.0))
-    x = smooth / smooth.std() * 50 + 120 + rng.randn(n, 3, 32, 32) * 4
+    x = smooth / smooth.std() * 50 + 120 + rng.randn(n, *SHAPE) * 4
     return numpy.clip(numpy.rint(x), 0, 255).astype(numpy.uint8)
 
 
