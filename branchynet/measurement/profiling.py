@@ -37,7 +37,7 @@ import numpy
 from scipy.stats import trim_mean
 
 from branchynet.errors import BranchyNetError
-from branchynet.networks.layers import ResBlock
+from branchynet.networks.layers import ResBlock, flatten
 from branchynet.runtimes.runtime import as_runtime
 
 
@@ -223,11 +223,12 @@ def _free(link, out):
 
 #: every link kind the multiply-add counter knows -> the multiply-adds per
 #: sample of one call, ``(link, output) -> int`` (a subclass counts as its
-#: class). Only convolutions and linear layers count (the usual convention:
-#: normalisation, pooling and activations are comparatively free); a kind
-#: not here is an error, never counted as 0 unseen.
+#: class unless it has a forward of its own). Only convolutions and linear
+#: layers count (the usual convention: normalisation, pooling and
+#: activations are comparatively free); a kind not here is an error, never
+#: counted as 0 unseen.
 LINK_MACS = {
-    L.Convolution2D: _conv_macs,
+    L.Convolution2D: _conv_macs,       # groups and dilation included
     L.Linear: _linear_macs,
     L.BatchNormalization: _free,       # a scale and a shift per element
     # its convolutions and BatchNormalizations are links counted on their
@@ -237,10 +238,17 @@ LINK_MACS = {
 }
 
 #: the functions a ``chainer.Sequential`` may hold (plain or in
-#: ``functools.partial``), known to the counter as free
+#: ``functools.partial``), known to the counter as free. A lambda cannot be
+#: recognised: it is an unknown layer.
 FREE_FUNCTIONS = frozenset({
-    F.relu, F.max_pooling_2d, F.average_pooling_2d,
-    F.local_response_normalization, F.dropout, F.reshape})
+    F.relu, F.leaky_relu, F.elu, F.tanh, F.sigmoid, F.softplus, F.relu6,
+    F.clipped_relu, F.max_pooling_2d, F.average_pooling_2d,
+    F.local_response_normalization, F.dropout, F.reshape, F.flatten,
+    flatten})
+
+#: said of a lambda, which no table can recognise
+LAMBDA_HINT = ('; a lambda cannot be recognised: use the chainer function '
+               'itself or a functools.partial of it')
 
 
 def _link_macs(link, where):
@@ -248,7 +256,10 @@ def _link_macs(link, where):
     at ``where`` when it has none."""
     for kind in type(link).__mro__:
         if kind in LINK_MACS:
-            return LINK_MACS[kind]
+            # a forward of its own may do anything: not its parent's kind
+            if type(link).forward is kind.forward:
+                return LINK_MACS[kind]
+            break
     raise BranchyNetError(
         'cannot count the multiply-adds of %s (%s): its kind is not in '
         'branchynet.measurement.profiling.LINK_MACS'
@@ -258,31 +269,35 @@ def _link_macs(link, where):
 def check_layers(model):
     """Every layer of ``model`` (its stages and exit heads, and the links
     inside them) is of a kind the counter knows (:data:`LINK_MACS`,
-    :data:`FREE_FUNCTIONS`).
+    :data:`FREE_FUNCTIONS`). Nothing is run.
 
     Raises:
-        BranchyNetError: one line naming the first unknown layer.
+        BranchyNetError: one line naming the first unknown layer by its
+        path in the model (``stages/1/3``: stage 1's layer 3, from 0) and
+        its kind.
     """
-    for kind, chains in (('stage', model.stages), ('exit', model.exits)):
-        for k, chain in enumerate(chains, 1):
-            _check_layer(chain, '%s %d' % (kind, k))
+    for kind, chains in (('stages', model.stages), ('exits', model.exits)):
+        for k, chain in enumerate(chains):
+            _check_layer(chain, '%s/%d' % (kind, k))
 
 
 def _check_layer(layer, where):
-    if isinstance(layer, chainer.Sequential):
+    if isinstance(layer, chainer.Sequential) and \
+            type(layer).forward is chainer.Sequential.forward:
         for i, sub in enumerate(layer):
-            _check_layer(sub, '%s, layer %d' % (where, i))
+            _check_layer(sub, '%s/%d' % (where, i))
     elif isinstance(layer, chainer.Link):
         _link_macs(layer, where)
         for path, link in layer.namedlinks(skipself=True):
-            _link_macs(link, where + ', ' + path.lstrip('/'))
+            _link_macs(link, where + path)
     else:
         func = getattr(layer, 'func', layer)        # a functools.partial
         if func not in FREE_FUNCTIONS:
+            name = getattr(func, '__name__', type(func).__name__)
             raise BranchyNetError(
                 'cannot count the multiply-adds of %s (%s): its kind is '
-                'not in branchynet.measurement.profiling.FREE_FUNCTIONS'
-                % (where, getattr(func, '__name__', type(func).__name__)))
+                'not in branchynet.measurement.profiling.FREE_FUNCTIONS%s'
+                % (where, name, LAMBDA_HINT if name == '<lambda>' else ''))
 
 
 class _MacCounter(chainer.LinkHook):

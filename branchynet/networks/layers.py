@@ -35,6 +35,14 @@ def dropout(ratio):
 relu = F.relu
 
 
+def flatten(x):
+    """``(N, ...) -> (N, -1)``: every axis after the batch axis in one.
+
+    ``F.flatten`` is not this: it flattens the batch axis too.
+    """
+    return F.reshape(x, (x.shape[0], -1))
+
+
 def v1_wscale(wscale):
     """The initializer Chainer v1 used for a link given ``wscale``.
 

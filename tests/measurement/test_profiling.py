@@ -17,6 +17,7 @@ from branchynet.networks.model import BranchyNet
 
 from branchynet.errors import BranchyNetError
 from branchynet.networks import INPUT_SHAPES, NETWORKS, b_lenet
+from branchynet.networks.layers import flatten
 from branchynet.measurement.profiling import (check_layers, count_macs,
                                               forcing_thresholds,
                                               profile_paths, run_one)
@@ -100,14 +101,28 @@ def test_every_layer_of_the_networks_is_known_to_the_counter(name):
     assert all(m > 0 for m in macs['stage'] + macs['exit'])
 
 
+class Doubling(chainer.Link):
+    def forward(self, x):
+        return 2 * x
+
+
+class OwnLinear(L.Linear):
+    """A linear kind with a forward of its own: not a linear layer."""
+
+    def forward(self, x):
+        return super().forward(x) * 2
+
+
 @pytest.mark.parametrize('layer, where, kind', [
-    (lambda: L.DepthwiseConvolution2D(8, 1, 1), 'stage 2, layer 1',
+    (lambda: L.DepthwiseConvolution2D(8, 1, 1), 'stages/1/1',
      'DepthwiseConvolution2D'),
-    (lambda: F.sigmoid, 'stage 2, layer 1', 'sigmoid'),
-    (lambda: functools.partial(F.leaky_relu, slope=0.1), 'stage 2, layer 1',
-     'leaky_relu'),
+    (lambda: F.sin, 'stages/1/1', 'sin'),
+    (lambda: functools.partial(F.rrelu, l=0.1), 'stages/1/1', 'rrelu'),
+    (lambda: (lambda x: x), 'stages/1/1', '<lambda>'),
+    (Doubling, 'stages/1/1', 'Doubling'),
+    (lambda: OwnLinear(8, 8), 'stages/1/1', 'OwnLinear'),
     (lambda: chainer.Sequential(L.Linear(8, 8), L.Highway(8)),
-     'stage 2, layer 1, layer 1', 'Highway'),
+     'stages/1/1/1', 'Highway'),
 ])
 def test_an_unknown_layer_fails_in_one_line_naming_it(layer, where, kind):
     numpy.random.seed(0)
@@ -122,6 +137,7 @@ def test_an_unknown_layer_fails_in_one_line_naming_it(layer, where, kind):
     assert '\n' not in message
     assert message.startswith('cannot count the multiply-adds of %s (%s): '
                               % (where, kind))
+    assert ('lambda cannot be recognised' in message) == (kind == '<lambda>')
 
 
 def test_a_link_inside_a_known_chain_must_be_known_too(monkeypatch):
@@ -132,9 +148,53 @@ def test_a_link_inside_a_known_chain_must_be_known_too(monkeypatch):
     model = BranchyNet([chainer.Sequential(block)],
                        [chainer.Sequential(L.Linear(None, 4))])
     with pytest.raises(BranchyNetError, match=r'^cannot count the '
-                       r'multiply-adds of stage 1, layer 0, bn\d '
+                       r'multiply-adds of stages/0/0/bn\d '
                        r'\(BatchNormalization\)'):
         check_layers(model)
+
+
+def test_multiply_adds_of_grouped_dilated_convolution_and_linear():
+    numpy.random.seed(0)
+    conv = L.Convolution2D(4, 6, 3, dilate=2, groups=2)     # 9x9 -> 5x5
+    plain = L.Convolution2D(6, 6, 3, pad=1)                 # 5x5 -> 5x5
+    model = BranchyNet(
+        [chainer.Sequential(conv, F.relu), chainer.Sequential(plain)],
+        [chainer.Sequential(L.Linear(None, 5)),
+         chainer.Sequential(L.Linear(None, 3, nobias=True))])
+    macs = count_macs(model, numpy.zeros((1, 4, 9, 9), numpy.float32))
+    # each output element reads in_channels / groups = 2 channels, 3x3
+    assert macs['stage'] == [6 * 5 * 5 * 2 * 9, 6 * 5 * 5 * 6 * 9]
+    assert macs['exit'] == [150 * 5, 150 * 3]
+
+
+#: every function the counter knows, as a network would hold it
+FREE_LAYERS = [
+    F.relu, functools.partial(F.leaky_relu, slope=0.1),
+    functools.partial(F.elu, alpha=0.5), F.tanh, F.sigmoid, F.softplus,
+    F.relu6, functools.partial(F.clipped_relu, z=0.5),
+    functools.partial(F.max_pooling_2d, ksize=3, stride=1, pad=1),
+    functools.partial(F.average_pooling_2d, ksize=3, stride=1, pad=1),
+    functools.partial(F.local_response_normalization, n=3),
+    functools.partial(F.dropout, ratio=0.5),
+    functools.partial(F.reshape, shape=(-1, 4, 16)),
+    functools.partial(F.reshape, shape=(-1, 4, 4, 4)),
+    L.BatchNormalization(4),
+]
+
+
+def test_free_layers_count_zero():
+    numpy.random.seed(0)
+    model = BranchyNet(
+        [chainer.Sequential(L.Convolution2D(4, 4, 1)),
+         chainer.Sequential(*FREE_LAYERS)],
+        [chainer.Sequential(flatten, L.Linear(64, 5)),
+         chainer.Sequential(F.flatten, functools.partial(F.reshape,
+                                                         shape=(1, -1)),
+                            L.Linear(64, 5))])
+    check_layers(model)
+    macs = count_macs(model, numpy.ones((1, 4, 4, 4), numpy.float32))
+    assert macs['stage'] == [4 * 4 * 16, 0]
+    assert macs['exit'] == [64 * 5, 64 * 5]
 
 
 def test_profile_on_onnxruntime():

@@ -7,6 +7,7 @@ import os
 
 import chainer
 import chainer.functions as F
+import chainer.links as L
 import numpy
 import onnx
 import onnxruntime
@@ -15,13 +16,16 @@ import pytest
 from branchynet import cli
 from branchynet.errors import BranchyNetError
 from branchynet.exits.inference import entropy
-from branchynet.networks.layers import lrn, max_pool
+from branchynet.networks.layers import dropout, flatten, lrn, max_pool, relu
+from branchynet.networks.model import BranchyNet
 from branchynet.networks import NETWORKS, random_network
 from branchynet.runtimes.onnx.converters import onnx_pool_outsize
 from branchynet.runtimes.onnx.export import (INPUT_SHAPES, OPSET, _convert,
-                                             _Graph, export_model_dir,
-                                             main_graph, segment_graphs)
+                                             _Graph, check_exportable,
+                                             export_model_dir, main_graph,
+                                             segment_graphs)
 from branchynet.networks.serialization import save_model
+from branchynet.utils.testing import assert_onnx_matches_chainer
 
 #: samples per network (B-ResNet-110 is large: keep its batch tiny)
 BATCH = {'b_lenet': 5, 'b_alexnet': 3, 'b_resnet110': 2}
@@ -181,7 +185,139 @@ def test_an_even_lrn_window_is_refused():
 def test_unknown_layer_is_a_clear_error():
     g = _Graph()
     with pytest.raises(BranchyNetError, match='no ONNX converter'):
-        _convert(g, F.sigmoid, 'input', numpy.zeros((1, 3), numpy.float32))
+        _convert(g, F.sin, 'input', numpy.zeros((1, 3), numpy.float32))
+
+
+def random_batch_norm(size, seed=3):
+    """A BatchNormalization whose statistics and scale are not 0 and 1,
+    so that a converter that dropped any of them would show."""
+    rng = numpy.random.RandomState(seed)
+    bn = L.BatchNormalization(size)
+    bn.avg_mean[...] = rng.randn(size)
+    bn.avg_var[...] = rng.uniform(0.5, 2.0, size)
+    bn.gamma.array[...] = rng.uniform(0.5, 1.5, size)
+    bn.beta.array[...] = rng.randn(size)
+    return bn
+
+
+def tiny_net(stage=list, head=list, seed=0):
+    """Two exits on (3, 8, 8): ``stage`` after stage 1's convolution,
+    ``head`` before each exit's linear layer."""
+    numpy.random.seed(seed)
+    return BranchyNet(
+        [chainer.Sequential(L.Convolution2D(3, 4, 3, pad=1), *stage()),
+         chainer.Sequential(L.Convolution2D(None, 6, 3, pad=1), F.relu)],
+        [chainer.Sequential(*head(), L.Linear(None, 5)),
+         chainer.Sequential(*head(), L.Linear(None, 5))])
+
+
+#: (stage layers, head layers, an ONNX operator the graph must hold)
+LAYER_KINDS = {
+    'batch_norm': (lambda: [random_batch_norm(4)], list,
+                   'BatchNormalization'),
+    'batch_norm_1d': (list, lambda: [L.Linear(None, 6), random_batch_norm(6)],
+                      'BatchNormalization'),
+    'dropout': (lambda: [dropout(0.5), F.dropout], list, None),
+    'avg_pool_pad': (lambda: [functools.partial(
+        F.average_pooling_2d, ksize=3, stride=2, pad=1)], list, 'AveragePool'),
+    'max_pool_pad_cover_all': (lambda: [functools.partial(
+        F.max_pooling_2d, ksize=3, stride=2, pad=1)], list, 'MaxPool'),
+    'max_pool_pad': (lambda: [functools.partial(
+        F.max_pooling_2d, ksize=2, stride=2, pad=1, cover_all=False)], list,
+        'MaxPool'),
+    'relu': (lambda: [relu], list, 'Relu'),
+    'leaky_relu': (lambda: [functools.partial(F.leaky_relu, slope=0.1)], list,
+                   'LeakyRelu'),
+    'elu': (lambda: [functools.partial(F.elu, alpha=0.5)], list, 'Elu'),
+    'tanh': (lambda: [F.tanh], list, 'Tanh'),
+    'sigmoid': (lambda: [F.sigmoid], list, 'Sigmoid'),
+    'softplus': (lambda: [F.softplus], list, 'Softplus'),
+    'softplus_beta': (lambda: [functools.partial(F.softplus, beta=2.0)], list,
+                      'Softplus'),
+    'relu6': (lambda: [F.relu6], list, 'Clip'),
+    'clipped_relu': (lambda: [functools.partial(F.clipped_relu, z=0.5)], list,
+                     'Clip'),
+    'linear_nobias': (list, lambda: [L.Linear(None, 7, nobias=True)], 'Gemm'),
+    'conv_groups_dilation': (lambda: [L.Convolution2D(
+        4, 4, 3, pad=2, dilate=2, groups=2)], list, 'Conv'),
+    'flatten': (list, lambda: [flatten], 'Flatten'),
+    'reshape': (lambda: [functools.partial(F.reshape, shape=(-1, 4, 64)),
+                         functools.partial(F.reshape, shape=(-1, 4, 8, 8))],
+                list, 'Reshape'),
+}
+
+
+@pytest.mark.parametrize('kind', sorted(LAYER_KINDS))
+def test_every_layer_kind_exports_as_chainer_computes_it(kind):
+    stage, head, op_type = LAYER_KINDS[kind]
+    model = tiny_net(stage, head)
+    # values well past relu6's 6, clipped_relu's 0.5 and below 0
+    x = (10 * numpy.random.RandomState(1).randn(4, 3, 8, 8)).astype(
+        numpy.float32)
+    assert_onnx_matches_chainer(model, x)
+    ops = {n.op_type for n in segment_graphs(model, (3, 8, 8))[0].graph.node}
+    assert op_type is None or op_type in ops, ops
+    assert 'Dropout' not in ops
+
+
+def test_the_kinds_test_catches_a_wrong_converter(monkeypatch):
+    from branchynet.runtimes.onnx import converters
+    monkeypatch.setitem(converters.FUNCTIONS, F.leaky_relu,
+                        converters.FUNCTIONS[F.relu])
+    x = (10 * numpy.random.RandomState(1).randn(4, 3, 8, 8)).astype(
+        numpy.float32)
+    with pytest.raises(AssertionError):
+        assert_onnx_matches_chainer(tiny_net(*LAYER_KINDS['leaky_relu'][:2]),
+                                    x)
+
+
+class Doubling(chainer.Link):
+    def forward(self, x):
+        return 2 * x
+
+
+class OwnConvolution(L.Convolution2D):
+    """A convolution kind with a forward of its own: not a convolution."""
+
+    def forward(self, x):
+        return super().forward(x) + 1
+
+
+@pytest.mark.parametrize('layer, where, kind, why', [
+    (lambda: (lambda x: x), 'stages/0/1', '<lambda>', 'lambda cannot be'),
+    (lambda: F.sin, 'stages/0/1', 'sin', 'no ONNX converter'),
+    (Doubling, 'stages/0/1', 'Doubling', 'no ONNX converter'),
+    (lambda: OwnConvolution(4, 4, 1), 'stages/0/1', 'OwnConvolution',
+     'no ONNX converter'),
+    (lambda: F.flatten, 'stages/0/1', 'flatten', 'batch axis'),
+    (lambda: functools.partial(F.reshape, shape=(1, 4, 8, 8)), 'stages/0/1',
+     'reshape', 'fixes the batch size'),
+    (lambda: functools.partial(F.reshape, shape=(-1, 4, 8, 4)), 'stages/0/1',
+     'reshape', 'across the batch axis'),
+    (lambda: functools.partial(F.local_response_normalization, n=4),
+     'stages/0/1', 'local_response_normalization', 'even window'),
+    (lambda: L.Linear(3, 3), 'stages/0/1', 'Linear', 'fails on an input'),
+])
+def test_a_layer_that_cannot_be_exported_fails_in_one_line(layer, where,
+                                                           kind, why):
+    model = tiny_net(lambda: [layer()])
+    for build in (segment_graphs, main_graph, check_exportable):
+        with pytest.raises(BranchyNetError) as e:
+            build(model, (3, 8, 8))
+        message = str(e.value)
+        assert '\n' not in message
+        assert message.startswith('cannot export %s (%s): ' % (where, kind))
+        assert why in message
+
+
+def test_the_path_names_a_layer_of_an_exit_head():
+    model = tiny_net(head=lambda: [F.sin])
+    with pytest.raises(BranchyNetError, match=r'^cannot export exits/0/0 '
+                       r'\(sin\)'):
+        segment_graphs(model, (3, 8, 8))
+    with pytest.raises(BranchyNetError, match=r'^cannot export exits/1/0 '
+                       r'\(sin\)'):
+        main_graph(model, (3, 8, 8))
 
 
 @pytest.fixture

@@ -1,17 +1,18 @@
 """Chainer layers -> ONNX nodes: one converter per layer kind.
 
-The three networks (:mod:`branchynet.networks.layers`,
-:mod:`branchynet.networks`) use: convolution, linear, max pooling
-(``cover_all``), average pooling, ReLU, LRN, batch normalisation
-(inference), dropout (identity), reshape, and the ResNet block with its
-zero-channel shortcut. Each converter is ``(graph, settings, input name,
-input shape, output shape) -> output name``, ``settings`` being the link
-itself or a function's bound arguments; :data:`LINKS` and
-:data:`FUNCTIONS` map layer kinds to them and :func:`converter` finds a
-layer's (a layer of no kind there is an error, never skipped). The graph
+The kinds: convolution (groups, dilation), linear, batch normalisation
+(inference), max pooling (pad, ``cover_all``), average pooling (pad),
+dropout (identity), ReLU, leaky ReLU, ELU, tanh, sigmoid, softplus, ReLU6
+and clipped ReLU, LRN, reshape and :func:`branchynet.networks.layers.flatten`,
+and the ResNet block with its zero-channel shortcut. Each converter is
+``(graph, settings, input name, input shape, output shape) -> output name``,
+``settings`` being the link itself or a function's bound arguments;
+:data:`LINKS` and :data:`FUNCTIONS` map layer kinds to them and
+:func:`converter` finds a layer's (a layer of no kind there is an error,
+never skipped; a lambda cannot be recognised, so it is one). The graph
 (``g.op``, ``g.weight``) is :class:`branchynet.runtimes.onnx.export._Graph`.
 
-Two places where Chainer and ONNX differ:
+Places where Chainer and ONNX differ:
 
 * LRN is not ONNX's ``LRN`` operator (whose ``alpha`` is divided by the
   window size, and whose ONNX Runtime kernel is slow) but the formula
@@ -22,6 +23,9 @@ Two places where Chainer and ONNX differ:
   input; the output size of every pooling layer is checked against the
   traced Chainer output while exporting, so a mismatch is an error, never a
   silently different graph.
+* The graphs take any batch size, so every layer must keep the batch axis:
+  ``F.flatten`` (which flattens it too) and a reshape whose first axis is
+  not ``-1``, or that moves samples across it, are refused.
 """
 import functools
 import inspect
@@ -32,7 +36,7 @@ import chainer.links as L
 import numpy
 
 from branchynet.errors import BranchyNetError
-from branchynet.networks.layers import ResBlock
+from branchynet.networks.layers import ResBlock, flatten
 
 
 def _conv(g, link, h, x_shape, y_shape):
@@ -68,8 +72,40 @@ def _batch_norm(g, link, h, x_shape, y_shape):
         epsilon=float(link.eps))
 
 
-def _relu(g, args, h, x_shape, y_shape):
-    return g.op('Relu', [h])
+def _unary(op_type):
+    """The converter of an activation that is one ONNX operator as is."""
+    return lambda g, args, h, x_shape, y_shape: g.op(op_type, [h])
+
+
+def _leaky_relu(g, args, h, x_shape, y_shape):
+    return g.op('LeakyRelu', [h], alpha=float(args['slope']))
+
+
+def _elu(g, args, h, x_shape, y_shape):
+    return g.op('Elu', [h], alpha=float(args['alpha']))
+
+
+def _softplus(g, args, h, x_shape, y_shape):
+    """Chainer's ``log(1 + exp(beta * x)) / beta``; ONNX's has no beta."""
+    beta = float(args['beta'])
+    if beta == 1.0:
+        return g.op('Softplus', [h])
+    scaled = g.op('Mul', [h, g.weight(numpy.array(beta), 'beta')])
+    return g.op('Div', [g.op('Softplus', [scaled]),
+                        g.weight(numpy.array(beta), 'beta')])
+
+
+def _clip(g, top, h):
+    return g.op('Clip', [h, g.weight(numpy.array(0.0), 'zero'),
+                         g.weight(numpy.array(top), 'top')])
+
+
+def _relu6(g, args, h, x_shape, y_shape):
+    return _clip(g, 6.0, h)
+
+
+def _clipped_relu(g, args, h, x_shape, y_shape):
+    return _clip(g, float(args['z']), h)
 
 
 def _identity(g, args, h, x_shape, y_shape):
@@ -150,8 +186,30 @@ def _lrn(g, args, h, x_shape, y_shape):
 
 
 def _reshape(g, args, h, x_shape, y_shape):
-    shape = g.weight(numpy.asarray(args['shape']), 'shape', numpy.int64)
-    return g.op('Reshape', [h, shape])
+    shape = tuple(numpy.atleast_1d(args['shape']).tolist())
+    # the graphs take any batch: a literal batch size would run at that
+    # size only, and a -1 that takes in part of a sample mixes samples
+    if not shape or shape[0] != -1:
+        raise BranchyNetError(
+            'reshape to %s fixes the batch size: write -1 for the batch '
+            'axis, or use branchynet.networks.layers.flatten' % (shape,))
+    if y_shape[0] != x_shape[0]:
+        raise BranchyNetError(
+            'reshape to %s moves values across the batch axis (%s -> %s): '
+            'the axes after -1 must hold one sample' % (shape, x_shape,
+                                                        y_shape))
+    # allowzero: a 0 is a zero-length axis, as in Chainer, not a copy
+    return g.op('Reshape', [h, g.weight(numpy.asarray(shape), 'shape',
+                                        numpy.int64)], allowzero=1)
+
+
+def _flatten(g, args, h, x_shape, y_shape):
+    return g.op('Flatten', [h], axis=1)       # layers.flatten: (N, -1)
+
+
+def _batch_flatten(g, args, h, x_shape, y_shape):
+    raise BranchyNetError('F.flatten flattens the batch axis too; use '
+                          'branchynet.networks.layers.flatten for (N, -1)')
 
 
 def _res_block(g, block, h, x_shape, y_shape):
@@ -174,14 +232,18 @@ def _res_block(g, block, h, x_shape, y_shape):
     return g.op('Relu', [g.op('Add', [r, shortcut])])
 
 
-#: link classes -> converter (checked in order: ResBlock before Chain)
-LINKS = ((L.Convolution2D, _conv), (L.Linear, _linear),
-         (L.BatchNormalization, _batch_norm), (ResBlock, _res_block))
+#: link classes -> converter (a subclass counts as its class unless it has
+#: a forward of its own)
+LINKS = {L.Convolution2D: _conv, L.Linear: _linear,
+         L.BatchNormalization: _batch_norm, ResBlock: _res_block}
 #: chainer.functions (plain or in functools.partial) -> converter
-FUNCTIONS = {F.relu: _relu, F.max_pooling_2d: _max_pool,
-             F.average_pooling_2d: _avg_pool,
-             F.local_response_normalization: _lrn, F.dropout: _identity,
-             F.reshape: _reshape}
+FUNCTIONS = {
+    F.relu: _unary('Relu'), F.leaky_relu: _leaky_relu, F.elu: _elu,
+    F.tanh: _unary('Tanh'), F.sigmoid: _unary('Sigmoid'),
+    F.softplus: _softplus, F.relu6: _relu6, F.clipped_relu: _clipped_relu,
+    F.max_pooling_2d: _max_pool, F.average_pooling_2d: _avg_pool,
+    F.local_response_normalization: _lrn, F.dropout: _identity,
+    F.reshape: _reshape, flatten: _flatten, F.flatten: _batch_flatten}
 
 
 def _pair(v):
@@ -193,19 +255,50 @@ def _function_args(layer):
     func = layer.func if isinstance(layer, functools.partial) else layer
     args = layer.args if isinstance(layer, functools.partial) else ()
     kwargs = layer.keywords if isinstance(layer, functools.partial) else {}
-    bound = inspect.signature(func).bind(None, *args, **kwargs)
+    try:
+        bound = inspect.signature(func).bind(None, *args, **kwargs)
+    except TypeError as e:
+        raise BranchyNetError('its arguments do not fit: %s' % e) from None
     bound.apply_defaults()
     return func, dict(bound.arguments)
 
 
+def kind_of(layer):
+    """A layer's kind in one word: its link class or function name."""
+    if isinstance(layer, chainer.Link):
+        return type(layer).__name__
+    func = getattr(layer, 'func', layer)          # a functools.partial
+    return getattr(func, '__name__', type(func).__name__)
+
+
+def _link_converter(link):
+    for cls in type(link).__mro__:
+        if cls in LINKS:
+            # a forward of its own may do anything: not its parent's kind
+            return LINKS[cls] if type(link).forward is cls.forward else None
+    return None
+
+
 def converter(layer):
-    """The converter for ``layer`` and the object it reads its settings from."""
-    for cls, convert in LINKS:
-        if isinstance(layer, cls):
+    """The converter for ``layer`` and the object it reads its settings from.
+
+    Raises:
+        BranchyNetError: the layer's kind has no converter (the message
+        says so; the caller names the layer).
+    """
+    if isinstance(layer, chainer.Link):
+        convert = _link_converter(layer)
+        if convert is not None:
             return convert, layer
-    if callable(layer) and not isinstance(layer, chainer.Link):
-        func, args = _function_args(layer)
+        table = 'LINKS'
+    else:
+        func = layer.func if isinstance(layer, functools.partial) else layer
         if func in FUNCTIONS:
-            return FUNCTIONS[func], args
-    raise BranchyNetError('cannot export layer %r: no ONNX converter for it'
-                          % (layer,))
+            return FUNCTIONS[func], _function_args(layer)[1]
+        table = 'FUNCTIONS'
+    hint = ('; a lambda cannot be recognised: use the chainer function '
+            'itself or a functools.partial of it'
+            if kind_of(layer) == '<lambda>' else '')
+    raise BranchyNetError('no ONNX converter for its kind in '
+                          'branchynet.runtimes.onnx.converters.%s%s'
+                          % (table, hint))

@@ -3,10 +3,12 @@
 onnx-chainer, the Chainer project's own converter, cannot be used: its last
 release (1.6.0, 2019) needs chainer < 7 and onnx < 1.7, pip reports the
 conflict with chainer 7.8.1, and it fails at import. So the export is a
-small converter over :mod:`onnx.helper`: one function per layer kind that
-the three networks use (:mod:`branchynet.runtimes.onnx.converters`, where
-the two places Chainer and ONNX differ are handled: LRN and max pooling's
-``cover_all``), and here the graphs built from them.
+small converter over :mod:`onnx.helper`: one function per layer kind
+(:mod:`branchynet.runtimes.onnx.converters`, where the places Chainer and
+ONNX differ are handled: LRN, max pooling's ``cover_all``, the batch
+axis), and here the graphs built from them. :func:`check_exportable`
+checks a model's layers without exporting it; an error names the layer by
+its path (``stages/1/3``).
 
 Graphs (opset :data:`OPSET`, float32, batch dimension symbolic ``N``):
 
@@ -36,7 +38,7 @@ from branchynet.data.download import atomic_path, write_json_atomic
 from branchynet.errors import BranchyNetError
 from branchynet.networks import INPUT_SHAPES
 from branchynet.networks.serialization import load_model, model_paths
-from branchynet.runtimes.onnx.converters import converter
+from branchynet.runtimes.onnx.converters import converter, kind_of
 from branchynet.runtimes.onnx.inference import FORMAT, SIDECAR
 
 #: ONNX operator set of the exported graphs
@@ -109,7 +111,8 @@ def _is_max_pool(layer):
 
 
 def _relu_before_pool(layers):
-    """``conv, max_pool, relu`` -> ``conv, relu, max_pool``.
+    """``conv, max_pool, relu`` -> ``conv, relu, max_pool``, on
+    ``(index, layer)`` pairs (the index names the layer in errors).
 
     ReLU and max pooling commute exactly (``max(relu(a), relu(b)) ==
     relu(max(a, b))``, padding included), and a ReLU right after a
@@ -118,13 +121,24 @@ def _relu_before_pool(layers):
     """
     layers = list(layers)
     for i in range(1, len(layers) - 1):
-        if (isinstance(layers[i - 1], L.Convolution2D)
-                and _is_max_pool(layers[i]) and layers[i + 1] is F.relu):
+        if (isinstance(layers[i - 1][1], L.Convolution2D)
+                and _is_max_pool(layers[i][1]) and layers[i + 1][1] is F.relu):
             layers[i], layers[i + 1] = layers[i + 1], layers[i]
     return layers
 
 
-def _convert(g, layer, h, x):
+def _trace(layer, x):
+    """``layer(x)`` as an array; the layer's own failure in one line."""
+    try:
+        y = layer(x)
+    except Exception as e:          # the user's layer: any error, one line
+        raise BranchyNetError('fails on an input of shape %s: %s: %s' % (
+            tuple(x.shape), type(e).__name__,
+            ' '.join(str(e).split())[:300])) from None
+    return y.array if isinstance(y, chainer.Variable) else y
+
+
+def _convert(g, layer, h, x, where='layer'):
     """Add ``layer`` applied to tensor ``h`` to the graph.
 
     Args:
@@ -132,18 +146,28 @@ def _convert(g, layer, h, x):
             ``functools.partial`` of one.
         h (str): name of the input tensor in the graph.
         x (array): the same input in Chainer (one traced sample).
+        where (str): the layer's path in the model (``stages/1/3``), for
+            errors.
 
     Returns:
         tuple: the output's name in the graph and the traced output array.
+
+    Raises:
+        BranchyNetError: one line naming the layer and its kind: no
+        converter for it, it fails on ``x``, or ONNX cannot do what it does.
     """
-    if isinstance(layer, chainer.Sequential):
-        for sub in _relu_before_pool(list(layer)):
-            h, x = _convert(g, sub, h, x)
+    if isinstance(layer, chainer.Sequential) and \
+            type(layer).forward is chainer.Sequential.forward:
+        for i, sub in _relu_before_pool(enumerate(layer)):
+            h, x = _convert(g, sub, h, x, '%s/%d' % (where, i))
         return h, x
-    convert, settings = converter(layer)
-    y = layer(x)
-    y = y.array if isinstance(y, chainer.Variable) else y
-    return convert(g, settings, h, x.shape, y.shape), y
+    try:
+        convert, settings = converter(layer)     # before running it
+        y = _trace(layer, x)
+        return convert(g, settings, h, x.shape, y.shape), y
+    except BranchyNetError as e:
+        raise BranchyNetError('cannot export %s (%s): %s'
+                              % (where, kind_of(layer), e)) from None
 
 
 def _entropy(g, logits, out):
@@ -181,11 +205,11 @@ def segment_graphs(model, input_shape):
         for k, (stage, head) in enumerate(zip(model.stages, model.exits)):
             g = _Graph()
             inputs = [('input', _batched(x.shape))]
-            h, x = _convert(g, stage, 'input', x)
+            h, x = _convert(g, stage, 'input', x, 'stages/%d' % k)
             # named in every segment, so that the trunk alone can be cut out
             # (branchynet.runtimes.runtime times it for the reference's accounting)
             h = g.name_output(h, 'stage_output')
-            z, logits = _convert(g, head, h, x)
+            z, logits = _convert(g, head, h, x, 'exits/%d' % k)
             stage_output = [('stage_output', _batched(x.shape))]
             z = g.name_output(z, 'logits')
             _entropy(g, z, 'entropy')
@@ -208,12 +232,41 @@ def main_graph(model, input_shape):
     x = _trace_input(model, input_shape)
     with chainer.using_config('train', False), chainer.no_backprop_mode():
         h = 'input'
-        for stage in model.stages:
-            h, x = _convert(g, stage, h, x)
-        z, logits = _convert(g, model.exits[-1], h, x)
+        for k, stage in enumerate(model.stages):
+            h, x = _convert(g, stage, h, x, 'stages/%d' % k)
+        z, logits = _convert(g, model.exits[-1], h, x,
+                             'exits/%d' % (model.n_exits - 1))
     g.name_output(z, 'logits')
     return g.model([('input', _batched((1,) + tuple(input_shape)))],
                    [('logits', _batched(logits.shape))], 'main')
+
+
+class _DryGraph(_Graph):
+    """A graph that keeps no weights: for checking, never for writing."""
+
+    def weight(self, array, hint='w', dtype=numpy.float32):
+        return self._name(hint)
+
+
+def check_exportable(model, input_shape):
+    """Every layer of every stage and exit head converts to ONNX.
+
+    One zero sample is traced through the model, each layer converted
+    into a graph that keeps no weights and is never checked, serialised or
+    written: the same converters and checks as an export, at a fraction of
+    its cost. The model is run once (parameters that Chainer sizes on the
+    first call get sized).
+
+    Raises:
+        BranchyNetError: one line naming the first layer that cannot be
+        exported, ``cannot export stages/1/3 (sigmoid): ...``.
+    """
+    g, x = _DryGraph(), _trace_input(model, input_shape)
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        h = 'input'
+        for k, (stage, head) in enumerate(zip(model.stages, model.exits)):
+            h, x = _convert(g, stage, h, x, 'stages/%d' % k)
+            _convert(g, head, h, x, 'exits/%d' % k)
 
 
 def n_classes(model, input_shape):
