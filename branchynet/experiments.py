@@ -82,6 +82,10 @@ class Experiment:
         recipes: recipe name -> :class:`Recipe`, besides ``reference``.
         schedules: schedule name -> (batch size, phase-1 epochs, phase-2
             epochs) of the ``reference`` recipe.
+        stands_for: a user network's: the
+            :class:`~branchynet.data.registry.DatasetSpec` (shape, classes)
+            that its ``--dataset`` must fit; None for the package's own,
+            whose ``dataset`` says it.
     """
     name: str
     network: str
@@ -89,6 +93,7 @@ class Experiment:
     grid: tuple
     recipes: dict
     schedules: dict = None
+    stands_for: object = None
 
     def recipe(self, name='reference', schedule=DEFAULT_SCHEDULE):
         """The :class:`Recipe` called ``name`` (the reference one in
@@ -118,6 +123,27 @@ EXPERIMENTS = {e.name: e for e in [
 ]}
 
 
+#: a user network's reference schedule (batch, phase-1 and phase-2
+#: epochs): the scripts' LeNet and AlexNet one, under either name
+USER_SCHEDULE = (512, 50, 100)
+
+
+def register_user_experiment(network):
+    """The experiment of user network ``network`` (registered, see
+    :mod:`branchynet.networks.user`): the reference recipe (Adam) with
+    :data:`USER_SCHEDULE`, any data set of its input shape and classes,
+    the 17-point threshold grid. Its name is the network's key."""
+    from branchynet.data.registry import DatasetSpec
+    from branchynet.networks.registry import get_network
+    user = get_network(network).source
+    like = DatasetSpec(network, None, tuple(user.in_shape), user.n_classes,
+                       lambda data_root: None, 0)
+    EXPERIMENTS[network] = Experiment(
+        network, network, None, GRID_17, {},
+        dict.fromkeys(SCHEDULES, USER_SCHEDULE), stands_for=like)
+    return EXPERIMENTS[network]
+
+
 def get_experiment(name):
     """The :class:`Experiment` called ``name``; a clear error otherwise."""
     try:
@@ -132,4 +158,5 @@ def print_experiments():
     the experiments ``get_results.sh`` runs, and the data set it prepares
     for each."""
     for experiment in EXPERIMENTS.values():
-        print(experiment.name, experiment.dataset)
+        if experiment.stands_for is None:
+            print(experiment.name, experiment.dataset)

@@ -13,6 +13,8 @@ Fixtures (none is autouse, so other test files are unaffected):
   folder, so no test touches the repository's data folder or the user's.
 - ``silent_server``: the URL of an HTTP 'mirror' on loopback that accepts
   connections and never answers (download time-outs).
+- ``user_networks``: the networks and experiments a test registers (a
+  user's own, ``--network``) are removed after it.
 """
 import contextlib
 import gzip
@@ -105,6 +107,18 @@ def synthetic_digits():
 @pytest.fixture(scope='session')
 def tiny_mnist():
     return _tiny_mnist
+
+
+@pytest.fixture
+def user_networks():
+    from branchynet.experiments import EXPERIMENTS
+    from branchynet.networks.registry import REGISTRY
+    before, experiments = set(REGISTRY), dict(EXPERIMENTS)
+    yield
+    for name in set(REGISTRY) - before:
+        REGISTRY.unregister(name)
+    EXPERIMENTS.clear()
+    EXPERIMENTS.update(experiments)
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ import pathlib
 import textwrap
 import zlib
 
+import numpy
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 _MNIST_NAMES = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
                 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')
@@ -92,3 +94,43 @@ def save_untrained_lenet(folder, roles=('branchynet',), val_size=16):
     for role in roles:
         save_model(str(pathlib.Path(folder) / role), b_lenet(),
                    {'network': 'b_lenet', 'role': role, 'settings': settings})
+
+
+#: a user's network file (``--network FILE.py:tiny``): 2 exits, any
+#: (C, H, W) of 8x8 images
+TINY_NETWORK = textwrap.dedent('''
+    import chainer
+    import chainer.links as L
+    from branchynet import BranchyNet
+    from branchynet.networks.layers import max_pool, relu
+
+    def tiny(n_classes, in_shape):
+        c = in_shape[0]
+        return BranchyNet(
+            [chainer.Sequential(L.Convolution2D(c, 4, 3, pad=1), relu),
+             chainer.Sequential(max_pool(2, 2), L.Convolution2D(4, 8, 3))],
+            [chainer.Sequential(max_pool(2, 2), L.Linear(None, n_classes)),
+             chainer.Sequential(L.Linear(None, n_classes))])
+    tiny.name = 'Tiny'
+''')
+
+
+def write_network(path, text=TINY_NETWORK):
+    """Write a network file; its ``--network`` argument."""
+    path.write_text(text)
+    return '%s:tiny' % path
+
+
+def tiny_data(path, n_train=128, n_test=48, seed=0):
+    """Three classes a tiny network can tell apart: a bright corner."""
+    rng = numpy.random.RandomState(seed)
+
+    def split(n):
+        y = rng.randint(0, 3, n).astype(numpy.int32)
+        x = rng.uniform(0, 0.5, (n, 1, 8, 8)).astype(numpy.float32)
+        for k in range(3):
+            x[y == k, :, 2 * k:2 * k + 2, :2] += 1
+        return x, y
+    (a, b), (c, d) = split(n_train), split(n_test)
+    numpy.savez(path, train_x=a, train_y=b, test_x=c, test_y=d)
+    return 'npz:%s' % path

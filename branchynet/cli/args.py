@@ -169,3 +169,19 @@ def check_folder(option, path):
     from branchynet.errors import BranchyNetError
     if os.path.exists(path) and not os.path.isdir(path):
         raise BranchyNetError('%s %s is a file, not a folder' % (option, path))
+
+
+def add_user_network(p):
+    """``--network`` and ``--trust-saved-network``: the code of a model
+    trained on a network of your own (:mod:`branchynet.networks.user`);
+    :func:`branchynet.cli.main._run` runs it before the command."""
+    from branchynet.networks.user import SAVED_FLAG
+    p.add_argument('--network', dest='network_code',
+                   metavar='FILE.py:FUNCTION',
+                   help='a model trained with --network: the same network '
+                        'file again (its sha256 must be the recorded one)')
+    p.add_argument(SAVED_FLAG, action='store_true',
+                   help='a model trained with --network: run the copy of '
+                        'the network file saved with it (MODEL_DIR/'
+                        'network.py, checked against its sha256): only for '
+                        'folders you trust, it is code')

@@ -72,7 +72,12 @@ def _run(args):
     if getattr(args, 'device', None) is not None:
         from branchynet.utils.device import get_device
         get_device(args.device)          # validated before any work starts
-    if getattr(commands.get(args.command), 'RUNS_NETWORKS', False):
+    command = commands.get(args.command)
+    if hasattr(args, 'trust_saved_network'):
+        from branchynet.networks.user import install_for_model
+        install_for_model(getattr(args, command.MODEL_ARG),
+                          args.network_code, args.trust_saved_network)
+    if getattr(command, 'RUNS_NETWORKS', False):
         # a process-wide allocator setting, for the commands that run the
         # networks on the CPU (see branchynet.utils.device)
         from branchynet.utils.device import tune_malloc

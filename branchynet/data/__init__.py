@@ -31,7 +31,7 @@ from branchynet.data.pcifar10 import get_pcifar10
 from branchynet.data.registry import (DATASETS, SOURCES, DatasetSpec,
                                       DataSource, register_dataset,
                                       register_source, source_of)
-from branchynet.data.user_npz import load_user_npz
+from branchynet.data.user_npz import describe_user_npz, load_user_npz
 from branchynet.errors import BranchyNetError
 
 
@@ -125,12 +125,18 @@ def _scaled(x):
     return out
 
 
+def _describe_images(root):
+    from branchynet.data.images import describe
+    return describe(root)
+
+
 register_source(DataSource(USER_PREFIX, USER_PREFIX + 'PATH for your own file',
-                           'a data set file', _check_file, _load_npz))
+                           'a data set file', _check_file, _load_npz,
+                           describe=describe_user_npz))
 register_source(DataSource(IMAGES_PREFIX,
                            IMAGES_PREFIX + 'DIR for an image folder',
                            'an image folder', _check_folder, _load_images,
-                           _image_classes))
+                           _image_classes, _describe_images))
 
 #: image shape ``(C, H, W)`` and classes of each named data set (a view of
 #: :data:`DATASETS`)
@@ -187,6 +193,16 @@ def dataset_classes(name, data_root='auto'):
     return None if spec is None else spec.classes(data_root)
 
 
+def describe_dataset(name):
+    """``((C, H, W), n_classes)`` of data set ``name``: a named one's
+    declared shape and classes, a source's read from its data."""
+    spec = _named(name)
+    if spec is not None:
+        return tuple(spec.shape), spec.n_classes
+    source = source_of(resolve_dataset(name))
+    return source.describe(resolve_dataset(name)[len(source.prefix):])
+
+
 def load_dataset(name, data_root='auto', like=None):
     """``(x_train, y_train, x_test, y_test)`` of data set ``name``.
 
@@ -200,14 +216,20 @@ def load_dataset(name, data_root='auto', like=None):
             set.
     """
     source = source_of(name)
+    if isinstance(like, DatasetSpec):   # a user network's (its experiment's)
+        like_spec = like
+    elif like in DATASETS:
+        like_spec = DATASETS[like]
+    else:
+        like_spec = None
     if source is not None:
-        if like not in DATASETS:
+        if like_spec is None:
             raise BranchyNetError('%s (%s) needs the data set it stands in '
                                   'for (one of %s), got %r'
                                   % (source.what, name, ', '.join(DATASETS),
                                      like))
         path = resolve_dataset(name)[len(source.prefix):]
-        return source.load(path, data_root, DATASETS[like])
+        return source.load(path, data_root, like_spec)
     spec = _named(name)
     if spec is None:
         raise BranchyNetError('unknown data set %r' % name)
@@ -267,6 +289,6 @@ def load_splits(name, val_size, train_limit=0, test_limit=0,
 
 
 __all__ = ['DATASETS', 'DataSource', 'DatasetSpec', 'SHAPES', 'SOURCES',
-           'dataset_classes', 'get_data_root', 'get_mnist', 'get_pcifar10',
+           'dataset_classes', 'describe_dataset', 'get_data_root', 'get_mnist', 'get_pcifar10',
            'load_dataset', 'load_splits', 'load_user_npz', 'register_dataset',
            'register_source', 'resolve_dataset', 'split_validation']

@@ -322,6 +322,18 @@ def load_image_folder(root, channels=3, size=None, data_root='auto',
     return arrays, classes
 
 
+def describe(root):
+    """``((C, H, W), n_classes)`` of image folder ``root``: the first
+    training image's size, 1 channel if it is grey (modes 1, L, I, F) and
+    3 otherwise, and the number of class folders."""
+    classes, files = scan(os.path.abspath(os.path.expanduser(root)))
+    path = files['train'][0][0]
+    with _open(_pil(), path) as im:
+        w, h = im.size
+        channels = 1 if im.mode in ('1', 'L', 'I', 'F', 'I;16') else 3
+    return (channels, h, w), len(classes)
+
+
 def channel_statistics(x):
     """Per-channel mean and std of uint8 ``(N, C, H, W)`` images in [0, 1]
     scale (float64, over all pixels of all images)."""

@@ -61,6 +61,8 @@ class DataSource:
             ``like`` the :class:`DatasetSpec` it stands in for.
         classes: ``classes(path)`` -> class names, or None when the source
             does not know them.
+        describe: ``describe(path)`` -> ``((C, H, W), n_classes)`` read
+            from the data themselves (for a network built to fit them).
     """
     prefix: str
     usage: str
@@ -68,6 +70,7 @@ class DataSource:
     check: Callable
     load: Callable
     classes: Optional[Callable] = None
+    describe: Optional[Callable] = None
 
 
 def register_dataset(spec):

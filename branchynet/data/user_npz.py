@@ -12,6 +12,7 @@ import math
 
 import numpy
 
+from branchynet.errors import BranchyNetError
 from branchynet.utils.safe_npz import SafeNpz
 
 KEYS = ('train_x', 'train_y', 'test_x', 'test_y')
@@ -102,6 +103,31 @@ def load_user_npz(path, input_shape, n_classes, name='data set',
             out.append(_read_images(npz, xk, *headers[xk]))
             out.append(_read_labels(npz, yk, *headers[yk], n_classes))
     return tuple(out)
+
+
+def describe_user_npz(path, max_classes=100000):
+    """``((C, H, W), n_classes)`` of a user's data set file, from the
+    images' header and the labels (classes: the largest label + 1), for a
+    network built to fit the data (``--network``)."""
+    with SafeNpz(path, label='data set file %s' % path) as npz:
+        if 'train_x' not in npz:
+            raise npz.error('missing key train_x (it holds %s)'
+                            % (', '.join(npz.keys) or 'nothing'))
+        shape = npz.header('train_x')[0]
+        if len(shape) != 4 or min(shape) <= 0:
+            raise npz.error('train_x should be (N, C, H, W) images, got %s'
+                            % (shape,))
+        high = 0
+        for key in ('train_y', 'test_y'):
+            if key not in npz:
+                raise npz.error('missing key %s' % key)
+            y_shape, y_dtype = npz.header(key)
+            high = max(high, int(_read_labels(npz, key, y_shape, y_dtype,
+                                              max_classes).max()))
+    if high < 1:
+        raise BranchyNetError('data set file %s: its labels hold one class; '
+                              'a classifier needs two or more' % path)
+    return tuple(shape[1:]), high + 1
 
 
 def load_user_images(path, input_shape, n_classes, name='images file'):

@@ -61,6 +61,7 @@ def read_inputs(model_dir, results_dir):
         BranchyNetError: no sweep result, an unreadable one, records
             without logits, or results written for another model.
     """
+    from branchynet.networks.user import register_display
     from branchynet.report.table import DISPLAY, RUNTIMES
     path = os.path.join(results_dir, 'sweep.json')
     if not os.path.isfile(path):
@@ -69,8 +70,10 @@ def read_inputs(model_dir, results_dir):
                                                    results_dir))
     try:
         with open(path) as f:
-            summary = check_sweep_result(json.load(f), path, DISPLAY,
-                                         RUNTIMES, require=REQUIRED)
+            summary = json.load(f)
+        register_display(summary)          # a network of your own
+        summary = check_sweep_result(summary, path, DISPLAY, RUNTIMES,
+                                     require=REQUIRED)
     except (OSError, ValueError, RecursionError) as e:
         raise BranchyNetError('cannot read %s: %s' % (path, e)) from None
     info = read_model_info(os.path.join(model_dir, 'branchynet.json'))

@@ -359,10 +359,12 @@ def summarise(model, info, baselines, recorded, run, measured):
     main_name, main_description, _, _ = baselines[0]
     base_acc = recorded['baseline'][main_name]
     results = measured['results']
+    from branchynet.networks.user import display_of
     summary = dict(run, network=info['network'], device=model.device,
                    runtime=model.name, runtime_settings=model.settings,
                    n_test=len(recorded['records']['test']),
-                   n_tune=len(recorded['records']['tune']))
+                   n_tune=len(recorded['records']['tune']),
+                   **display_of(info['network']))
     summary.update({
         'baseline': {
             'model': main_name, 'definition': main_description,

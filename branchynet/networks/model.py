@@ -74,14 +74,21 @@ class JointLoss(chainer.Chain):
     ``loss``, ``accuracy`` (of the final exit), and ``exitK/loss``,
     ``exitK/accuracy`` for K = 1..n_exits when training jointly.
 
+    With ``frozen_trunk=True`` the stages and the final exit run as at
+    inference (no gradients, BatchNormalization's statistics and dropout
+    as in evaluation), and the loss is the exit heads' alone: exits added to
+    a trained network, which stays bit for bit as it was.
+
     Args:
         model (BranchyNet): the network.
         weights (sequence of float): ``w_k`` per exit; default all 1 (as the
             reference code does).
         main_only (bool): train and report the main network only.
+        frozen_trunk (bool): train the exit heads on a fixed trunk.
     """
 
-    def __init__(self, model, weights=None, main_only=False):
+    def __init__(self, model, weights=None, main_only=False,
+                 frozen_trunk=False):
         super().__init__()
         if weights is None:
             weights = [1.0] * model.n_exits
@@ -90,6 +97,7 @@ class JointLoss(chainer.Chain):
                              % (model.n_exits, len(weights)))
         self.weights = [float(w) for w in weights]
         self.main_only = main_only
+        self.frozen_trunk = frozen_trunk
         with self.init_scope():
             self.model = model
 
@@ -101,16 +109,32 @@ class JointLoss(chainer.Chain):
             return loss
         loss = 0
         report = {}
-        all_logits = self.model(x)
+        all_logits = (self._on_frozen_trunk(x) if self.frozen_trunk
+                      else self.model(x))
         for k, (z, w) in enumerate(zip(all_logits, self.weights), 1):
             loss_k = F.softmax_cross_entropy(z, t)
-            loss += w * loss_k
+            if not (self.frozen_trunk and k == len(all_logits)):
+                loss += w * loss_k
             report['exit%d/loss' % k] = loss_k
             report['exit%d/accuracy' % k] = F.accuracy(z, t)
         report['loss'] = loss
         report['accuracy'] = report['exit%d/accuracy' % len(all_logits)]
         chainer.report(report, self)
         return loss
+
+
+    def _on_frozen_trunk(self, x):
+        """The heads' logits on the trunk run as at inference, then the
+        final exit's (a constant)."""
+        with chainer.using_config('train', False), \
+                chainer.no_backprop_mode():
+            features, h = [], x
+            for stage in self.model.stages:
+                h = stage(h)
+                features.append(h)
+            final = self.model.exits[-1](h)
+        heads = self.model.exits[:-1]
+        return [head(f) for head, f in zip(heads, features)] + [final]
 
 
 def paper_exit_weights(n_exits):

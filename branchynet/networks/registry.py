@@ -28,6 +28,9 @@ class NetworkSpec:
         display: the BranchyNet's name in Table I and the figures
             (``B-LeNet``).
         baseline_display: its main network's name there (``LeNet``).
+        source: a user's network (``--network``): where it came from
+            (:class:`~branchynet.networks.user.UserNetwork`); None for the
+            package's own.
     """
     name: str
     builder: Callable
@@ -35,6 +38,7 @@ class NetworkSpec:
     n_exits: int
     display: str
     baseline_display: str
+    source: object = None
 
 
 def register(spec):

@@ -27,7 +27,7 @@ import numpy
 from branchynet.utils.atomic import atomic_path, write_json_atomic
 from branchynet.errors import BranchyNetError
 from branchynet.experiments import EXPERIMENTS
-from branchynet.networks import NETWORKS
+from branchynet.networks import NETWORKS, REGISTRY
 from branchynet.utils.safe_npz import ARCHIVE_ERRORS, NUMBER_KINDS, SafeNpz
 
 #: the most bytes an npz entry may declare when no existing array fixes its
@@ -99,6 +99,36 @@ def load_npz_safe(path, obj, strict=True):
         raise BranchyNetError('cannot load %s' % e) from None
 
 
+def load_trained_parts(path, model):
+    """Load a trained network's stages and final exit from the npz at
+    ``path`` into ``model`` (``--from-trained``): entries ``stages/...``
+    and ``exits/J/...`` with J its last exit, which may be another index
+    than ``model``'s (a network with other exits); every shape must match.
+
+    Raises:
+        BranchyNetError: one line naming the file and what does not fit.
+    """
+    try:
+        with SafeNpz(path) as npz:
+            exits = {int(k.split('/')[1]) for k in npz.keys
+                     if k.startswith('exits/') and k.split('/')[1].isdigit()}
+            if not exits or not any(k.startswith('stages/')
+                                    for k in npz.keys):
+                raise BranchyNetError('%s holds no stages/ and exits/ of a '
+                                      'BranchyNet' % path)
+            reader = _CheckedDeserializer(npz)
+            reader['stages'].load(model.stages)
+            reader['exits'][str(max(exits))].load(model.exits[-1])
+    except KeyError as e:
+        raise BranchyNetError(
+            '--from-trained %s: it has no entry %s: its stages and final '
+            'exit are not this network\'s' % (path, e)) from None
+    except (TypeError,) + ARCHIVE_ERRORS as e:
+        raise BranchyNetError('--from-trained %s: %s' % (path, e)) from None
+    except BranchyNetError as e:
+        raise BranchyNetError('--from-trained: %s' % e) from None
+
+
 def save_npz_atomic(path, obj):
     """Chainer's ``save_npz``, written to a temporary file and moved in."""
     with atomic_path(path) as tmp:
@@ -125,6 +155,12 @@ def save_model(prefix, model, info):
     if info.get('network') not in NETWORKS:
         raise ValueError('info needs a known network name')
     npz_path, json_path = model_paths(prefix)
+    user = REGISTRY[info['network']].source
+    if user is not None:                # a network of your own: its record
+        from branchynet.networks.user import keep_copy
+        keep_copy(os.path.dirname(json_path) or '.', user)
+        info = dict(info, user_network=user.to_json(),
+                    n_exits=model.n_exits)
     save_npz_atomic(npz_path, model)
     write_json_atomic(json_path, info)
 
@@ -154,6 +190,8 @@ def read_model_info(json_path):
     if not isinstance(info, dict):
         raise bad('holds a JSON %s, not an object' % type(info).__name__)
     network = info.get('network')
+    if isinstance(network, str) and 'user_network' in info:
+        _register_user(info, json_path)
     if not isinstance(network, str) or network not in NETWORKS:
         raise bad('names no known network (got %.80r; known: %s)'
                   % (network, ', '.join(NETWORKS)))
@@ -171,6 +209,20 @@ def read_model_info(json_path):
                       % (network, experiment,
                          EXPERIMENTS[experiment].network))
     return info
+
+
+def _register_user(info, json_path):
+    """A model of a user network: registered from its record (building it
+    then asks for the code, :mod:`branchynet.networks.user`)."""
+    from branchynet.networks import user
+    record = user.record_from_json(info['user_network'], json_path)
+    n_exits = info.get('n_exits')
+    if record.key != info['network'] or type(n_exits) is not int or \
+            not 1 <= n_exits <= 1000:
+        raise BranchyNetError('model file %s: its network %.80r, n_exits '
+                              '%.20r and user_network do not agree'
+                              % (json_path, info['network'], n_exits))
+    user.register_record(record, os.path.dirname(json_path) or '.', n_exits)
 
 
 def load_model(prefix):

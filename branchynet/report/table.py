@@ -19,6 +19,7 @@ import numpy
 from branchynet.utils.atomic import write_bytes_atomic, write_json_atomic
 from branchynet.errors import BranchyNetError
 from branchynet.networks import REGISTRY as NETWORK_REGISTRY
+from branchynet.networks.user import register_display
 from branchynet.report.schema import check_sweep_result
 from branchynet.runtimes.runtime import REGISTRY as RUNTIME_REGISTRY
 
@@ -80,8 +81,9 @@ def load_results(results_dir):
     for path in paths:
         try:
             with open(path) as f:
-                summary = check_sweep_result(json.load(f), path, DISPLAY,
-                                             RUNTIMES)
+                summary = json.load(f)
+            register_display(summary)      # a network of your own
+            summary = check_sweep_result(summary, path, DISPLAY, RUNTIMES)
             # figures are named after the folder (figures.figure_name)
             summary['result_dir'] = os.path.basename(os.path.dirname(path))
             results.append(summary)

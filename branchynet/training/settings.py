@@ -6,6 +6,7 @@ defaults; :func:`prepare_data` loads the splits a run's settings name.
 """
 import dataclasses
 import json
+import os
 
 from branchynet import data as data_lib
 from branchynet.errors import BranchyNetError
@@ -46,6 +47,8 @@ class TrainSettings:
     test_limit: int = 0            # 0: all test samples
     dataset: str = None            # None: the experiment's data set
     schedule: str = DEFAULT_SCHEDULE   # the reference recipe's; None else
+    from_trained: str = None       # phase 1 replaced by this model's npz
+    freeze_trunk: bool = False     # phase 2 trains the exit heads only
 
     @property
     def keep_short_batch(self):
@@ -82,10 +85,32 @@ class TrainSettings:
                                   '>= 0')
         if self.dataset is not None:
             data_lib.resolve_dataset(self.dataset)
+        elif get_experiment(self.experiment).dataset is None:
+            raise BranchyNetError('a network of your own trains on the data '
+                                  'set --dataset names')
+        self._check_trained()
         if self.protocol == 'reference' and self.val_size:
             raise BranchyNetError('the reference protocol trains on every '
                                   'training image: it takes no validation '
                                   'split')
+
+    def _check_trained(self):
+        if self.freeze_trunk not in (True, False):
+            raise BranchyNetError('freeze_trunk must be true or false, got '
+                                  '%r' % (self.freeze_trunk,))
+        if self.from_trained is None:
+            if self.freeze_trunk:
+                raise BranchyNetError('--freeze-trunk needs --from-trained')
+            return
+        if not isinstance(self.from_trained, str):
+            raise BranchyNetError('from_trained must be a path, got %r'
+                                  % (self.from_trained,))
+        # its existence is checked when a run starts (trained_npz), not
+        # when a model trained from it is read
+        if self.phase2 != 'warm':
+            raise BranchyNetError(
+                '--from-trained keeps the trained final exit: phase 2 starts '
+                "warm (--phase2 warm), not %r" % self.phase2)
 
     @classmethod
     def from_saved(cls, saved):
@@ -149,6 +174,9 @@ def resolve_settings(name, **overrides):
               'batch_size': recipe.batch_size, 'lr': recipe.lr,
               'phase2': recipe.phase2, 'schedule': schedule}
     given = {k: v for k, v in overrides.items() if v is not None}
+    if given.get('from_trained') is not None:
+        given['from_trained'] = trained_npz(given['from_trained'])
+        fields['phase2'] = 'warm'      # its trained final exit is kept
     if given.get('protocol') == 'reference':
         fields.update(val_size=0, eval_every=0)
     fields.update(given)
@@ -157,6 +185,21 @@ def resolve_settings(name, **overrides):
     settings = TrainSettings(experiment=name, **fields)
     settings.check()
     return settings
+
+
+def trained_npz(path):
+    """``--from-trained``'s weights: a training folder's ``baseline.npz``
+    (its phase-1 network), else the model ``PATH`` or ``PATH.npz``; the
+    absolute path (saved with the settings)."""
+    from branchynet.networks.serialization import model_paths
+    if os.path.isdir(path):
+        npz = os.path.join(path, 'baseline.npz')
+    else:
+        npz = model_paths(path)[0]
+    if not os.path.isfile(npz):
+        raise BranchyNetError('--from-trained: %s holds no trained model '
+                              '(%s does not exist)' % (path, npz))
+    return os.path.abspath(npz)
 
 
 def resolve_exit_weights(spec, n_exits):
@@ -184,7 +227,7 @@ def prepare_data(settings, data_dir='auto'):
     name = settings.dataset or experiment.dataset
     splits = data_lib.load_splits(
         name, settings.val_size, settings.train_limit, settings.test_limit,
-        data_dir, like=experiment.dataset)
+        data_dir, like=experiment.stands_for or experiment.dataset)
     _check_input_shape(experiment, name, splits)
     return splits
 

@@ -48,6 +48,7 @@ from branchynet.exits.inference import exit_records
 from branchynet.networks import N_EXITS, NETWORKS
 from branchynet.networks.model import JointLoss
 from branchynet.networks.serialization import (load_model, load_npz_safe,
+                                               load_trained_parts,
                                                model_paths, save_model,
                                                save_npz_atomic)
 from branchynet.training.distributed import get_workers
@@ -135,6 +136,8 @@ def train_phase1(run):
         model, info = load_model(prefix)
         _skip_note(run, 'phase 1: ' + prefix, info)
         return model, info if run.workers.is_root else None
+    if run.settings.from_trained:
+        return _phase1_from_trained(run, prefix)
     run.say('phase 1: main network alone, %s, %s'
             % (_epochs(run.settings.epochs_main), run.workers.describe()))
     model = initial_network(run.out, run.settings, run.workers.is_root,
@@ -164,6 +167,32 @@ def train_phase1(run):
     return model, info
 
 
+def _phase1_from_trained(run, prefix):
+    """Phase 1 replaced: the trained stages and final exit of
+    ``--from-trained`` are the baseline (heads from ``OUT/initial.npz``)."""
+    from branchynet.networks.user import sha256_of
+    path = run.settings.from_trained
+    run.say('phase 1: the trained network %s (stages and final exit), no '
+            'training' % path)
+    model = initial_network(run.out, run.settings, run.workers.is_root,
+                            fresh=not run.resume)
+    load_trained_parts(path, model)
+    info = None
+    if run.workers.is_root:
+        model.to_device(run.device)
+        info = {'network': run.network,
+                'settings': dataclasses.asdict(run.settings),
+                'role': 'baseline', 'classes': run.classes,
+                'from_trained': {'path': path, 'sha256': sha256_of(path)},
+                'test_accuracy_main': main_accuracy(model,
+                                                    *run.splits['test']),
+                'epoch_seconds': []}
+        model.to_device('@numpy')
+        save_model(prefix, model, info)
+    run.workers.agree(None)
+    return model, info
+
+
 def phase2_start(baseline, initial, mode):
     """The B-network and main's classifier as phase 2 starts (on CPU).
 
@@ -181,8 +210,12 @@ def phase2_start(baseline, initial, mode):
     return model, copy.deepcopy(baseline.exits[-1])
 
 
-def phase2_targets(model, main_head, mode):
-    """Optimizer targets of phase 2 by name (see the module docstring)."""
+def phase2_targets(model, main_head, mode, freeze_trunk=False):
+    """Optimizer targets of phase 2 by name (see the module docstring);
+    with a frozen trunk, the exit heads only."""
+    if freeze_trunk:
+        return {'exit%d' % k: head
+                for k, head in enumerate(model.exits[:-1], 1)}
     if mode == 'warm':
         return {'main': model}
     targets = {'main': MainNetwork(model.stages, main_head)}
@@ -256,12 +289,15 @@ def train_phase2(run, baseline):
     main_head.to_device(run.device)
     optimizers, shifts = setup_optimizers(
         run.recipe, settings, phase2_targets(model, main_head,
-                                             settings.phase2),
+                                             settings.phase2,
+                                             settings.freeze_trunk),
         phase_iterations(run, settings.epochs_joint))
     if settings.phase2 == 'reference':
         load_npz_safe(os.path.join(run.out, 'phase1', 'optimizer.npz'),
                       optimizers['main'])
-    log = run_phase(JointLoss(model, weights), optimizers, shifts, run, 2)
+    log = run_phase(JointLoss(model, weights,
+                              frozen_trunk=settings.freeze_trunk),
+                    optimizers, shifts, run, 2)
     infos = (None, None)
     if run.workers.is_root:
         infos = _save_phase2(run, model, main_head, baseline, log, weights)
@@ -322,6 +358,18 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
     return results
 
 
+def _keep_user_network(out, network, workers):
+    """A network of your own: OUT's recorded one must be it; its copy and
+    record are written before training (:mod:`branchynet.networks.user`)."""
+    from branchynet.networks import REGISTRY
+    from branchynet.networks.user import check_folder, keep_copy
+    user = REGISTRY[network].source
+    if user is not None:
+        check_folder(out, user)
+        if workers.is_root:
+            keep_copy(out, user)
+
+
 def _checked_run(name, out, device, data_dir, resume, progress, workers,
                  overrides):
     """The :class:`Run`, after every check that needs no training."""
@@ -331,6 +379,7 @@ def _checked_run(name, out, device, data_dir, resume, progress, workers,
     workers.local_batch(settings.batch_size)
     device = get_device(workers.device(device))
     prepare_output(out)
+    _keep_user_network(out, get_experiment(name).network, workers)
     splits = prepare_data(settings, data_dir)
     if settings.batch_size > len(splits['train'][0]):
         raise BranchyNetError('batch size %d is larger than the %d training '

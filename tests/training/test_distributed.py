@@ -339,3 +339,24 @@ def test_one_process_needs_no_mpi():
         get_workers('hierarchical2')
     with pytest.raises(BranchyNetError, match='pure_nccl needs GPUs'):
         get_workers('pure_nccl', '@numpy')
+
+
+@needs_mpi
+def test_a_network_of_your_own_trains_on_two_processes(tmp_path):
+    from helpers import tiny_data, write_network
+    out = tmp_path / 'out'
+    spec = write_network(tmp_path / 'net.py')
+    args = ['-m', 'branchynet', 'train', '--network', spec, '--dataset',
+            tiny_data(tmp_path / 'd.npz'), '--out', str(out),
+            '--epochs-main', '2', '--epochs-joint', '2', '--batch-size',
+            '16', '--val-size', '32', '--no-progress', '--communicator',
+            'naive']
+    proc = mpiexec(2, args, {'PYTHONPATH': str(REPO)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count('models saved in') == 1
+    assert '2 processes (ChainerMN)' in proc.stdout
+    files = files_in(out)
+    assert files.count('network.py') == 1 and 'phase2/rank1' in ' '.join(
+        files)
+    with open(out / 'branchynet.json') as f:
+        assert json.load(f)['network'] == 'user-Tiny'

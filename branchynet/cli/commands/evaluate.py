@@ -1,8 +1,10 @@
 """``branchynet evaluate``: early-exit inference of a saved model."""
-from branchynet.cli.args import (MAX_BATCH, add_common, add_runtime,
-                                 add_score, int_in, threshold_list)
+from branchynet.cli.args import (MAX_BATCH, add_common, add_runtime, add_score,
+                                 add_user_network, int_in, threshold_list)
 
 NAME = 'evaluate'
+#: the model argument (a user network's code is run for it first)
+MODEL_ARG = 'model'
 #: runs the networks on the CPU (see :func:`branchynet.cli.main._run`)
 RUNS_NETWORKS = True
 
@@ -30,6 +32,7 @@ def add_parser(subparsers):
                         'leave early and how confident they were')
     add_common(p)
     add_runtime(p)
+    add_user_network(p)
     return p
 
 

@@ -1,7 +1,11 @@
 """``branchynet export``: a trained experiment as ONNX graphs."""
 import os
 
+from branchynet.cli.args import add_user_network
+
 NAME = 'export'
+#: the model argument (a user network's code is run for it first)
+MODEL_ARG = 'model_dir'
 
 
 def add_parser(subparsers):
@@ -11,6 +15,7 @@ def add_parser(subparsers):
                               'baseline)')
     p.add_argument('model_dir', help='folder written by `branchynet train`')
     p.add_argument('--out', help='output folder (default MODEL_DIR/onnx)')
+    add_user_network(p)
     return p
 
 

@@ -2,10 +2,12 @@
 import os
 
 from branchynet.cli.args import (MAX_ALPHA, MAX_MS, MAX_TIMED, add_common,
-                                 add_runtime, add_score, float_in, int_in,
-                                 threshold_list)
+                                 add_runtime, add_score, add_user_network,
+                                 float_in, int_in, threshold_list)
 
 NAME = 'sweep'
+#: the model argument (a user network's code is run for it first)
+MODEL_ARG = 'model_dir'
 #: runs the networks on the CPU (see :func:`branchynet.cli.main._run`)
 RUNS_NETWORKS = True
 
@@ -22,6 +24,7 @@ def add_parser(subparsers):
     _add_samples(p)
     add_common(p)
     add_runtime(p)
+    add_user_network(p)
     return p
 
 

@@ -16,7 +16,26 @@ def add_parser(subparsers):
     from branchynet.experiments import EXPERIMENTS
     p = subparsers.add_parser(NAME, help='train the baseline, then the '
                               'BranchyNet (two phases)')
-    p.add_argument('network', help='one of: %s' % ', '.join(EXPERIMENTS))
+    p.add_argument('network', nargs='?', help='one of: %s (or --network)'
+                   % ', '.join(EXPERIMENTS))
+    p.add_argument('--network', dest='network_code',
+                   metavar='FILE.py:FUNCTION',
+                   help='your own network instead: FUNCTION(n_classes=, '
+                        'in_shape=) in FILE.py (or package.module:FUNCTION) '
+                        'returns a branchynet.BranchyNet; needs --dataset; '
+                        'the file is recorded (sha256) and copied to '
+                        'OUT/network.py; an experiment name here is the '
+                        'same as the positional one')
+    p.add_argument('--from-trained', metavar='MODEL',
+                   help="start from a trained network instead of phase 1: "
+                        "the stages and the final exit from MODEL (a folder "
+                        "of `branchynet train`, whose baseline.npz is used, "
+                        "or a saved model PREFIX.npz with matching shapes); "
+                        "it is the baseline, and phase 2 trains the exits")
+    p.add_argument('--freeze-trunk', action='store_true',
+                   help='with --from-trained: phase 2 trains the exit heads '
+                        'only; the stages and the final exit stay bit for '
+                        'bit as loaded')
     p.add_argument('--out', help='output folder (default _models/NETWORK)')
     _add_schedule(p)
     _add_optimization(p)
@@ -144,13 +163,46 @@ def _exit_weights(text):
                               % (MAX_WEIGHT, text)) from None
 
 
+def _experiment(args):
+    """The experiment to train: a built-in one, or ``--network``'s, run
+    and registered now (:mod:`branchynet.networks.user`)."""
+    if (args.network is None) == (args.network_code is None):
+        raise BranchyNetError('train takes a network: one of the '
+                              'experiments, or --network FILE.py:FUNCTION '
+                              '(not both)')
+    from branchynet.experiments import EXPERIMENTS
+    if args.network_code in EXPERIMENTS:      # --network lenet_mnist
+        args.network, args.network_code = args.network_code, None
+    if args.network_code is None:
+        return args.network, args.network
+    if args.dataset is None:
+        raise BranchyNetError('--network needs --dataset (npz:PATH, '
+                              'images:DIR or a named data set): the network '
+                              'is built for its image shape and classes')
+    from branchynet.data import describe_dataset
+    from branchynet.networks import user as user_lib
+    from branchynet.measurement.support import check_supported
+    shape, n_classes = describe_dataset(args.dataset)
+    user, builder = user_lib.load_user_network(args.network_code, shape,
+                                               n_classes)
+    check_supported(builder(), shape)    # before any training
+    # a folder trained with another file: that line, before the registry's
+    user_lib.check_folder(args.out or '_models/%s' % user.name, user)
+    user_lib.register(user, builder)
+    return user.key, user.name
+
+
 def run(args):
     from branchynet.data import resolve_dataset
     from branchynet.training.trainer import train_experiment
     weights = _exit_weights(args.exit_weights)
-    out = args.out or '_models/%s' % args.network
+    if args.freeze_trunk and not args.from_trained:
+        raise BranchyNetError('--freeze-trunk needs --from-trained MODEL '
+                              '(the trained trunk to keep)')
+    name, folder = _experiment(args)
+    out = args.out or '_models/%s' % folder
     results = train_experiment(
-        args.network, out, device=args.device, data_dir=args.data_dir,
+        name, out, device=args.device, data_dir=args.data_dir,
         resume=args.resume, progress=not args.no_progress,
         allow_changed_settings=args.allow_changed_settings,
         epochs_main=args.epochs_main, epochs_joint=args.epochs_joint,
@@ -160,6 +212,7 @@ def run(args):
         val_size=args.val_size, eval_every=args.eval_every,
         train_limit=args.train_limit, test_limit=args.test_limit,
         communicator=args.communicator,
+        from_trained=args.from_trained, freeze_trunk=args.freeze_trunk,
         dataset=None if args.dataset is None else resolve_dataset(
             args.dataset))
     if results['baseline'] is None:      # not rank 0 of an MPI job
