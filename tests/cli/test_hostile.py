@@ -756,7 +756,7 @@ def test_help_describes_the_command(tmp_path):
     (['sweep', 'm', '--grid', '0.1,1e400'], 'thresholds must be finite'),
     (['sweep', 'm', '--grid', 'nan'], 'thresholds must be finite'),
     (['sweep', 'm', '--rule', 'fastest'], "argument --rule"),
-    (['train'], 'the following arguments are required: network'),
+    (['train'], 'train takes a network: one of the experiments, or --network'),
     (['frobnicate'], "invalid choice: 'frobnicate'"),
     ([], 'the following arguments are required: command'),
 ])
