@@ -17,13 +17,14 @@ from branchynet.exits.inference import (choose_exits, early_exit, early_exit_one
                                   entropy, exit_records)
 from branchynet.networks.model import BranchyNet, JointLoss
 from branchynet.networks import NETWORKS, b_alexnet, b_lenet, b_resnet110
+from branchynet.networks.attach import attach_exits
 from branchynet.networks.serialization import load_model, save_model
 
 __version__ = '0.1.0'
 
 __all__ = [
     'BranchyNet', 'BranchyNetError', 'EXPERIMENTS', 'JointLoss', 'NETWORKS',
-    'b_alexnet', 'b_lenet', 'b_resnet110', 'choose_exits', 'early_exit',
+    'attach_exits', 'b_alexnet', 'b_lenet', 'b_resnet110', 'choose_exits', 'early_exit',
     'early_exit_one', 'entropy', 'exit_records', 'get_experiment',
     'load_model', 'save_model',
 ]

@@ -121,16 +121,25 @@ def write_network(path, text=TINY_NETWORK):
     return '%s:tiny' % path
 
 
-def tiny_data(path, n_train=128, n_test=48, seed=0):
+def tiny_data(path, n_train=128, n_test=48, seed=0, shape=(1, 8, 8)):
     """Three classes a tiny network can tell apart: a bright corner."""
     rng = numpy.random.RandomState(seed)
 
     def split(n):
         y = rng.randint(0, 3, n).astype(numpy.int32)
-        x = rng.uniform(0, 0.5, (n, 1, 8, 8)).astype(numpy.float32)
+        x = rng.uniform(0, 0.5, (n,) + tuple(shape)).astype(numpy.float32)
         for k in range(3):
             x[y == k, :, 2 * k:2 * k + 2, :2] += 1
         return x, y
     (a, b), (c, d) = split(n_train), split(n_test)
     numpy.savez(path, train_x=a, train_y=b, test_x=c, test_y=d)
     return 'npz:%s' % path
+
+
+def run_cli(argv):
+    """Exit status of ``branchynet argv`` run in-process."""
+    from branchynet.cli import main
+    try:
+        return main(argv)
+    except SystemExit as e:            # argparse exits on usage errors
+        return e.code

@@ -7,6 +7,7 @@ here, one line per network, in Table I's order. ``NETWORKS``,
 """
 from branchynet.networks import alexnet, lenet, resnet
 from branchynet.networks.alexnet import b_alexnet
+from branchynet.networks.attach import attach_exits, default_head
 from branchynet.networks.lenet import b_lenet
 from branchynet.networks.registry import (REGISTRY, NetworkSpec, get_network,
                                           register)
@@ -49,5 +50,5 @@ def random_network(name, seed=0):
 
 
 __all__ = ['INPUT_SHAPES', 'NETWORKS', 'N_EXITS', 'NetworkSpec', 'REGISTRY',
-           'b_alexnet', 'b_lenet', 'b_resnet110', 'get_network',
-           'random_network', 'register']
+           'attach_exits', 'b_alexnet', 'b_lenet', 'b_resnet110', 'default_head',
+           'get_network', 'random_network', 'register']

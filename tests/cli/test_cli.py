@@ -9,14 +9,7 @@ from branchynet.cli import main
 from branchynet.data.mnist import get_mnist
 from branchynet.networks import b_lenet
 from branchynet.networks.serialization import save_model
-
-
-def run_cli(argv):
-    """Exit status of ``branchynet argv`` run in-process."""
-    try:
-        return main(argv)
-    except SystemExit as e:            # argparse exits on usage errors
-        return e.code
+from helpers import run_cli
 
 
 def one_error_line(capsys):

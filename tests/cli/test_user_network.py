@@ -6,8 +6,8 @@ import json
 import numpy
 import pytest
 
-from helpers import TINY_NETWORK as TINY, tiny_data, write_network as write
-from test_cli import one_error_line, run_cli
+from helpers import TINY_NETWORK as TINY, run_cli, tiny_data, write_network as write
+from test_cli import one_error_line
 
 pytestmark = pytest.mark.usefixtures('user_networks')
 

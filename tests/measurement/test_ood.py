@@ -11,7 +11,7 @@ from branchynet.errors import BranchyNetError
 from branchynet.exits.records import Records
 from branchynet.exits.scores import SCORES
 
-from helpers import save_untrained_lenet
+from helpers import run_cli, save_untrained_lenet
 
 
 def test_transforms():
@@ -119,13 +119,6 @@ def test_evaluate_ood_prints_one_row_per_score(model, capsys):
     rows = [line for line in out.splitlines() if line.startswith('| ')]
     assert [r.split(' | ')[0] for r in rows[2:]] == [
         '| entropy', '| maxprob', '| margin', '| energy']
-
-
-def run_cli(argv):
-    try:
-        return main(argv)
-    except SystemExit as e:            # argparse exits on usage errors
-        return e.code
 
 
 def write_images(path, **arrays):
