@@ -18,6 +18,7 @@ trusts either file:
 Every problem is one :class:`~branchynet.errors.BranchyNetError` naming the
 file.
 """
+import contextlib
 import json
 import os
 
@@ -86,17 +87,25 @@ def load_npz_safe(path, obj, strict=True):
             pickled objects, or an entry is missing or does not match
             ``obj`` (shape, dtype, NaN); the message names the file.
     """
-    try:
+    with _one_line('cannot load %s', path, '(saved from another network '
+                   'or version?)'):
         with SafeNpz(path) as npz:
             _CheckedDeserializer(npz, strict=strict).load(obj)
+
+
+@contextlib.contextmanager
+def _one_line(what, path, missing):
+    """Errors of reading the npz at ``path`` as one line ``what % path``
+    (``missing`` follows a missing entry)."""
+    try:
+        yield
     except KeyError as e:
-        raise BranchyNetError(
-            'cannot load %s: it has no entry %s (saved from another network '
-            'or version?)' % (path, e)) from None
+        raise BranchyNetError('%s: it has no entry %s %s' % (
+            what % path, e, missing)) from None
     except (TypeError,) + ARCHIVE_ERRORS as e:
-        raise BranchyNetError('cannot load %s: %s' % (path, e)) from None
+        raise BranchyNetError('%s: %s' % (what % path, e)) from None
     except BranchyNetError as e:
-        raise BranchyNetError('cannot load %s' % e) from None
+        raise BranchyNetError(what % e) from None
 
 
 def load_trained_parts(path, model):
@@ -108,7 +117,8 @@ def load_trained_parts(path, model):
     Raises:
         BranchyNetError: one line naming the file and what does not fit.
     """
-    try:
+    with _one_line('--from-trained %s', path, '(its stages and final exit '
+                   'are not this network\'s)'):
         with SafeNpz(path) as npz:
             exits = {int(k.split('/')[1]) for k in npz.keys
                      if k.startswith('exits/') and k.split('/')[1].isdigit()}
@@ -119,14 +129,6 @@ def load_trained_parts(path, model):
             reader = _CheckedDeserializer(npz)
             reader['stages'].load(model.stages)
             reader['exits'][str(max(exits))].load(model.exits[-1])
-    except KeyError as e:
-        raise BranchyNetError(
-            '--from-trained %s: it has no entry %s: its stages and final '
-            'exit are not this network\'s' % (path, e)) from None
-    except (TypeError,) + ARCHIVE_ERRORS as e:
-        raise BranchyNetError('--from-trained %s: %s' % (path, e)) from None
-    except BranchyNetError as e:
-        raise BranchyNetError('--from-trained: %s' % e) from None
 
 
 def save_npz_atomic(path, obj):

@@ -27,6 +27,7 @@ import sys
 
 from branchynet.errors import BranchyNetError
 from branchynet.networks.registry import REGISTRY, NetworkSpec
+from branchynet.utils.digest import sha256_of
 
 #: the prefix of a user network's registry key (``user-VGG11``)
 PREFIX = 'user-'
@@ -71,15 +72,6 @@ class UserNetwork:
 
     def to_json(self):
         return dict(dataclasses.asdict(self), in_shape=list(self.in_shape))
-
-
-def sha256_of(path):
-    """The sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _split(text):

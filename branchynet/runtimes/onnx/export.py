@@ -24,7 +24,6 @@ Graphs (opset :data:`OPSET`, float32, batch dimension symbolic ``N``):
 Shapes come from running the Chainer model on a zero sample alongside
 (:func:`_convert`), so every check sees the real shapes.
 """
-import hashlib
 import os
 
 import chainer
@@ -40,6 +39,7 @@ from branchynet.networks import INPUT_SHAPES
 from branchynet.networks.serialization import load_model, model_paths
 from branchynet.runtimes.onnx.converters import converter, kind_of
 from branchynet.runtimes.onnx.inference import FORMAT, SIDECAR
+from branchynet.utils.digest import sha256_of
 
 #: ONNX operator set of the exported graphs
 OPSET = 17
@@ -276,14 +276,6 @@ def n_classes(model, input_shape):
                                                    input_shape)).shape[1])
 
 
-def _sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check_model_dir(model_dir):
     if not os.path.isdir(model_dir):
         raise BranchyNetError('model folder %s does not exist' % model_dir)
@@ -335,7 +327,7 @@ def export_model_dir(model_dir, out=None):
     for name, graph in graphs.items():
         with atomic_path(os.path.join(out, name)) as tmp:
             onnx.save_model(graph, tmp)
-        sidecar['files'][name] = _sha256_file(os.path.join(out, name))
+        sidecar['files'][name] = sha256_of(os.path.join(out, name))
     write_json_atomic(os.path.join(out, SIDECAR), sidecar)
     return sidecar
 
@@ -343,7 +335,7 @@ def export_model_dir(model_dir, out=None):
 def _sidecar(model_dir, model, network, shape, names):
     segments = [n for n in names if n.startswith('branchynet_segment')]
     segments.sort(key=lambda n: int(n[len('branchynet_segment'):-5]))
-    source = {role: {'weights': role + '.npz', 'sha256': _sha256_file(
+    source = {role: {'weights': role + '.npz', 'sha256': sha256_of(
         os.path.join(model_dir, role + '.npz'))}
         for role in ('branchynet', 'baseline')}
     return {
