@@ -19,11 +19,11 @@ recorded one), or ``--trust-saved-network`` to run the saved copy
 import dataclasses
 import hashlib
 import importlib
-import importlib.util
 import json
 import os
 import re
 import sys
+import types
 
 from branchynet.errors import BranchyNetError
 from branchynet.networks.registry import REGISTRY, NetworkSpec
@@ -84,16 +84,20 @@ def _split(text):
     return source, function
 
 
-def _import_file(path, function):
-    """Run the file at ``path`` as a fresh module; ``(module, file)``."""
+def _import_file(path):
+    """Run the file at ``path`` as a fresh module: ``(module, path,
+    sha256)``, the sha256 of the very bytes that ran (read once)."""
     if not os.path.isfile(path):
         raise BranchyNetError('network file %s does not exist' % path)
-    name = '_branchynet_user_%s' % hashlib.sha256(
-        os.path.abspath(path).encode()).hexdigest()[:16]
-    loader_spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(loader_spec)
-    loader_spec.loader.exec_module(module)
-    return module, os.path.abspath(path)
+    path = os.path.abspath(path)
+    with open(path, 'rb') as f:
+        source = f.read()
+    digest = hashlib.sha256(source).hexdigest()
+    module = types.ModuleType('_branchynet_user_%s' % digest[:16])
+    module.__file__ = path
+    sys.modules[module.__name__] = module     # as an import would leave it
+    exec(compile(source, path, 'exec'), module.__dict__)
+    return module, path, digest
 
 
 def _import_module(source):
@@ -109,7 +113,7 @@ def _import_module(source):
     if not path or not os.path.isfile(path):
         raise BranchyNetError('--network: module %s has no source file to '
                               'record' % source)
-    return module, os.path.abspath(path)
+    return module, os.path.abspath(path), sha256_of(path)
 
 
 def load_function(text):
@@ -124,8 +128,8 @@ def load_function(text):
     source, function = _split(text)
     is_file = source.endswith('.py') or os.sep in source
     try:
-        module, path = (_import_file(os.path.expanduser(source), function)
-                        if is_file else _import_module(source))
+        module, path, digest = (_import_file(os.path.expanduser(source))
+                                if is_file else _import_module(source))
     except BranchyNetError:
         raise
     except Exception as e:          # the user's code: any error, one line
@@ -135,7 +139,7 @@ def load_function(text):
     if not callable(fn):
         raise BranchyNetError('--network %s: %s has no function %s'
                               % (text, source, function))
-    return fn, path, sha256_of(path)
+    return fn, path, digest
 
 
 def _name_of(fn, text):
