@@ -10,6 +10,9 @@ mean, sample sd (n - 1) and range:
 - B-LeNet at the sweep's chosen point (the knee by default): test accuracy,
   exit-1 share, gain (trimmed means, ours) and gain (plain means, the
   reference's statistic, where the sweep recorded them);
+- B-LeNet at the paper's own T = 0.025 (where the sweep's grid holds it):
+  test accuracy and exit-1 share, the like-for-like comparison with the
+  paper's row, since the knee may pick another T;
 
 and whether the paper's figures lie inside the range of the seeds and
 within mean +- 2 sd. ``--json FILE`` writes the same as JSON.
@@ -25,13 +28,18 @@ import sys
 
 #: the paper's Table I (ICPR 2016): LeNet 99.20%, B-LeNet 99.25% with
 #: 94.3% of the test images leaving at exit 1 (shared/BRANCHYNET.md)
-PAPER = {'lenet_after_phase2': 99.20, 'b_lenet': 99.25, 'exit1_share': 94.3}
+PAPER = {'lenet_after_phase2': 99.20, 'b_lenet': 99.25, 'exit1_share': 94.3,
+         'b_lenet_paper_T': 99.25, 'exit1_share_paper_T': 94.3}
+#: the paper's B-LeNet threshold (Table I, T = 0.025)
+PAPER_T = 0.025
 
 FIGURES = (('lenet_after_phase2', 'LeNet after phase 2 (%)'),
            ('b_lenet', 'B-LeNet at the chosen T (%)'),
            ('exit1_share', 'exit-1 share (%)'),
            ('gain', 'gain, trimmed means (x)'),
-           ('gain_mean', 'gain, plain means (x)'))
+           ('gain_mean', 'gain, plain means (x)'),
+           ('b_lenet_paper_T', 'B-LeNet at the paper\'s T = %g (%%)' % PAPER_T),
+           ('exit1_share_paper_T', 'exit-1 share at T = %g (%%)' % PAPER_T))
 
 
 class SpreadError(Exception):
@@ -44,6 +52,17 @@ def _field(obj, key, path):
     except (KeyError, TypeError, IndexError):
         raise SpreadError('%s: no %r in the sweep result (is it a '
                           'branchynet sweep.json?)' % (path, key)) from None
+
+
+def at_paper_t(sweep_test):
+    """The sweep's test point at ``T = PAPER_T`` (one threshold), or None
+    when its grid does not hold it."""
+    for point in sweep_test:
+        t = point.get('thresholds') if isinstance(point, dict) else None
+        if isinstance(t, list) and len(t) == 1 and \
+                math.isclose(float(t[0]), PAPER_T, rel_tol=1e-9):
+            return point
+    return None
 
 
 def read_seed(path):
@@ -59,8 +78,9 @@ def read_seed(path):
     if not after:
         raise SpreadError('%s: no baseline_after_joint among its baselines '
                           '(trained before phase 2 recorded it?)' % path)
-    chosen = _field(_field(s, 'sweep_test', path),
-                    _field(s, 'chosen_index', path), path)
+    sweep_test = _field(s, 'sweep_test', path)
+    chosen = _field(sweep_test, _field(s, 'chosen_index', path), path)
+    paper_t = at_paper_t(sweep_test)
     base = _field(s, 'baseline', path)
     settings = (s.get('training') or {}).get('branchynet', {}).get(
         'settings', {})
@@ -79,6 +99,10 @@ def read_seed(path):
                 _field(chosen, 'ms', path)),
             'gain_mean': None if mean_ms is None or chosen_mean is None
             else float(mean_ms) / float(chosen_mean),
+            'b_lenet_paper_T': None if paper_t is None
+            else 100 * float(_field(paper_t, 'accuracy', path)),
+            'exit1_share_paper_T': None if paper_t is None
+            else 100 * float(_field(paper_t, 'exit_fractions', path)[0]),
         }
     except (TypeError, ValueError, ZeroDivisionError, KeyError) as e:
         raise SpreadError('%s: a field is not a number (%s)' % (path, e)) \
@@ -121,16 +145,21 @@ def _fmt(v, key):
 
 
 def report(rows, summary):
-    lines = ['| seed | schedule | folder | T | LeNet after phase 2 % | '
-             'B-LeNet % | exit-1 % | gain | gain (mean) |',
-             '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+    lines = ['| seed | schedule | folder | T | LeNet after phase 2 %% | '
+             'B-LeNet %% | exit-1 %% | gain | gain (mean) | B-LeNet %% at '
+             'T = %g | exit-1 %% at T = %g |' % (PAPER_T, PAPER_T),
+             '|' + ' --- |' * 11]
     for r in rows:
-        lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
-            r['seed'], r['schedule'], r['folder'],
-            ', '.join('%g' % t for t in r['T']),
-            _fmt(r['lenet_after_phase2'], ''), _fmt(r['b_lenet'], ''),
-            _fmt(r['exit1_share'], ''), _fmt(r['gain'], 'gain'),
-            _fmt(r['gain_mean'], 'gain')))
+        lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | '
+                     '%s |' % (
+                         r['seed'], r['schedule'], r['folder'],
+                         ', '.join('%g' % t for t in r['T']),
+                         _fmt(r['lenet_after_phase2'], ''),
+                         _fmt(r['b_lenet'], ''), _fmt(r['exit1_share'], ''),
+                         _fmt(r['gain'], 'gain'),
+                         _fmt(r['gain_mean'], 'gain'),
+                         _fmt(r['b_lenet_paper_T'], ''),
+                         _fmt(r['exit1_share_paper_T'], '')))
     lines += ['', '| figure | n | mean | sd | min | max | paper | paper in '
               'range | paper within 2 sd |',
               '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
@@ -170,8 +199,9 @@ def main(argv=None):
     summary = summarise(rows)
     sys.stdout.write(report(rows, summary))
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump({'rows': rows, 'spread': summary}, f, indent=1)
+        # atomic: a half-written spread.json is never left behind
+        from branchynet.utils.atomic import write_json_atomic
+        write_json_atomic(args.json, {'rows': rows, 'spread': summary})
     return 0
 
 

@@ -19,20 +19,28 @@ import seed_spread  # noqa: E402
 
 
 def fake_sweep(folder, seed, lenet, b_lenet, exit1, base_ms=1.0, ms=0.5,
-               base_mean=1.2, ms_mean=0.8, schedule='notebook'):
+               base_mean=1.2, ms_mean=0.8, schedule='notebook',
+               at_paper_t=None):
     """A sweep.json holding only what seed_spread reads (accuracies as
-    fractions, as sweep writes them)."""
+    fractions, as sweep writes them); ``at_paper_t=(acc %, exit-1 %)`` adds
+    a point at the paper's T = 0.025 to the grid."""
     folder.mkdir(parents=True, exist_ok=True)
     chosen = {'thresholds': [0.05], 'accuracy': b_lenet / 100,
               'exit_fractions': [exit1 / 100, 1 - exit1 / 100], 'ms': ms,
               'ms_mean': ms_mean}
+    points = [{'thresholds': [10.0], 'accuracy': 0.1,
+               'exit_fractions': [1.0, 0.0]}, chosen]
+    if at_paper_t is not None:
+        points.append({'thresholds': [0.025], 'accuracy': at_paper_t[0] / 100,
+                       'exit_fractions': [at_paper_t[1] / 100,
+                                          1 - at_paper_t[1] / 100]})
     (folder / 'sweep.json').write_text(json.dumps({
         'baseline': {'model': 'baseline_after_joint', 'ms': base_ms,
                      'ms_mean': base_mean},
         'baselines': [
             {'model': 'baseline_after_joint', 'test_accuracy': lenet / 100},
             {'model': 'baseline', 'test_accuracy': 0.5}],
-        'sweep_test': [{'accuracy': 0.1}, chosen], 'chosen_index': 1,
+        'sweep_test': points, 'chosen_index': 1,
         'training': {'branchynet': {'settings': {'seed': seed,
                                                  'schedule': schedule}}}}))
 
@@ -41,7 +49,7 @@ def run_spread(results, *extra):
     return subprocess.run([sys.executable, str(REPO / 'scripts' /
                                                'seed_spread.py'),
                            str(results), *extra],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=300)
 
 
 def test_spread_of_three_seeds(tmp_path):
@@ -73,6 +81,34 @@ def test_spread_of_three_seeds(tmp_path):
     assert '| LeNet after phase 2 (%) | 3 | 99.12 |' in process.stdout
     saved = json.loads((tmp_path / 'out.json').read_text())
     assert [r['seed'] for r in saved['rows']] == [0, 1, 2]
+
+
+def test_the_paper_s_own_t_is_read_beside_the_chosen_one(tmp_path):
+    for seed, (acc, share) in enumerate([(99.20, 93.0), (99.30, 95.0)]):
+        fake_sweep(tmp_path / ('seed%d' % seed), seed, 99.0, 98.8, 99.0,
+                   at_paper_t=(acc, share))
+    rows = [seed_spread.read_seed(str(p)) for p in
+            sorted(tmp_path.glob('*/sweep.json'))]
+    assert [r['b_lenet_paper_T'] for r in rows] == pytest.approx([99.2, 99.3])
+    assert [r['exit1_share_paper_T'] for r in rows] == pytest.approx(
+        [93.0, 95.0])
+    summary = seed_spread.summarise(rows)
+    # 99.25 and 94.3 lie inside the seeds at T = 0.025, not at the knee
+    assert summary['b_lenet_paper_T']['paper_in_range'] is True
+    assert summary['exit1_share_paper_T']['paper_in_range'] is True
+    assert summary['b_lenet']['paper_in_range'] is False
+    out = run_spread(tmp_path).stdout
+    assert "| B-LeNet at the paper's T = 0.025 (%) | 2 | 99.25 |" in out
+    assert '| 99.20 | 93.00 |' in out
+
+
+def test_a_grid_without_the_paper_s_t_leaves_it_out(tmp_path):
+    fake_sweep(tmp_path / 'seed0', 0, 99.0, 99.0, 94.0)
+    row = seed_spread.read_seed(str(tmp_path / 'seed0' / 'sweep.json'))
+    assert row['b_lenet_paper_T'] is None
+    assert 'b_lenet_paper_T' not in seed_spread.summarise([row])
+    out = run_spread(tmp_path).stdout
+    assert "paper's T" not in out.split('\n\n')[1]
 
 
 def test_paper_outside_the_spread_is_said(tmp_path):
