@@ -127,6 +127,10 @@ def test_paper_outside_the_spread_is_said(tmp_path):
     ('{"baselines": []}', 'no baseline_after_joint'),
     ('{"baselines": [{"model": "baseline_after_joint", "test_accuracy": 1}]}',
      "no 'sweep_test'"),
+    ('{"baselines": [{"model": "baseline_after_joint", "test_accuracy": 1}], '
+     '"baseline": {"ms": 1}, "chosen_index": 0, "sweep_test": [{'
+     '"thresholds": ["x"], "accuracy": 1, "exit_fractions": [1, 0], '
+     '"ms": 1}]}', 'a field is not a number'),
 ])
 def test_bad_results_are_one_line(tmp_path, damage, message):
     if damage is not None:
