@@ -72,26 +72,32 @@ def runtime_note(summary):
 
 def load_results(results_dir):
     """Every ``sweep.json`` directly below ``results_dir``, by path order,
-    each checked (:func:`~branchynet.report.schema.check_sweep_result`)."""
+    each read by :func:`load_result`."""
     paths = sorted(glob.glob(os.path.join(results_dir, '*', 'sweep.json')))
     if not paths:
         raise BranchyNetError('no sweep results (*/sweep.json) in %s; run '
                               '`branchynet sweep` first' % results_dir)
-    results = []
-    for path in paths:
-        try:
-            with open(path) as f:
-                summary = json.load(f)
-            register_display(summary)      # a network of your own
-            summary = check_sweep_result(summary, path, DISPLAY, RUNTIMES)
-            # figures are named after the folder (figures.figure_name)
-            summary['result_dir'] = os.path.basename(os.path.dirname(path))
-            results.append(summary)
-        except (OSError, ValueError, RecursionError) as e:
-            raise BranchyNetError('cannot read %s: %s' % (
-                path, 'nested too deeply' if isinstance(e, RecursionError)
-                else e)) from None
-    return results
+    return [load_result(path) for path in paths]
+
+
+def load_result(path, require=()):
+    """One ``sweep.json``, checked
+    (:func:`~branchynet.report.schema.check_sweep_result`, with the
+    optional parts ``require`` names); ``result_dir`` is its folder's name.
+    """
+    try:
+        with open(path) as f:
+            summary = json.load(f)
+        register_display(summary)      # a network of your own
+        summary = check_sweep_result(summary, path, DISPLAY, RUNTIMES,
+                                     require=require)
+    except (OSError, ValueError, RecursionError) as e:
+        raise BranchyNetError('cannot read %s: %s' % (
+            path, 'nested too deeply' if isinstance(e, RecursionError)
+            else e)) from None
+    # figures are named after the folder (figures.figure_name)
+    summary['result_dir'] = os.path.basename(os.path.dirname(path))
+    return summary
 
 
 def baseline_rows(summary, device, runtime, base_name):

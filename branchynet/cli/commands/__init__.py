@@ -8,8 +8,8 @@ the CPU (see :func:`branchynet.cli.main._run`; absent: False).
 
 Adding a sub-command: one module here, and one line in :data:`COMMANDS`.
 """
-from branchynet.cli.commands import (compare, data, evaluate, export, report,
-                                     sweep, train)
+from branchynet.cli.commands import (compare, data, evaluate, export,
+                                     recheck, report, sweep, train)
 
 #: the sub-commands, in the order ``branchynet --help`` lists them
 COMMANDS = (
@@ -20,6 +20,7 @@ COMMANDS = (
     export,
     data,
     report,
+    recheck,
 )
 
 
