@@ -26,6 +26,7 @@ import numpy
 
 from branchynet.data.cifar10 import IMAGE_SHAPE, N_CLASSES
 from branchynet.data.download import get_data_root
+from branchynet.data.files import check_regular, read_json
 from branchynet.data.mnist import get_mnist
 from branchynet.data.pcifar10 import get_pcifar10
 from branchynet.data.registry import (DATASETS, SOURCES, DatasetSpec,
@@ -64,13 +65,12 @@ def _load_pcifar10(data_root):
 
 def _pcifar10_classes(data_root):
     """Those its ``data.json`` records (built from images), else CIFAR-10's."""
-    import json
     from branchynet.data.download import dataset_dir
+    path = os.path.join(dataset_dir('pcifar10', data_root), 'data.json')
     try:
-        with open(os.path.join(dataset_dir('pcifar10', data_root),
-                               'data.json')) as f:
-            classes = json.load(f).get('source', {}).get('classes')
-    except (OSError, ValueError, AttributeError):
+        classes = read_json(path, 'pcifar10 description').get(
+            'source', {}).get('classes') if os.path.lexists(path) else None
+    except (BranchyNetError, AttributeError):
         classes = None
     return list(classes) if classes else list(CIFAR10_CLASSES)
 
@@ -84,8 +84,9 @@ register_dataset(DatasetSpec('pcifar10', _load_pcifar10, IMAGE_SHAPE,
 # ------------------------------------------- the sources standing in for one
 
 def _check_file(path):
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise BranchyNetError('data set file %s does not exist' % path)
+    check_regular(path, 'data set file')
 
 
 def _load_npz(path, data_root, like):

@@ -23,6 +23,7 @@ import numpy
 
 from branchynet.data.download import (LEFTOVER_AGE, dataset_dir,
                                       download_verified, remove_leftovers)
+from branchynet.data.files import check_folder, check_regular, open_regular
 from branchynet.data.safe_pickle import restricted_loads
 from branchynet.errors import BranchyNetError
 
@@ -124,25 +125,33 @@ def parse_batch(data, where):
             labels.astype(numpy.int32))
 
 
-def _hashes(path, chunk=1 << 20):
+def _hashes(f, chunk=1 << 20):
     md5, sha = hashlib.md5(), hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            md5.update(block)
-            sha.update(block)
+    for block in iter(lambda: f.read(chunk), b''):
+        md5.update(block)
+        sha.update(block)
     return md5.hexdigest(), sha.hexdigest()
 
 
+def _unreadable(what, path, e):
+    return BranchyNetError('%s %s cannot be read (%s)'
+                           % (what, path, e.strerror or e))
+
+
 def _check_tarball(path, md5):
-    """Return the tarball's sha256; raise if it is too large, or its md5 is
-    not ``md5`` (None: any)."""
-    size = os.path.getsize(path)
-    if size > CIFAR10_TARBALL_BYTES:
-        raise BranchyNetError(
-            'CIFAR-10 tarball %s is %d bytes, larger than the official one '
-            '(%d); delete it and download again'
-            % (path, size, CIFAR10_TARBALL_BYTES))
-    got_md5, sha = _hashes(path)
+    """Return the tarball's sha256; raise if it is not a regular file, is
+    too large, or its md5 is not ``md5`` (None: any)."""
+    try:
+        with open_regular(path, 'CIFAR-10 tarball') as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > CIFAR10_TARBALL_BYTES:
+                raise BranchyNetError(
+                    'CIFAR-10 tarball %s is %d bytes, larger than the '
+                    'official one (%d); delete it and download again'
+                    % (path, size, CIFAR10_TARBALL_BYTES))
+            got_md5, sha = _hashes(f)
+    except OSError as e:
+        raise _unreadable('CIFAR-10 tarball', path, e) from None
     if md5 is not None and got_md5 != md5.lower():
         raise BranchyNetError(
             'CIFAR-10 tarball %s has the wrong content (md5 %s, expected %s: '
@@ -156,7 +165,8 @@ def _read_tarball(path):
     names = TRAIN_BATCHES + (TEST_BATCH,)
     contents = {}
     try:
-        with tarfile.open(path, 'r:gz') as tar:
+        with open_regular(path, 'CIFAR-10 tarball') as f, \
+                tarfile.open(fileobj=f, mode='r:gz') as tar:
             for member in tar:
                 folder, _, name = member.name.rpartition('/')
                 if not (name in names and member.isfile()
@@ -180,12 +190,19 @@ def _read_tarball(path):
 
 
 def _read_batch_file(path, expected_md5):
-    size = os.path.getsize(path)
-    if size > BATCH_MAX_BYTES:
-        raise BranchyNetError('CIFAR-10 file %s is %d bytes, larger than a '
-                              'CIFAR-10 batch can be' % (path, size))
-    with open(path, 'rb') as f:
-        data = f.read()
+    try:
+        with open_regular(path, 'CIFAR-10 file') as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > BATCH_MAX_BYTES:
+                raise BranchyNetError('CIFAR-10 file %s is %d bytes, larger '
+                                      'than a CIFAR-10 batch can be'
+                                      % (path, size))
+            data = f.read(BATCH_MAX_BYTES + 1)
+    except OSError as e:
+        raise _unreadable('CIFAR-10 file', path, e) from None
+    if len(data) > BATCH_MAX_BYTES:
+        raise BranchyNetError('CIFAR-10 file %s is larger than a CIFAR-10 '
+                              'batch can be' % path)
     if expected_md5 is not None:
         got = hashlib.md5(data).hexdigest()
         if got != expected_md5.lower():
@@ -201,7 +218,7 @@ def _read_folder(folder, file_md5):
     """``{batch name: bytes}`` of the six batch files in ``folder``."""
     names = TRAIN_BATCHES + (TEST_BATCH,)
     missing = [n for n in names
-               if not os.path.isfile(os.path.join(folder, n))]
+               if not os.path.lexists(os.path.join(folder, n))]
     if missing:
         raise BranchyNetError(
             'CIFAR-10 folder %s lacks %s; it should hold %s (extract %s '
@@ -248,9 +265,13 @@ def load_cifar10(directory, download=True, urls=CIFAR10_URLS,
             or are truncated, corrupt or not the official ones; the message
             names the file. A download that fails its check is not kept.
     """
+    check_folder(directory, 'CIFAR folder')
     remove_leftovers(directory, older_than=LEFTOVER_AGE)
     tarball = os.path.join(directory, CIFAR10_TARBALL)
     folder = os.path.join(directory, CIFAR10_FOLDER)
+    # a FIFO (or a folder) named like the tarball is refused, never read,
+    # skipped for the extracted folder, nor replaced by a download
+    check_regular(tarball, 'CIFAR-10 tarball')
     if not os.path.isfile(tarball) and os.path.isdir(folder):
         contents = _read_folder(folder, file_md5)
         source = {'kind': 'folder', 'path': CIFAR10_FOLDER,

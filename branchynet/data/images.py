@@ -36,6 +36,7 @@ its fingerprint, a sha256 over every file's relative path, size and
 modification time and the class list, matches the folder now, so an edited,
 added or removed image rebuilds it.
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -43,6 +44,7 @@ import warnings
 
 import numpy
 
+from branchynet.data.files import check_folder, check_regular, open_regular
 from branchynet.utils.atomic import atomic_path
 from branchynet.errors import BranchyNetError
 
@@ -168,13 +170,30 @@ def fingerprint(root, classes, files, channels):
     return h.hexdigest()
 
 
-def _open(Image, path):
-    """The opened image (header only); bombs and unreadable files are one
-    line."""
+@contextlib.contextmanager
+def _opened(Image, path):
+    """The opened image (header only), from a regular file only (a FIFO
+    is one line, never a wait); closed after the block."""
+    try:
+        f = open_regular(path, 'image')
+    except OSError as e:
+        raise BranchyNetError('image %s: cannot be read (%s)'
+                              % (path, e.strerror or e)) from None
+    with f:
+        im = _open(Image, f, path)
+        try:
+            yield im
+        finally:
+            im.close()
+
+
+def _open(Image, f, path):
+    """The image of open file ``f`` (header only); bombs and unreadable
+    files are one line naming ``path``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('error', Image.DecompressionBombWarning)
-            return Image.open(path)
+            return Image.open(f)
     except (Image.DecompressionBombError,
             Image.DecompressionBombWarning) as e:
         raise BranchyNetError('image %s: refused as a decompression bomb '
@@ -188,8 +207,7 @@ def _open(Image, path):
 
 
 def _decode(Image, path, channels, size, what):
-    im = _open(Image, path)
-    try:
+    with _opened(Image, path) as im:
         if im.size != size:
             raise BranchyNetError('image %s is %dx%d, not %dx%d like %s '
                                   '(mixed sizes: resize them all to one '
@@ -213,8 +231,6 @@ def _decode(Image, path, channels, size, what):
             raise BranchyNetError('image %s: truncated or corrupt (%s)' % (
                 path, ' '.join(str(e).split())[:200] or type(e).__name__)
             ) from None
-    finally:
-        im.close()
     return a.transpose(2, 0, 1) if channels == 3 else a[None]
 
 
@@ -227,9 +243,8 @@ def decode_all(files, channels=3, size=None, max_bytes=MAX_BYTES,
     if not files:
         raise BranchyNetError('no images')
     if size is None:
-        im = _open(Image, files[0][0])
-        size, what = im.size, 'the first image %s' % files[0][0]
-        im.close()
+        with _opened(Image, files[0][0]) as im:
+            size, what = im.size, 'the first image %s' % files[0][0]
     n = len(files)
     need = n * channels * size[0] * size[1]
     if need > max_bytes:
@@ -249,19 +264,26 @@ def _cache_path(root, channels, data_root):
     from branchynet.data.download import dataset_dir
     key = hashlib.sha256(('%s\0%d' % (os.path.realpath(root), channels))
                          .encode()).hexdigest()[:24]
-    return os.path.join(dataset_dir('images-cache', data_root),
-                        '%s.npz' % key)
+    folder = dataset_dir('images-cache', data_root)
+    check_folder(folder, 'image cache folder')
+    path = os.path.join(folder, '%s.npz' % key)
+    # a FIFO (or a folder) there is refused, never opened nor replaced
+    check_regular(path, 'image cache')
+    return path
 
 
 def _read_cache(path, digest):
     """The cached arrays, or None when absent, stale or unreadable."""
     try:
-        with numpy.load(path, allow_pickle=False) as z:
+        with open_regular(path, 'image cache') as f, \
+                numpy.load(f, allow_pickle=False) as z:
             if str(z['fingerprint']) != digest:
                 return None
             out = tuple(z[k] for k in ('train_x', 'train_y', 'test_x',
                                        'test_y'))
             classes = json.loads(str(z['classes']))
+    except BranchyNetError:     # no longer a regular file: refused
+        raise
     except Exception:           # a broken cache is rebuilt, never trusted
         return None
     return out, classes
@@ -270,6 +292,22 @@ def _read_cache(path, digest):
 def load_image_folder(root, channels=3, size=None, data_root='auto',
                       cache=True, max_bytes=MAX_BYTES, log=None):
     """Decoded images of image folder ``root``.
+
+    As :func:`load_image_folder_fingerprinted`, without the fingerprint.
+    """
+    arrays, classes, _ = load_image_folder_fingerprinted(
+        root, channels, size, data_root, cache, max_bytes, log)
+    return arrays, classes
+
+
+def load_image_folder_fingerprinted(root, channels=3, size=None,
+                                    data_root='auto', cache=True,
+                                    max_bytes=MAX_BYTES, log=None):
+    """Decoded images of image folder ``root``, and the fingerprint
+    (:func:`fingerprint`) of exactly the files decoded: the folder is
+    scanned before decoding and again after, and a change in between (an
+    image edited, added or removed while it was read) is refused, so the
+    fingerprint never describes images other than those decoded.
 
     Args:
         root (str): the folder with ``train/`` and ``test/``.
@@ -281,8 +319,9 @@ def load_image_folder(root, channels=3, size=None, data_root='auto',
         log (callable or None): called with one line of progress.
 
     Returns:
-        tuple: ``((x_train, y_train, x_test, y_test), classes)``: uint8
-        ``(N, C, H, W)`` images, int32 labels, and the class names.
+        tuple: ``((x_train, y_train, x_test, y_test), classes,
+        fingerprint)``: uint8 ``(N, C, H, W)`` images, int32 labels, the
+        class names, and the hex sha256 of the files as decoded.
     """
     if channels not in (1, 3):
         raise BranchyNetError('images: channels must be 1 or 3, got %r'
@@ -298,7 +337,7 @@ def load_image_folder(root, channels=3, size=None, data_root='auto',
             x = arrays[0]
             if cached_classes == classes and (
                     size is None or tuple(x.shape[2:]) == tuple(size)):
-                return arrays, classes
+                return arrays, classes, digest
     wh = None if size is None else (size[1], size[0])
     if log:
         log('decoding %d + %d images of %s' % (
@@ -311,6 +350,7 @@ def load_image_folder(root, channels=3, size=None, data_root='auto',
                                 max_bytes - x_train.nbytes,
                                 what if wh else 'the training images')
     arrays = (x_train, y_train, x_test, y_test)
+    _check_unchanged(root, digest, channels)
     if path:
         with atomic_path(path) as tmp:
             with open(tmp, 'wb') as f:
@@ -319,7 +359,18 @@ def load_image_folder(root, channels=3, size=None, data_root='auto',
                             fingerprint=numpy.array(digest),
                             classes=numpy.array(json.dumps(classes)),
                             root=numpy.array(root))
-    return arrays, classes
+    return arrays, classes, digest
+
+
+def _check_unchanged(root, digest, channels):
+    """Raise if image folder ``root`` no longer has fingerprint ``digest``
+    (it changed while it was decoded)."""
+    classes, files = scan(root)
+    if fingerprint(root, classes, files, channels) != digest:
+        raise BranchyNetError(
+            'image folder %s changed while it was read (an image edited, '
+            'added or removed): nothing was kept; run again once it is no '
+            'longer being written' % root)
 
 
 def describe(root):
@@ -328,7 +379,7 @@ def describe(root):
     3 otherwise, and the number of class folders."""
     classes, files = scan(os.path.abspath(os.path.expanduser(root)))
     path = files['train'][0][0]
-    with _open(_pil(), path) as im:
+    with _opened(_pil(), path) as im:
         w, h = im.size
         channels = 1 if im.mode in ('1', 'L', 'I', 'F', 'I;16') else 3
     return (channels, h, w), len(classes)

@@ -23,6 +23,7 @@ import numpy
 from branchynet.data.download import (LEFTOVER_AGE, dataset_dir,
                                       download_verified, get_data_root,
                                       remove_leftovers)
+from branchynet.data.files import check_folder, open_regular
 from branchynet.errors import BranchyNetError
 
 #: sha256 of the decompressed IDX files (as published with the data set)
@@ -69,8 +70,8 @@ def read_idx_bytes(path, max_bytes):
             ``max_bytes`` (then read no further); names the file.
     """
     try:
-        size = os.path.getsize(path)
-        with open(path, 'rb') as f:
+        with open_regular(path, 'MNIST file') as f:
+            size = os.fstat(f.fileno()).st_size
             gzipped = f.read(2) == b'\x1f\x8b'
             f.seek(0)
             if size > (_gz_limit(max_bytes) if gzipped else max_bytes):
@@ -193,6 +194,7 @@ def get_mnist(data_root='auto', mirrors=None, checksums=None, download=True):
     mirrors = default_mirrors() if mirrors is None else tuple(mirrors)
     root = get_data_root(data_root)
     directory = dataset_dir('mnist', root)
+    check_folder(directory, 'MNIST folder')
     remove_leftovers(directory, older_than=LEFTOVER_AGE)
     missing = [n for n in MNIST_SHA256 if _find(directory, n) is None]
     if missing:

@@ -27,7 +27,6 @@ Folders (below the data root, :func:`~branchynet.data.get_data_root`):
   ``test_y``) and ``data.json``.
 """
 import datetime
-import json
 import os
 
 import numpy
@@ -37,6 +36,7 @@ from branchynet.data.cifar10 import (CIFAR10_FILE_MD5, CIFAR10_MD5,
                                      load_cifar10)
 from branchynet.data.download import (LEFTOVER_AGE, atomic_path, dataset_dir,
                                       remove_leftovers, write_json_atomic)
+from branchynet.data.files import check_folder, read_json
 from branchynet.data.user_npz import load_user_npz
 from branchynet.errors import BranchyNetError
 
@@ -263,14 +263,16 @@ def load_pcifar10_npz(path):
 def _check_sidecar(directory, recipe):
     """Raise if ``data.json`` names a recipe other than ``recipe``."""
     path = os.path.join(directory, 'data.json')
-    if recipe is None or not os.path.exists(path):
+    if recipe is None or not os.path.lexists(path):
         return
     try:
-        with open(path) as f:
-            built = json.load(f).get('recipe')
-    except (OSError, ValueError, AttributeError, RecursionError) as e:
-        raise BranchyNetError('pcifar10 description %s is unreadable (%s); '
-                              'delete it' % (path, e)) from None
+        meta = read_json(path, 'pcifar10 description')
+    except BranchyNetError as e:
+        raise BranchyNetError('%s; delete it' % e) from None
+    if not isinstance(meta, dict):
+        raise BranchyNetError('pcifar10 description %s is unreadable (not a '
+                              'JSON object); delete it' % path)
+    built = meta.get('recipe')
     if built != recipe:
         raise BranchyNetError(
             'pcifar10 file %s was built with recipe %r (says %s), not %r: '
@@ -284,10 +286,13 @@ def _from_images(images_dir, data_root):
     """The raw arrays and source description of an image folder
     (:mod:`branchynet.data.images`) standing in for the CIFAR-10 batches:
     32x32 RGB, 10 classes."""
-    from branchynet.data.images import load_image_folder
-    (x_train, y_train, x_test, y_test), classes = load_image_folder(
-        images_dir, channels=3, size=IMAGE_SHAPE[1:], data_root=data_root)
-    digest = _images_fingerprint(images_dir)
+    from branchynet.data.images import load_image_folder_fingerprinted
+    # the fingerprint of exactly the files decoded (checked unchanged
+    # after decoding), not of a later scan
+    (x_train, y_train, x_test, y_test), classes, digest = \
+        load_image_folder_fingerprinted(images_dir, channels=3,
+                                        size=IMAGE_SHAPE[1:],
+                                        data_root=data_root)
     if len(classes) != N_CLASSES:
         raise BranchyNetError('image folder %s has %d classes (%s), pcifar10 '
                               'needs %d' % (images_dir, len(classes),
@@ -310,9 +315,8 @@ def _check_built_from(directory, images_dir):
     folder ``images_dir`` as it is now (same files, sizes, mtimes)."""
     path = os.path.join(directory, 'data.json')
     try:
-        with open(path) as f:
-            source = json.load(f).get('source') or {}
-    except (OSError, ValueError, AttributeError, RecursionError):
+        source = read_json(path, 'pcifar10 description').get('source') or {}
+    except (BranchyNetError, AttributeError):
         source = {}
     if not isinstance(source, dict) or \
             source.get('fingerprint') != _images_fingerprint(images_dir):
@@ -364,6 +368,7 @@ def _folders(data_root, cifar_dir):
     """``(pcifar10 folder, CIFAR folder)``; both in the data root unless
     ``cifar_dir`` names the CIFAR folder; leftovers of a killed build go."""
     directory = dataset_dir('pcifar10', data_root)
+    check_folder(directory, 'pcifar10 folder')
     if cifar_dir in (None, 'auto'):
         cifar_dir = dataset_dir('cifar10', data_root)
     remove_leftovers(directory, older_than=LEFTOVER_AGE)

@@ -8,10 +8,12 @@ any data are read; then the values (NaN, infinity, label range). Nothing is
 ever unpickled (:class:`~branchynet.utils.safe_npz.SafeNpz`). Every defect is one
 :class:`~branchynet.errors.BranchyNetError` naming the file and the key.
 """
+import contextlib
 import math
 
 import numpy
 
+from branchynet.data.files import open_regular
 from branchynet.errors import BranchyNetError
 from branchynet.utils.safe_npz import SafeNpz
 
@@ -19,6 +21,22 @@ KEYS = ('train_x', 'train_y', 'test_x', 'test_y')
 #: the most bytes the four arrays may declare together
 MAX_BYTES = 32 * 2 ** 30
 _PAIRS = (('train_x', 'train_y'), ('test_x', 'test_y'))
+
+
+@contextlib.contextmanager
+def _open_npz(path, what):
+    """A :class:`SafeNpz` of ``path`` (``what``: the file, for messages),
+    opened only if it is a regular file
+    (:func:`~branchynet.data.files.open_regular`: a FIFO is one line, not a
+    wait for a writer)."""
+    label = '%s %s' % (what, path)
+    try:
+        f = open_regular(path, what)
+    except OSError as e:
+        raise BranchyNetError('%s: cannot be read (%s)'
+                              % (label, e.strerror or e)) from None
+    with f, SafeNpz(f, label=label) as npz:
+        yield npz
 
 
 def _check_headers(npz, input_shape, any_float, max_bytes):
@@ -96,7 +114,7 @@ def load_user_npz(path, input_shape, n_classes, name='data set',
         BranchyNetError: unreadable file, missing key, wrong shape or dtype,
             NaN or infinity, label out of range; one line naming the key.
     """
-    with SafeNpz(path, label='%s file %s' % (name, path)) as npz:
+    with _open_npz(path, '%s file' % name) as npz:
         headers = _check_headers(npz, input_shape, any_float, max_bytes)
         out = []
         for xk, yk in _PAIRS:
@@ -109,7 +127,7 @@ def describe_user_npz(path, max_classes=100000):
     """``((C, H, W), n_classes)`` of a user's data set file, from the
     images' header and the labels (classes: the largest label + 1), for a
     network built to fit the data (``--network``)."""
-    with SafeNpz(path, label='data set file %s' % path) as npz:
+    with _open_npz(path, 'data set file') as npz:
         if 'train_x' not in npz:
             raise npz.error('missing key train_x (it holds %s)'
                             % (', '.join(npz.keys) or 'nothing'))
@@ -145,7 +163,7 @@ def load_user_images(path, input_shape, n_classes, name='images file'):
     Raises:
         BranchyNetError: one line naming the file and the key.
     """
-    with SafeNpz(path, label='%s %s' % (name, path)) as npz:
+    with _open_npz(path, name) as npz:
         if 'x' not in npz:
             raise npz.error('missing key x (it holds %s)'
                             % (', '.join(npz.keys) or 'nothing'))

@@ -100,12 +100,13 @@ def test_cache_is_used_and_invalidated(tmp_path, data_root, monkeypatch):
     first, _ = images_lib.load_image_folder(root)
     caches = os.listdir(data_root / 'images-cache')
     assert len(caches) == 1 and caches[0].endswith('.npz')
-    # a hit decodes nothing
-    monkeypatch.setattr(images_lib, 'decode_all', lambda *a, **k: 1 / 0)
-    again, _ = images_lib.load_image_folder(root)
+    # a hit decodes nothing (not monkeypatch.undo(): that would drop the
+    # data root too, and the cache go to the checkout's datasets/data)
+    with monkeypatch.context() as m:
+        m.setattr(images_lib, 'decode_all', lambda *a, **k: 1 / 0)
+        again, _ = images_lib.load_image_folder(root)
     for a, b in zip(first, again):
         numpy.testing.assert_array_equal(a, b)
-    monkeypatch.undo()
     # an edited file (new size and mtime) is decoded again
     target = root / 'train' / 'ant' / '0000.png'
     Image.fromarray(numpy.full((32, 32, 3), 7, numpy.uint8)).save(target)
@@ -197,6 +198,26 @@ def _symlink_folder(root):
     return path
 
 
+def _symlink_to_a_sibling(root):
+    """A sibling folder whose name starts with the root's (``img2`` beside
+    ``img``) is outside it: the check compares whole path components."""
+    sibling = root.parent / (root.name + '2')
+    sibling.mkdir()
+    Image.fromarray(pattern(0, 9, S)).save(sibling / 'x.png')
+    path = root / 'train' / 'ant' / 'link.png'
+    os.symlink(sibling / 'x.png', path)
+    return path
+
+
+def _palette_with_transparency(root):
+    path = root / 'train' / 'cat' / 'clear.png'
+    Image.fromarray(pattern(1, 9, S)).convert('P').save(path,
+                                                        transparency=0)
+    with Image.open(path) as im:
+        assert im.mode == 'P' and 'transparency' in im.info
+    return path
+
+
 def _bad_mode(root):
     path = root / 'train' / 'cat' / 'rgba.png'
     Image.fromarray(numpy.zeros(S + (4,), numpy.uint8), 'RGBA').save(path)
@@ -214,6 +235,8 @@ HOSTILE = [
                       'train: dog; only in test: wolf)'),
     (_symlink_file, 'symlink leads outside'),
     (_symlink_folder, 'symlink leads outside'),
+    (_symlink_to_a_sibling, 'symlink leads outside'),
+    (_palette_with_transparency, 'palette image with transparency'),
     (_bad_mode, 'has mode RGBA'),
 ]
 
@@ -276,6 +299,23 @@ def test_too_many_bytes_is_refused_before_allocating(tmp_path, data_root):
     with pytest.raises(BranchyNetError) as e:
         images_lib.load_image_folder(root, max_bytes=1000)
     assert 'more than the 1000 allowed' in str(e.value)
+
+
+def test_the_test_split_gets_what_the_training_split_left(tmp_path,
+                                                          data_root):
+    """The byte budget is for both splits together: each fits alone here
+    (12 and 6 images of 3 x 32 x 32 bytes: 36864 and 18432), both do
+    not."""
+    root = tmp_path / 'img'
+    make_folder(root)
+    with pytest.raises(BranchyNetError) as e:
+        images_lib.load_image_folder(root, max_bytes=40000, cache=False)
+    assert '6 images of 32x32 would take 18432 bytes decoded, more than ' \
+        'the 3136 allowed' in str(e.value)
+    assert str(root / 'test') in str(e.value)
+    arrays, _ = images_lib.load_image_folder(root, max_bytes=36864 + 18432,
+                                             cache=False)
+    assert arrays[0].nbytes + arrays[2].nbytes == 36864 + 18432
 
 
 def test_missing_split_and_folder(tmp_path, data_root, capsys):
@@ -355,6 +395,39 @@ def test_pcifar10_from_images(tmp_path, data_root, capsys):
     assert 'was not built from the image folder' in line and '--force' in line
     assert cli('data', 'pcifar10', '--from-images', root, '--recipe', 'gcn',
                '--force') == 0
+
+
+def test_pcifar10_from_images_records_only_the_images_it_decoded(
+        tmp_path, data_root, capsys, monkeypatch):
+    """An image edited while the folder is decoded: the fingerprint in
+    data.json would describe the edited folder, the arrays the images
+    before the edit (and a later run would accept the file as built from
+    the folder as it is). Refused instead, nothing written."""
+    root = tmp_path / 'img'
+    make_folder(root, classes=['c%d' % i for i in range(10)], n_train=2,
+                n_test=1)
+    real = images_lib.decode_all
+
+    def decode_then_edit(files, *args, **kwargs):
+        decoded = real(files, *args, **kwargs)
+        target = root / 'train' / 'c0' / '0000.png'
+        Image.fromarray(numpy.zeros((32, 32, 3), numpy.uint8)).save(target)
+        os.utime(target, ns=(1, 1))
+        return decoded
+    with monkeypatch.context() as m:
+        m.setattr(images_lib, 'decode_all', decode_then_edit)
+        line = fails(capsys, 'data', 'pcifar10', '--from-images', root,
+                     '--recipe', 'gcn')
+    assert 'image folder %s changed while it was read' % root in line
+    assert not (data_root / 'pcifar10' / 'data.npz').exists()
+    assert not (data_root / 'pcifar10' / 'data.json').exists()
+    # unchanged while read: built, and its fingerprint is the folder's
+    assert cli('data', 'pcifar10', '--from-images', root, '--recipe',
+               'gcn') == 0
+    meta = json.loads((data_root / 'pcifar10' / 'data.json').read_text())
+    classes, files = images_lib.scan(str(root))
+    assert meta['source']['fingerprint'] == images_lib.fingerprint(
+        str(root), classes, files, 3)
 
 
 def test_pcifar10_from_images_refuses_bad_folders(tmp_path, data_root,

@@ -62,9 +62,8 @@ def _prepare_pcifar10(args):
 
 def _print_classes(path):
     """Print the class mapping recorded in ``data.json`` (images source)."""
-    import json
-    with open(path) as f:
-        source = json.load(f).get('source', {})
+    from branchynet.data.files import read_json
+    source = read_json(path, 'pcifar10 description').get('source', {})
     classes = source.get('classes') or []
     print('classes (label: folder): %s' % ', '.join(
         '%d: %s' % (i, c) for i, c in enumerate(classes)))
