@@ -194,6 +194,43 @@ def dataset_classes(name, data_root='auto'):
     return None if spec is None else spec.classes(data_root)
 
 
+def check_classes(name, saved, data_root='auto'):
+    """Raise unless data set ``name`` has now the classes ``saved`` (those a
+    model was trained on, in label order): a class folder renamed, added or
+    removed since, or pcifar10 rebuilt from other images, would give its
+    labels other meanings. Nothing to compare when ``saved`` is empty (a
+    model saved before classes were recorded) or the data set does not
+    know its classes (``npz:``)."""
+    if not saved:
+        return
+    if not isinstance(saved, list):
+        raise BranchyNetError('the model records its classes as %.60r, not '
+                              'a list of names' % (saved,))
+    now = dataset_classes(name, data_root)
+    if now is None or list(now) == list(saved):
+        return
+    saved, now = [str(c) for c in saved], [str(c) for c in now]
+    only_saved = [c for c in saved if c not in now]
+    only_now = [c for c in now if c not in saved]
+    if only_saved or only_now:
+        difference = 'only in the model: %s; only in the data set now: %s' % (
+            _listed(only_saved), _listed(only_now))
+    else:
+        difference = 'the same names in another order'
+    raise BranchyNetError(
+        'data set %s has other classes than the model was trained on (%s): '
+        'its labels would mean other classes; restore the data set, or '
+        'train again' % (name, difference))
+
+
+def _listed(names, most=10):
+    """``a, b, c`` (``-`` for none; the first ``most``, then how many
+    more)."""
+    shown = ', '.join(repr(n) for n in names[:most]) or '-'
+    return shown + (' and %d more' % (len(names) - most)
+                    if len(names) > most else '')
+
+
 def describe_dataset(name):
     """``((C, H, W), n_classes)`` of data set ``name``: a named one's
     declared shape and classes, a source's read from its data."""
@@ -290,6 +327,6 @@ def load_splits(name, val_size, train_limit=0, test_limit=0,
 
 
 __all__ = ['DATASETS', 'DataSource', 'DatasetSpec', 'SHAPES', 'SOURCES',
-           'dataset_classes', 'describe_dataset', 'get_data_root', 'get_mnist', 'get_pcifar10',
+           'check_classes', 'dataset_classes', 'describe_dataset', 'get_data_root', 'get_mnist', 'get_pcifar10',
            'load_dataset', 'load_splits', 'load_user_npz', 'register_dataset',
            'register_source', 'resolve_dataset', 'split_validation']

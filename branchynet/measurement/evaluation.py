@@ -3,7 +3,9 @@ import time
 
 import numpy
 
+from branchynet.data import check_classes
 from branchynet.errors import BranchyNetError
+from branchynet.experiments import get_experiment
 from branchynet.exits.inference import check_thresholds
 from branchynet.runtimes.runtime import as_runtime, get_runtime, make_runtime
 from branchynet.networks.serialization import load_model
@@ -17,6 +19,9 @@ def evaluation_split(info, split='test', data_dir='auto'):
     as training used), ``test`` the test set.
     """
     settings = TrainSettings.from_saved(info.get('settings'))
+    # its labels mean the classes it was trained on (a renamed class folder)
+    check_classes(settings.dataset or get_experiment(
+        settings.experiment).dataset, info.get('classes'), data_dir)
     splits = prepare_data(settings, data_dir)
     x, y = splits[split]
     if len(x) == 0:

@@ -455,3 +455,37 @@ def test_channel_statistics():
     mean, std = images_lib.channel_statistics(x)
     numpy.testing.assert_allclose(mean, [1, 0.5, 0])
     numpy.testing.assert_allclose(std, [0, 0.5, 0], atol=1e-7)
+
+
+def test_a_model_whose_image_classes_changed_is_refused(tmp_path, data_root,
+                                                        capsys):
+    """Issue 31: a class folder renamed after training gives the model's
+    labels other meanings; evaluate and sweep compare the classes saved
+    with the model with the folder's, and refuse (one line naming the
+    difference) before any work."""
+    from branchynet.networks import b_lenet
+    from branchynet.networks.serialization import save_model
+    root = tmp_path / 'img'
+    make_folder(root, classes=('ant', 'bee', 'cat'), n_train=4, n_test=2,
+                size=(28, 28), channels=1)
+    model = tmp_path / 'model'
+    numpy.random.seed(0)
+    settings = {'experiment': 'lenet_mnist', 'epochs_main': 1,
+                'epochs_joint': 1, 'batch_size': 4, 'val_size': 3,
+                'dataset': 'images:%s' % root}
+    for role in ('branchynet', 'baseline'):
+        save_model(str(model / role), b_lenet(),
+                   {'network': 'b_lenet', 'role': role, 'settings': settings,
+                    'classes': ['ant', 'bee', 'cat']})
+    assert cli('evaluate', model / 'branchynet', '-t', 0.5) == 0
+    capsys.readouterr()
+    for split in ('train', 'test'):
+        os.rename(root / split / 'cat', root / split / 'cow')
+    line = fails(capsys, 'evaluate', model / 'branchynet', '-t', 0.5)
+    assert ("data set images:%s has other classes than the model was "
+            "trained on (only in the model: 'cat'; only in the data set "
+            "now: 'cow')" % root) in line
+    out = tmp_path / 'sweep'
+    line = fails(capsys, 'sweep', model, '--out', out, '--quick')
+    assert "only in the model: 'cat'" in line
+    assert not out.exists() or not os.listdir(out)
