@@ -23,7 +23,9 @@ import argparse
 import glob
 import json
 import math
+import numbers
 import os
+import stat
 import sys
 
 #: the paper's Table I (ICPR 2016): LeNet 99.20%, B-LeNet 99.25% with
@@ -48,68 +50,157 @@ class SpreadError(Exception):
     """A result folder that cannot be read: one line naming it."""
 
 
-def _field(obj, key, path):
-    try:
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+class _Reader:
+    """Typed access to one parsed ``sweep.json``: each wrong field is a
+    :class:`SpreadError` naming the file and the field."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def fail(self, what):
+        return SpreadError('%s: %s' % (self.path, what))
+
+    def field(self, obj, key, where=''):
+        if not isinstance(obj, dict) or key not in obj:
+            raise self.fail('no %r in the sweep result (is it a branchynet '
+                            'sweep.json?)' % (where + key))
         return obj[key]
-    except (KeyError, TypeError, IndexError):
-        raise SpreadError('%s: no %r in the sweep result (is it a '
-                          'branchynet sweep.json?)' % (path, key)) from None
+
+    def object(self, value, where, optional=False):
+        if optional and value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail('%s should be an object, got %.60r'
+                            % (where, value))
+        return value
+
+    def number(self, value, where, low=None, high=None, positive=False):
+        if not _is_number(value) or (positive and value <= 0) or (
+                low is not None and not low <= value <= high):
+            raise self.fail('%s should be %s, got %.60r' % (
+                                where, 'a number > 0' if positive else
+                                'a number in [%g, %g]' % (low, high)
+                                if low is not None else 'a finite number',
+                                value))
+        return float(value)
+
+    def numbers(self, value, where, low=None, high=None):
+        if not isinstance(value, list) or not value:
+            raise self.fail('%s should be a non-empty list of numbers, got '
+                            '%.60r' % (where, value))
+        return [self.number(v, '%s[%d]' % (where, i), low, high)
+                for i, v in enumerate(value)]
 
 
-def at_paper_t(sweep_test):
+def at_paper_t(sweep_test, reader=None):
     """The sweep's test point at ``T = PAPER_T`` (one threshold), or None
     when its grid does not hold it."""
-    for point in sweep_test:
+    for i, point in enumerate(sweep_test):
         t = point.get('thresholds') if isinstance(point, dict) else None
-        if isinstance(t, list) and len(t) == 1 and \
+        if reader is not None:
+            t = reader.numbers(t, 'sweep_test[%d].thresholds' % i)
+        if isinstance(t, list) and len(t) == 1 and _is_number(t[0]) and \
                 math.isclose(float(t[0]), PAPER_T, rel_tol=1e-9):
             return point
     return None
 
 
+def _read_regular(path, max_bytes=1 << 26):
+    """The bytes of ``path`` if it is a regular file (opened without
+    blocking, so a FIFO is an error, not a wait; as
+    ``branchynet.data.files.open_regular``, kept here so that reading needs
+    only the standard library)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, 'rb') as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError('not a regular file')
+        if st.st_size > max_bytes:
+            raise OSError('larger than %d bytes' % max_bytes)
+        os.set_blocking(fd, True)
+        return f.read(max_bytes + 1)
+
+
 def read_seed(path):
     """The figures of one ``sweep.json``."""
+    r = _Reader(path)
     try:
-        with open(path) as f:
-            s = json.load(f)
-    except (OSError, ValueError) as e:
+        s = json.loads(_read_regular(path))
+    except (OSError, ValueError, RecursionError) as e:
         raise SpreadError('%s: cannot read it as JSON (%s)' % (path, e)) \
             from None
-    after = [b for b in _field(s, 'baselines', path)
+    r.object(s, 'the file')
+    baselines = r.field(s, 'baselines')
+    if not isinstance(baselines, list):
+        raise r.fail('baselines should be a list, got %.60r' % (baselines,))
+    after = [b for b in baselines
              if isinstance(b, dict) and b.get('model') == 'baseline_after_joint']
     if not after:
         raise SpreadError('%s: no baseline_after_joint among its baselines '
                           '(trained before phase 2 recorded it?)' % path)
-    sweep_test = _field(s, 'sweep_test', path)
-    chosen = _field(sweep_test, _field(s, 'chosen_index', path), path)
-    base = _field(s, 'baseline', path)
-    settings = (s.get('training') or {}).get('branchynet', {}).get(
-        'settings', {})
+    sweep_test = r.field(s, 'sweep_test')
+    if not isinstance(sweep_test, list) or not sweep_test:
+        raise r.fail('sweep_test should be a non-empty list of points, got '
+                     '%.60r' % (sweep_test,))
+    for i, point in enumerate(sweep_test):
+        r.object(point, 'sweep_test[%d]' % i)
+    index = r.field(s, 'chosen_index')
+    if not isinstance(index, int) or isinstance(index, bool) or \
+            not 0 <= index < len(sweep_test):
+        raise r.fail('chosen_index should be the index of one of the %d '
+                     'sweep points (0 to %d), got %.60r'
+                     % (len(sweep_test), len(sweep_test) - 1, index))
+    where = 'sweep_test[%d].' % index
+    chosen = sweep_test[index]
+    base = r.object(r.field(s, 'baseline'), 'baseline')
+    training = r.object(s.get('training'), 'training', optional=True)
+    branchy = r.object(training.get('branchynet'), 'training.branchynet',
+                       optional=True)
+    settings = r.object(branchy.get('settings'),
+                        'training.branchynet.settings', optional=True)
+    seed, schedule = settings.get('seed'), settings.get('schedule', 'script')
+    if seed is not None and (not isinstance(seed, int)
+                             or isinstance(seed, bool)):
+        raise r.fail('training.branchynet.settings.seed should be an '
+                     'integer, got %.60r' % (seed,))
+    if not isinstance(schedule, str):
+        raise r.fail('training.branchynet.settings.schedule should be a '
+                     'name, got %.60r' % (schedule,))
     mean_ms, chosen_mean = base.get('ms_mean'), chosen.get('ms_mean')
-    try:
-        paper_t = at_paper_t(sweep_test)
-        row = {
-            'folder': os.path.basename(os.path.dirname(path)),
-            'seed': settings.get('seed'),
-            'schedule': settings.get('schedule', 'script'),
-            'T': list(_field(chosen, 'thresholds', path)),
-            'lenet_after_phase2': 100 * float(after[0]['test_accuracy']),
-            'b_lenet': 100 * float(_field(chosen, 'accuracy', path)),
-            'exit1_share': 100 * float(_field(chosen, 'exit_fractions',
-                                              path)[0]),
-            'gain': float(_field(base, 'ms', path)) / float(
-                _field(chosen, 'ms', path)),
-            'gain_mean': None if mean_ms is None or chosen_mean is None
-            else float(mean_ms) / float(chosen_mean),
-            'b_lenet_paper_T': None if paper_t is None
-            else 100 * float(_field(paper_t, 'accuracy', path)),
-            'exit1_share_paper_T': None if paper_t is None
-            else 100 * float(_field(paper_t, 'exit_fractions', path)[0]),
-        }
-    except (TypeError, ValueError, ZeroDivisionError, KeyError) as e:
-        raise SpreadError('%s: a field is not a number (%s)' % (path, e)) \
-            from None
-    return row
+    paper_t = at_paper_t(sweep_test, r)
+    return {
+        'folder': os.path.basename(os.path.dirname(path)),
+        'seed': seed,
+        'schedule': schedule,
+        'T': r.numbers(r.field(chosen, 'thresholds', where),
+                       where + 'thresholds'),
+        'lenet_after_phase2': 100 * r.number(
+            after[0].get('test_accuracy'),
+            'the baseline_after_joint test_accuracy', 0, 1),
+        'b_lenet': 100 * r.number(r.field(chosen, 'accuracy', where),
+                                  where + 'accuracy', 0, 1),
+        'exit1_share': 100 * r.numbers(
+            r.field(chosen, 'exit_fractions', where),
+            where + 'exit_fractions', 0, 1)[0],
+        'gain': r.number(r.field(base, 'ms', 'baseline.'), 'baseline.ms',
+                         positive=True) /
+        r.number(r.field(chosen, 'ms', where), where + 'ms', positive=True),
+        'gain_mean': None if mean_ms is None or chosen_mean is None
+        else r.number(mean_ms, 'baseline.ms_mean', positive=True) /
+        r.number(chosen_mean, where + 'ms_mean', positive=True),
+        'b_lenet_paper_T': None if paper_t is None
+        else 100 * r.number(paper_t.get('accuracy'),
+                            'the accuracy at T = %g' % PAPER_T, 0, 1),
+        'exit1_share_paper_T': None if paper_t is None
+        else 100 * r.numbers(paper_t.get('exit_fractions'),
+                             'the exit_fractions at T = %g' % PAPER_T,
+                             0, 1)[0],
+    }
 
 
 def spread(values):
@@ -199,11 +290,17 @@ def main(argv=None):
         print('seed_spread.py: error: %s' % e, file=sys.stderr)
         return 2
     summary = summarise(rows)
-    sys.stdout.write(report(rows, summary))
     if args.json:
-        # atomic: a half-written spread.json is never left behind
+        # first, and atomic: a half-written spread.json is never left
+        # behind, and a failure prints no table
         from branchynet.utils.atomic import write_json_atomic
-        write_json_atomic(args.json, {'rows': rows, 'spread': summary})
+        try:
+            write_json_atomic(args.json, {'rows': rows, 'spread': summary})
+        except OSError as e:
+            print('seed_spread.py: error: --json %s: cannot write it (%s)'
+                  % (args.json, e.strerror or e), file=sys.stderr)
+            return 2
+    sys.stdout.write(report(rows, summary))
     return 0
 
 

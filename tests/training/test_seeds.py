@@ -45,11 +45,11 @@ def fake_sweep(folder, seed, lenet, b_lenet, exit1, base_ms=1.0, ms=0.5,
                                                  'schedule': schedule}}}}))
 
 
-def run_spread(results, *extra):
+def run_spread(results, *extra, timeout=300):
     return subprocess.run([sys.executable, str(REPO / 'scripts' /
                                                'seed_spread.py'),
                            str(results), *extra],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def test_spread_of_three_seeds(tmp_path):
@@ -118,7 +118,23 @@ def test_paper_outside_the_spread_is_said(tmp_path):
             sorted(tmp_path.glob('*/sweep.json'))]
     s = seed_spread.summarise(rows)['lenet_after_phase2']
     assert s['paper_in_range'] is False and s['paper_within_2sd'] is False
-    assert 'no' in run_spread(tmp_path).stdout
+    # mean 98.95, sd 0.07: the paper's 99.20 is 3.5 sd away
+    assert '| LeNet after phase 2 (%) | 2 | 98.95 | 0.07 | 98.90 | 99.00 | ' \
+        '99.20 | no | no |' in run_spread(tmp_path).stdout
+
+
+def test_paper_between_one_and_two_sd_is_within_2_sd(tmp_path):
+    """Mean 99.00, sd 0.14: the paper's 99.20 is 1.4 sd away, outside the
+    range of the seeds but within 2 sd (and not within 1)."""
+    for seed, acc in enumerate([98.90, 99.10]):
+        fake_sweep(tmp_path / ('seed%d' % seed), seed, acc, acc, 90.0)
+    rows = [seed_spread.read_seed(str(p)) for p in
+            sorted(tmp_path.glob('*/sweep.json'))]
+    s = seed_spread.summarise(rows)['lenet_after_phase2']
+    assert 1 < (99.20 - s['mean']) / s['sd'] < 2
+    assert s['paper_in_range'] is False and s['paper_within_2sd'] is True
+    assert '| LeNet after phase 2 (%) | 2 | 99.00 | 0.14 | 98.90 | 99.10 | ' \
+        '99.20 | no | yes |' in run_spread(tmp_path).stdout
 
 
 @pytest.mark.parametrize('damage, message', [
@@ -130,7 +146,8 @@ def test_paper_outside_the_spread_is_said(tmp_path):
     ('{"baselines": [{"model": "baseline_after_joint", "test_accuracy": 1}], '
      '"baseline": {"ms": 1}, "chosen_index": 0, "sweep_test": [{'
      '"thresholds": ["x"], "accuracy": 1, "exit_fractions": [1, 0], '
-     '"ms": 1}]}', 'a field is not a number'),
+     '"ms": 1}]}', "sweep_test[0].thresholds[0] should be a finite number, "
+                   "got 'x'"),
 ])
 def test_bad_results_are_one_line(tmp_path, damage, message):
     if damage is not None:
@@ -139,6 +156,73 @@ def test_bad_results_are_one_line(tmp_path, damage, message):
     process = run_spread(tmp_path)
     assert process.returncode == 2
     assert process.stderr.count('\n') == 1 and message in process.stderr
+
+
+def _damage(s, edit):
+    exec(edit, {}, {'s': s})
+    return s
+
+
+@pytest.mark.parametrize('edit, message', [
+    ("s['sweep_test'][1]['exit_fractions'] = []",
+     'sweep_test[1].exit_fractions should be a non-empty list of numbers, '
+     'got []'),
+    ("s['baseline'] = [1.0, 2.0]",
+     'baseline should be an object, got [1.0, 2.0]'),
+    ("s['training'] = 'notebook'",
+     "training should be an object, got 'notebook'"),
+    ("s['training'] = {'branchynet': {'settings': [0]}}",
+     'training.branchynet.settings should be an object'),
+    ("s['training']['branchynet']['settings']['schedule'] = ['a']",
+     "settings.schedule should be a name, got ['a']"),
+    ("s['sweep_test'][1] = [0.05, 0.99]",
+     'sweep_test[1] should be an object, got [0.05, 0.99]'),
+    ("s['sweep_test'][0] = [10.0]",
+     'sweep_test[0] should be an object, got [10.0]'),
+    ("s['chosen_index'] = -2",
+     'chosen_index should be the index of one of the 2 sweep points (0 to '
+     '1), got -2'),
+    ("s['chosen_index'] = 2", 'got 2'),
+    ("s['chosen_index'] = True", 'got True'),
+    ("s['sweep_test'] = []", 'sweep_test should be a non-empty list'),
+    ("s['baselines'] = 'baseline_after_joint'",
+     'baselines should be a list'),
+    ("s['baselines'][0]['test_accuracy'] = float('nan')",
+     'test_accuracy should be a number in [0, 1], got nan'),
+    ("s['sweep_test'][1]['ms'] = 0", 'sweep_test[1].ms should be a number '
+                                     '> 0, got 0'),
+    ("s.clear(); s['x'] = [1]", "no 'baselines'"),
+])
+def test_damaged_fields_are_one_line(tmp_path, edit, message):
+    """Issue 31: each of these was a traceback (or, for chosen_index -2,
+    silently point 0)."""
+    fake_sweep(tmp_path / 'seed0', 0, 99.0, 99.2, 94.0)
+    path = tmp_path / 'seed0' / 'sweep.json'
+    path.write_text(json.dumps(_damage(json.loads(path.read_text()), edit)))
+    process = run_spread(tmp_path, '--json', tmp_path / 'spread.json')
+    assert process.returncode == 2, process.stdout
+    assert 'Traceback' not in process.stderr
+    assert process.stderr.count('\n') == 1 and message in process.stderr
+    assert str(path) in process.stderr
+    assert process.stdout == '' and not (tmp_path / 'spread.json').exists()
+
+
+def test_a_sweep_json_that_is_a_fifo_is_one_line(tmp_path):
+    (tmp_path / 'seed0').mkdir()
+    os.mkfifo(tmp_path / 'seed0' / 'sweep.json')
+    process = run_spread(tmp_path, timeout=60)     # never a hang
+    assert process.returncode == 2
+    assert 'cannot read it as JSON (not a regular file)' in process.stderr
+
+
+def test_a_json_output_that_cannot_be_written_is_one_line(tmp_path):
+    fake_sweep(tmp_path / 'seed0', 0, 99.0, 99.2, 94.0)
+    (tmp_path / 'out').mkdir()
+    (tmp_path / 'out' / 'spread.json').mkdir()      # a folder in the way
+    process = run_spread(tmp_path, '--json', tmp_path / 'out' / 'spread.json')
+    assert process.returncode == 2 and process.stdout == ''
+    assert process.stderr.count('\n') == 1 and 'cannot write it' in \
+        process.stderr
 
 
 def test_seeds_of_two_schedules_are_not_mixed(tmp_path):
