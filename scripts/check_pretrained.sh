@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# check_pretrained.sh: check the trained models that ship in pretrained/
+# against the results recorded with them, in minutes.
+#
+# usage: scripts/check_pretrained.sh [--data-dir DIR] [--quick] [NAME ...]
+#
+# Sets up (or reuses) .venv (scripts/setup_venv.sh), then for each NAME, a
+# folder of pretrained/results/ (default: every one whose data set is on
+# this machine; MNIST is verified or downloaded):
+#   `branchynet recheck MODEL pretrained/results/NAME --out results_recheck/NAME`
+# MODEL is the model folder the recorded sweep names (pretrained/lenet_mnist,
+# ...). recheck checks the model's files against its SHA256SUMS, loads it
+# with the safe loader (no pickle, no code), sweeps it again with the
+# recorded runtime (Chainer or ONNX Runtime), rule, score, grid and split,
+# prints the recorded and the new Table I rows, and compares every quantity
+# that does not depend on the clock: the accuracies, the chosen T, the exit
+# shares at every threshold, the multiply-adds. Any difference ends it with
+# status 2.
+#
+# options:
+#   --data-dir DIR   the data root holding mnist/ and pcifar10/ (default:
+#                    $BRANCHYNET_DATA_ROOT, else datasets/data). B-AlexNet's
+#                    pcifar10 must be the one built from the JPEG copy of
+#                    CIFAR-10 it was trained on (README, "Reproducing the
+#                    CIFAR-10 rows without the official tarball")
+#   --quick          fewer timed and validated samples (the timing columns
+#                    are not compared anyway)
+#   -h, --help       this help
+set -euo pipefail
+PROG=check_pretrained.sh
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+usage_error() { echo "$PROG: error: $* (see scripts/$PROG --help)" >&2; exit 2; }
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RESULTS=$ROOT/pretrained/results
+DATA_DIR=${BRANCHYNET_DATA_ROOT:-$ROOT/datasets/data} QUICK=() NAMES=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --data-dir) [ $# -ge 2 ] && [ -n "$2" ] || usage_error "--data-dir needs a value"
+                DATA_DIR=$2; shift ;;
+    --quick) QUICK=(--quick) ;;
+    -*) usage_error "unknown option '$1'" ;;
+    *) case "$1" in */*|.|..) usage_error "NAME is a folder name of pretrained/results, got '$1'" ;; esac
+       [ -f "$RESULTS/$1/sweep.json" ] || usage_error "no shipped results '$1' (pretrained/results has: $(cd "$RESULTS" 2>/dev/null && ls | tr '\n' ' '))"
+       NAMES+=("$1") ;;
+  esac
+  shift
+done
+[ -d "$RESULTS" ] || usage_error "pretrained/results is missing from this checkout"
+[ ! -e "$DATA_DIR" ] || [ -d "$DATA_DIR" ] || usage_error "--data-dir $DATA_DIR is not a folder"
+VENV=${BRANCHYNET_VENV:-$ROOT/.venv}
+bash "$ROOT/scripts/setup_venv.sh" "$VENV"
+PY=$VENV/bin/python
+cd "$ROOT"
+
+# NAME<TAB>model folder<TAB>data set, for every shipped sweep
+plan=$("$PY" - "$RESULTS" <<'PYEOF'
+import json, pathlib, sys
+from branchynet.experiments import EXPERIMENTS
+for path in sorted(pathlib.Path(sys.argv[1]).glob('*/sweep.json')):
+    summary = json.loads(path.read_text())
+    print('%s\t%s\t%s' % (path.parent.name, summary['model_dir'],
+                          EXPERIMENTS[summary['experiment']].dataset))
+PYEOF
+)
+selected() { [ ${#NAMES[@]} = 0 ] && return 0; local n; for n in "${NAMES[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
+checked=0 skipped=0
+while IFS=$'\t' read -r name model dataset; do
+  selected "$name" || continue
+  if [ "$dataset" = pcifar10 ] && [ ! -f "$DATA_DIR/pcifar10/data.npz" ]; then
+    msg="$name needs pcifar10 built from the JPEG copy of CIFAR-10 in $DATA_DIR (README, \"Reproducing the CIFAR-10 rows\")"
+    [ ${#NAMES[@]} = 0 ] || { echo "$PROG: error: $msg" >&2; exit 2; }
+    echo "$PROG: skipped $msg"; skipped=$((skipped + 1)); continue
+  fi
+  echo "===== $name: branchynet recheck $model pretrained/results/$name"
+  "$VENV/bin/branchynet" recheck "$model" "pretrained/results/$name" \
+    --data-dir "$DATA_DIR" --out "results_recheck/$name" ${QUICK[@]+"${QUICK[@]}"}
+  checked=$((checked + 1))
+done <<< "$plan"
+[ "$checked" -gt 0 ] || usage_error "nothing checked ($skipped skipped for want of data)"
+echo "$PROG: $checked shipped result(s) reproduced, $skipped skipped"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# ship_pretrained.sh: put a trained model into pretrained/ with the sweeps
+# that `scripts/check_pretrained.sh` checks it against (how pretrained/ was
+# made; see pretrained/README.md).
+#
+# usage: scripts/ship_pretrained.sh MODEL_DIR NAME [--data-dir DIR] [-- SWEEP_OPTIONS...]
+#
+#   copy    the model files of MODEL_DIR (a folder of `branchynet train`:
+#           baseline*, branchynet.{npz,json}, settings.json; no snapshots)
+#           to pretrained/NAME and write pretrained/NAME/SHA256SUMS
+#   sweep   `branchynet sweep pretrained/NAME --out pretrained/results/NAME`
+#           and the same with `--runtime onnxruntime` into
+#           pretrained/results/NAME_onnxruntime (SWEEP_OPTIONS added to both)
+# Time the sweeps on an idle machine: their latency columns are the ones
+# the README quotes. An existing pretrained/NAME is refused.
+set -euo pipefail
+PROG=ship_pretrained.sh
+usage_error() { echo "$PROG: error: $* (usage: scripts/$PROG MODEL_DIR NAME [--data-dir DIR] [-- SWEEP_OPTIONS...])" >&2; exit 2; }
+[ "${1:-}" != -h ] && [ "${1:-}" != --help ] || { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0; }
+[ $# -ge 2 ] || usage_error "MODEL_DIR and NAME are needed"
+MODEL=$1 NAME=$2; shift 2
+DATA=()
+if [ "${1:-}" = --data-dir ]; then [ $# -ge 2 ] || usage_error "--data-dir needs a value"; DATA=(--data-dir "$2"); shift 2; fi
+if [ "${1:-}" = -- ]; then shift; elif [ $# -gt 0 ]; then usage_error "unknown argument '$1'"; fi
+case "$NAME" in ''|*[!A-Za-z0-9_]*) usage_error "NAME is letters, digits and _, got '$NAME'" ;; esac
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FILES=(baseline.json baseline.npz baseline_after_joint.json baseline_after_joint.npz
+       branchynet.json branchynet.npz settings.json)
+for f in "${FILES[@]}"; do [ -f "$MODEL/$f" ] || usage_error "$MODEL/$f is missing (not a finished training folder)"; done
+DEST=pretrained/$NAME
+cd "$ROOT"
+[ ! -e "$DEST" ] || usage_error "$DEST exists already"
+BRANCHYNET=${BRANCHYNET:-$ROOT/.venv/bin/branchynet}
+PY=${PYTHON:-$ROOT/.venv/bin/python}
+mkdir -p "$DEST.part"
+for f in "${FILES[@]}"; do cp "$MODEL/$f" "$DEST.part/$f"; done
+"$PY" -c 'import sys; from branchynet.utils.digest import write_manifest_text as w; sys.stdout.write(w(sys.argv[1], sys.argv[2:]))' \
+  "$DEST.part" "${FILES[@]}" > "$DEST.part/SHA256SUMS"
+mv "$DEST.part" "$DEST"
+"$BRANCHYNET" sweep "$DEST" --out "pretrained/results/$NAME" ${DATA[@]+"${DATA[@]}"} "$@"
+"$BRANCHYNET" sweep "$DEST" --runtime onnxruntime --out "pretrained/results/${NAME}_onnxruntime" ${DATA[@]+"${DATA[@]}"} "$@"
+echo "$PROG: shipped $DEST; check it with scripts/check_pretrained.sh"
