@@ -202,3 +202,51 @@ def test_paper_exit_weights():
     w = paper_exit_weights(5)
     assert w[0] == 1.0 and w[-1] == pytest.approx(0.3)
     assert numpy.allclose(numpy.diff(w), numpy.diff(w)[0])   # linear
+
+
+def batchnorm_dropout_net(seed=0):
+    """Two exits on 6 features; BatchNormalization and dropout in both
+    stages (a frozen trunk must run them as at inference)."""
+    from branchynet.networks.layers import dropout, relu
+    numpy.random.seed(seed)
+    return BranchyNet(
+        [chainer.Sequential(L.Linear(6, 8), L.BatchNormalization(8), relu,
+                            dropout(0.5)),
+         chainer.Sequential(L.Linear(8, 8), L.BatchNormalization(8), relu,
+                            dropout(0.5))],
+        [L.Linear(8, 3), L.Linear(8, 3)])
+
+
+def test_a_frozen_trunk_runs_as_at_inference():
+    """Under training's config the trunk keeps its statistics, drops
+    nothing and gets no gradient; the loss is the heads' alone."""
+    model = batchnorm_dropout_net()
+    for bn in (model.stages[0][1], model.stages[1][1]):
+        bn.avg_mean[...] = numpy.linspace(-1, 1, 8)
+        bn.avg_var[...] = numpy.linspace(0.5, 2, 8)
+    stats = [(link.avg_mean.copy(), link.avg_var.copy())
+             for link in (model.stages[0][1], model.stages[1][1])]
+    rng = numpy.random.RandomState(5)
+    x = rng.rand(16, 6).astype(numpy.float32)
+    t = rng.randint(0, 3, 16).astype(numpy.int32)
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        h1 = model.stages[0](x)
+        want = [model.exits[0](h1).array,
+                model.exits[1](model.stages[1](h1)).array]
+    model.cleargrads()
+    with chainer.using_config('train', True):
+        loss, observation = observe(JointLoss(model, frozen_trunk=True),
+                                    x, t)
+    loss.backward()
+    for (mean, var), link in zip(stats, (model.stages[0][1],
+                                         model.stages[1][1])):
+        numpy.testing.assert_array_equal(link.avg_mean, mean)
+        numpy.testing.assert_array_equal(link.avg_var, var)
+    for k, z in enumerate(want, 1):
+        assert value(observation['main/exit%d/loss' % k]) == pytest.approx(
+            cross_entropy(z, t), rel=1e-5)
+    assert float(loss.array) == pytest.approx(cross_entropy(want[0], t),
+                                              rel=1e-5)
+    for link in list(model.stages) + [model.exits[-1]]:
+        assert all(p.grad is None for p in link.params())
+    assert all(p.grad is not None for p in model.exits[0].params())

@@ -500,3 +500,76 @@ def test_a_kill_between_a_models_npz_and_its_json_blocks_nothing(
     assert results['baseline']['epoch_seconds']          # it trained
     assert_same_params(params(str(run / 'baseline')),
                        params(str(out / 'baseline')))
+
+
+def test_the_warm_phase_2_starts_with_phase_1_batchnorm_statistics():
+    """``warm`` carries the whole trained main path into phase 2, its
+    BatchNormalization statistics included (``reference`` does not: see
+    test_baseline_after_joint_keeps_phase_1_batchnorm_statistics)."""
+    from branchynet.networks import NETWORKS
+    numpy.random.seed(0)
+    build = NETWORKS['b_resnet110']
+    baseline, initial = build(), build()
+    baseline.stages[0][1].avg_mean[...] = 3.0
+    baseline.stages[0][1].avg_var[...] = 4.0
+    model, _ = training.phase2_start(baseline, initial, 'warm')
+    numpy.testing.assert_array_equal(model.stages[0][1].avg_mean, 3.0)
+    numpy.testing.assert_array_equal(model.stages[0][1].avg_var, 4.0)
+    assert_same_params(params(model), params(baseline), '/stages/')
+
+
+#: a user's network with BatchNormalization and dropout in its trunk (which
+#: a frozen trunk must run as at inference)
+BN_DROPOUT_NETWORK = '''
+import chainer
+import chainer.links as L
+from branchynet import BranchyNet
+from branchynet.networks.layers import dropout, max_pool, relu
+
+def tiny(n_classes, in_shape):
+    c = in_shape[0]
+    return BranchyNet(
+        [chainer.Sequential(L.Convolution2D(c, 4, 3, pad=1),
+                            L.BatchNormalization(4), relu, dropout(0.5)),
+         chainer.Sequential(max_pool(2, 2), L.Convolution2D(4, 8, 3),
+                            L.BatchNormalization(8), relu, dropout(0.5))],
+        [chainer.Sequential(max_pool(2, 2), L.Linear(None, n_classes)),
+         chainer.Sequential(L.Linear(None, n_classes))])
+tiny.name = 'TinyBN'
+'''
+
+
+def test_exits_added_on_a_frozen_batchnorm_trunk_leave_it_bit_for_bit(
+        tmp_path, user_networks, capsys):
+    """``--from-trained --freeze-trunk`` on a trunk with BatchNormalization
+    and dropout: every entry of the stages and the final exit, running
+    statistics included, is the trained model's in all three models."""
+    from helpers import run_cli, tiny_data, write_network
+    spec = write_network(tmp_path / 'net.py', BN_DROPOUT_NETWORK)
+    data = tiny_data(tmp_path / 'd.npz')
+    common = ['--network', spec, '--dataset', data, '--epochs-main', '1',
+              '--epochs-joint', '1', '--batch-size', '16', '--val-size',
+              '16', '--no-progress']
+    source, added = tmp_path / 'source', tmp_path / 'added'
+    assert run_cli(['train', '--out', str(source)] + common) == 0
+    assert run_cli(['train', '--out', str(added), '--from-trained',
+                    str(source), '--freeze-trunk'] + common) == 0
+    capsys.readouterr()
+    with numpy.load(str(source / 'baseline.npz')) as npz:
+        want = {k: npz[k] for k in npz.files
+                if k.startswith(('stages/', 'exits/1/'))}
+    statistics = [k for k in want if k.endswith(('/avg_mean', '/avg_var'))]
+    assert len(statistics) == 4, sorted(want)
+    # phase 1 did move the statistics from their initial 0 and 1
+    assert all(want[k].any() and (want[k] != 1).any() for k in statistics)
+    for role in ('baseline', 'branchynet', 'baseline_after_joint'):
+        with numpy.load(str(added / (role + '.npz'))) as npz:
+            for k, v in want.items():
+                numpy.testing.assert_array_equal(npz[k], v,
+                                                 err_msg=role + ' ' + k)
+    # the heads trained
+    with numpy.load(str(added / 'initial.npz')) as a, \
+            numpy.load(str(added / 'branchynet.npz')) as b:
+        heads = [k for k in a.files if k.startswith('exits/0/')]
+        assert heads and not any(numpy.array_equal(a[k], b[k])
+                                 for k in heads)
