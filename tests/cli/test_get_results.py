@@ -3,12 +3,15 @@ PATH that records its calls (the real stages run in the container smoke
 test, .ci/container_smoke.sh, and in the README's runs)."""
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+#: bash by its path: a case may run the script with a PATH that lacks it
+BASH = shutil.which('bash') or '/bin/bash'
 
 
 #: the image's Python beside its ``branchynet``: this one, which lists the
@@ -16,10 +19,10 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 PYTHON = '#!/bin/sh\nexec "%s" "$@"\n' % sys.executable
 
 
-def get_results(tmp_path, *args, python=PYTHON):
+def get_results(tmp_path, *args, python=PYTHON, path_rest=None):
     """Run get_results.sh as the container image does (its ``branchynet``
-    and ``python`` from PATH); returns the process and the stand-in's
-    calls."""
+    and ``python`` from PATH, before ``path_rest``: this PATH unless
+    given); returns the process and the stand-in's calls."""
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir(parents=True, exist_ok=True)
     calls = tmp_path / 'calls'
@@ -28,10 +31,12 @@ def get_results(tmp_path, *args, python=PYTHON):
     fake.chmod(0o755)
     (bin_dir / 'python').write_text(python)
     (bin_dir / 'python').chmod(0o755)
-    env = dict(os.environ, PATH='%s:%s' % (bin_dir, os.environ['PATH']),
+    rest = os.environ['PATH'] if path_rest is None else path_rest
+    env = dict(os.environ, PATH=os.pathsep.join(
+                   p for p in (str(bin_dir), rest) if p),
                BRANCHYNET_IN_CONTAINER='1',
                BRANCHYNET_DATA_ROOT=str(tmp_path / 'data'))
-    process = subprocess.run(['bash', str(REPO / 'get_results.sh')] +
+    process = subprocess.run([BASH, str(REPO / 'get_results.sh')] +
                              list(args), cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=120)
     lines = calls.read_text().splitlines() if calls.exists() else []
@@ -115,7 +120,6 @@ def test_allow_changed_settings_reaches_train(tmp_path):
     (['--procs', '1025'], 'up to 1024'),
     (['--procs=00000'], 'up to 1024'),
     (['--procs', '-3'], '--procs needs a positive integer'),
-    (['--procs', '08', '--only', 'vgg'], "unknown network 'vgg'"),
     (['--only', 'vgg'], "unknown network 'vgg'"),
     (['--only'], '--only needs a value'),
     (['--hostfile', 'hosts'], '--hostfile needs --procs N'),
@@ -127,6 +131,43 @@ def test_bad_options_are_one_line_before_any_work(tmp_path, args, message):
     assert calls == []
 
 
+def stand_in_mpiexec(tmp_path, version='mpiexec (Open MPI) 5.0.7'):
+    """A fake ``mpiexec`` in the folder get_results() puts first on PATH:
+    it prints ``version`` for --version and records its other calls."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    fake = bin_dir / 'mpiexec'
+    fake.write_text('#!/bin/sh\n[ "$1" = --version ] && { echo "%s"; '
+                    'exit 0; }\necho "mpiexec $*" >> "%s"\n'
+                    % (version, tmp_path / 'calls'))
+    fake.chmod(0o755)
+
+
+def test_procs_with_a_leading_zero_still_checks_the_network(tmp_path):
+    """``08`` is 8, not an octal error, and the network is still checked
+    before any work. Issue 31: with Open MPI absent this case said
+    "--procs needs mpiexec" first (a true line, but not the one this case
+    tests), so a stand-in mpiexec makes it hold on every system; the line
+    without mpiexec has its own test below."""
+    stand_in_mpiexec(tmp_path)
+    process, calls = get_results(tmp_path, '--procs', '08', '--only', 'vgg')
+    assert process.returncode == 2 and calls == []
+    assert process.stderr.count('\n') == 1
+    assert "unknown network 'vgg'" in process.stderr
+
+
+def test_procs_without_mpiexec_is_one_line_before_any_work(tmp_path):
+    """No mpiexec on PATH (a minimal system without Open MPI; PATH holds
+    only the stand-in branchynet and python): one line before the set-up,
+    the data or training, whether or not this machine has Open MPI."""
+    process, calls = get_results(tmp_path, '--procs', '2', '--only',
+                                 'lenet_mnist', path_rest='')
+    assert process.returncode == 2 and calls == []
+    assert process.stderr == (
+        'get_results.sh: error: --procs needs mpiexec (Open MPI: apt-get '
+        'install openmpi-bin) (see ./get_results.sh --help)\n')
+
+
 @pytest.mark.parametrize('version, prefix', [
     ('mpiexec (OpenRTE) 4.1.4', 'mpiexec --quiet -n 2 '),
     ('mpiexec (Open MPI) 5.0.7', 'mpiexec -n 2 '),
@@ -135,13 +176,7 @@ def test_procs_runs_training_under_a_quiet_mpiexec(tmp_path, version, prefix):
     """--quiet where the launcher takes it (Open MPI 4): a mistake on the
     ranks stays their one line, without Open MPI's banner after it; Open MPI
     5 and MPICH refuse the option."""
-    bin_dir = tmp_path / 'bin'
-    bin_dir.mkdir()
-    fake = bin_dir / 'mpiexec'
-    fake.write_text('#!/bin/sh\n[ "$1" = --version ] && { echo "%s"; '
-                    'exit 0; }\necho "mpiexec $*" >> "%s"\n'
-                    % (version, tmp_path / 'calls'))
-    fake.chmod(0o755)
+    stand_in_mpiexec(tmp_path, version)
     process, calls = get_results(tmp_path, '--quick', '--only',
                                  'lenet_mnist', '--procs', '2')
     assert process.returncode == 0, process.stderr
