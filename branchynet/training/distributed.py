@@ -209,13 +209,23 @@ def _first_line(error):
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
-#: where MPI launchers put a process's rank (Open MPI, MPICH's Hydra, PMIx)
-_RANK_VARIABLES = ('OMPI_COMM_WORLD_RANK', 'PMI_RANK', 'PMIX_RANK')
+#: where MPI launchers put a process's rank: Open MPI 4.1 to 6
+#: (``OMPI_COMM_WORLD_RANK``, and PMIx's ``PMIX_RANK``), MPICH's and Intel
+#: MPI's Hydra (``PMI_RANK``), MVAPICH2, Slurm's srun
+_RANK_VARIABLES = ('OMPI_COMM_WORLD_RANK', 'PMIX_RANK', 'PMI_RANK',
+                   'MV2_COMM_WORLD_RANK', 'SLURM_PROCID')
 
 
 def launcher_rank():
-    """This process's rank as ``mpiexec`` set it, known before MPI starts
-    (0 outside an MPI job)."""
+    """This process's rank, known before MPI starts: MPI's own once mpi4py
+    has started it, else as the launcher set it (0 outside an MPI job)."""
+    mpi = sys.modules.get('mpi4py.MPI')
+    if mpi is not None:
+        try:
+            if mpi.Is_initialized() and not mpi.Is_finalized():
+                return mpi.COMM_WORLD.Get_rank()
+        except Exception:                       # pragma: no cover
+            pass
     for name in _RANK_VARIABLES:
         value = os.environ.get(name, '')
         if value.isdigit():
