@@ -33,9 +33,13 @@ On Python 3.12 (NumPy 2, a setuptools without ``pkg_resources``) chainer's
 import-time environment check also reads two modules that no longer exist:
 :func:`import_chainer` imports chainer with stand-ins for them.
 
-Usage: call :func:`patch_numpy_for_chainer` (or :func:`import_chainer`)
-before the first ``import chainer`` anywhere in the process
-(``branchynet/__init__.py`` calls :func:`import_chainer` first thing)::
+Usage: ``branchynet/__init__.py`` calls :func:`install_import_hook`, which
+costs nothing until chainer is imported: the first ``import chainer`` (or
+``chainer.functions``, ...) after it patches NumPy and imports chainer as
+:func:`import_chainer` does. So ``import branchynet.exits.scores`` does not
+import chainer, and every module that does gets a working one. By hand, call
+:func:`patch_numpy_for_chainer` (or :func:`import_chainer`) before the
+first ``import chainer`` anywhere in the process::
 
     from branchynet.compat import patch_numpy_for_chainer
     patch_numpy_for_chainer()
@@ -45,7 +49,7 @@ This module imports only the standard library and NumPy, so importing it
 never imports chainer. The call is idempotent. ``numpy.float`` on NumPy 1.24
 to 1.26 is deliberately left alone there: on NumPy 1.x nothing is patched.
 """
-__all__ = ['import_chainer', 'patch_numpy_for_chainer']
+__all__ = ['import_chainer', 'install_import_hook', 'patch_numpy_for_chainer']
 
 # The names _patch restores, in order.
 PATCHED_NAMES = ('sctypes', 'float')
@@ -207,6 +211,67 @@ def import_chainer():
         if 'numpy.distutils' in stubs:
             del numpy.distutils
     return sorted(stubs)
+
+
+class _StubbedLoader:
+    """Chainer's own loader, run with the stand-ins of :func:`_stub_modules`
+    in ``sys.modules`` while chainer's ``__init__`` runs (its import check),
+    removed afterwards as :func:`import_chainer` removes them."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def __getattr__(self, name):          # get_resource_reader, is_package
+        return getattr(self._real, name)
+
+    def create_module(self, spec):
+        return self._real.create_module(spec)
+
+    def exec_module(self, module):
+        import sys
+        import numpy
+        stubs = _stub_modules()
+        sys.modules.update(stubs)
+        if 'numpy.distutils' in stubs:
+            numpy.distutils = stubs['numpy.distutils']
+        try:
+            self._real.exec_module(module)
+        finally:
+            for name in stubs:
+                sys.modules.pop(name, None)
+            if 'numpy.distutils' in stubs:
+                del numpy.distutils
+
+
+class ChainerFirst:
+    """A meta path finder that prepares the first ``import chainer``: NumPy
+    patched (:func:`patch_numpy_for_chainer`), chainer's loader run with the
+    stand-ins (:class:`_StubbedLoader`). It leaves ``sys.meta_path`` at its
+    first use; other names it leaves to the finders after it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != 'chainer':
+            return None
+        import importlib.machinery
+        import sys
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        patch_numpy_for_chainer()
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _StubbedLoader(spec.loader)
+        return spec
+
+
+def install_import_hook():
+    """Put :class:`ChainerFirst` first on ``sys.meta_path``, unless chainer
+    is imported already (then :func:`import_chainer` prepared it, or it
+    failed) or the hook is there. Imports nothing; idempotent."""
+    import sys
+    if 'chainer' in sys.modules or any(isinstance(f, ChainerFirst)
+                                       for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, ChainerFirst())
 
 
 if __name__ == '__main__':  # pragma: no cover - a manual check
