@@ -7,6 +7,7 @@ import pytest
 
 from branchynet.measurement import compare as compare_lib
 from branchynet.measurement import sweep
+from branchynet.report import compare as report_compare
 from branchynet.cli import main
 from branchynet.errors import BranchyNetError
 from branchynet.exits.inference import choose_exits
@@ -59,8 +60,8 @@ def test_compare_writes_the_table_the_json_and_one_figure(swept, capsys):
 
 def test_the_first_row_is_the_sweeps_choice(swept):
     root, results, summary = swept
-    result, _, _ = compare_lib.run_compare(str(root / 'model'), str(results),
-                                           str(root / 'figs'))
+    result, _, _ = report_compare.run_compare(
+        str(root / 'model'), str(results), str(root / 'figs'))
     first = result['rows'][0]
     chosen = summary['chosen_index']
     assert first['score'] == 'entropy' and first['rule'] == 'sweep: knee'
@@ -116,7 +117,7 @@ def test_a_model_tuned_on_the_test_split_says_so(swept):
     records = load_records(str(results / 'records.npz'))
     records['tune'] = records['test']
     summary = dict(summary, tuned_on='test')
-    text = compare_lib.to_markdown(compare_lib.compare(summary, records))
+    text = report_compare.to_markdown(compare_lib.compare(summary, records))
     assert 'THE TEST SPLIT' in text and 'not held out' in text
 
 
@@ -177,6 +178,6 @@ def test_rows_of_an_unreachable_rule_are_dashes(swept):
     for row in result['rows'][1:]:
         if row['rule'] in ('accuracy', 'budget'):
             assert row['thresholds'] is None
-    assert '| - | - | - | - | - | - |' in compare_lib.to_markdown(result)
+    assert '| - | - | - | - | - | - |' in report_compare.to_markdown(result)
     with pytest.raises(BranchyNetError):
         compare_lib.compare(summary, records, alpha=float('nan'))

@@ -31,7 +31,8 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from branchynet.measurement.compare import RULES, run_compare
+    from branchynet.measurement.compare import RULES
+    from branchynet.report.compare import run_compare
     results = args.results or os.path.join(
         'results', os.path.basename(os.path.normpath(args.model_dir)))
     check_folder('--figs', args.figs)
