@@ -38,7 +38,7 @@ import time
 import numpy
 
 from branchynet.measurement import sweep as sweep_lib
-from branchynet.data.download import write_json_atomic
+from branchynet.utils.atomic import write_json_atomic
 from branchynet.errors import BranchyNetError
 from branchynet.measurement.evaluation import evaluation_split, predict
 from branchynet.experiments import EXPERIMENTS

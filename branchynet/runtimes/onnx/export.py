@@ -33,7 +33,7 @@ import numpy
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from branchynet.data.download import atomic_path, write_json_atomic
+from branchynet.utils.atomic import atomic_path, write_json_atomic
 from branchynet.errors import BranchyNetError
 from branchynet.networks import INPUT_SHAPES
 from branchynet.networks.serialization import load_model, model_paths
