@@ -13,9 +13,39 @@ import numpy
 ATOL = 1e-4
 
 
+#: data sets whose images are whitened (finite, of any range) rather than in
+#: [0, 1]; a data set registered elsewhere says so with ``whitened=True``
+WHITENED = frozenset(['pcifar10'])
+
+
 def _images(shape, n, seed=0):
     return numpy.random.RandomState(seed).uniform(
         0, 1, (n,) + tuple(shape)).astype(numpy.float32)
+
+
+def thresholds_between(entropy):
+    """Thresholds for a test of the early exit's choices: at each exit but
+    the last, halfway across the widest gap between the sorted distinct
+    entropies of the records (so that both outcomes occur and no record's
+    exit depends on the last bits of its entropy: the exit test is a strict
+    ``<``); above them all when they are all equal.
+
+    Args:
+        entropy: ``(N, K)`` entropies per record and exit (Chainer's).
+
+    Returns:
+        list: ``K - 1`` floats.
+    """
+    entropy = numpy.asarray(entropy, numpy.float64)
+    thresholds = []
+    for k in range(entropy.shape[1] - 1):
+        values = numpy.unique(entropy[:, k])
+        if len(values) == 1:
+            thresholds.append(float(values[0]) + 1.0)
+            continue
+        i = int(numpy.diff(values).argmax())
+        thresholds.append(float((values[i] + values[i + 1]) / 2))
+    return thresholds
 
 
 def assert_is_network(spec, n=3):
@@ -52,7 +82,7 @@ def assert_is_network(spec, n=3):
 def assert_runtime_matches_chainer(name, model, network, x):
     """Runtime ``name`` gives Chainer's logits at every exit and on the
     main path (within :data:`ATOL`; the same classes), and its early exit makes Chainer's
-    choices at a threshold between the records."""
+    choices at thresholds between the records (:func:`thresholds_between`)."""
     from branchynet.exits import inference
     from branchynet.runtimes.runtime import make_runtime
     rt = make_runtime(model, network, name)
@@ -63,9 +93,7 @@ def assert_runtime_matches_chainer(name, model, network, x):
     numpy.testing.assert_allclose(got_h, want_h, atol=ATOL)
     numpy.testing.assert_array_equal(numpy.asarray(rt.predict_main(x)),
                                      want[:, -1].argmax(axis=1))
-    entropy = want_h
-    t = [float(numpy.median(entropy[:, k]))
-         for k in range(model.n_exits - 1)]
+    t = thresholds_between(want_h)
     got_p, got_e = rt.early_exit(x, t)
     want_p, want_e = inference.early_exit(model, x, t)
     numpy.testing.assert_array_equal(numpy.asarray(got_e), want_e)
@@ -89,18 +117,39 @@ def assert_is_runtime(cls, network='b_lenet', n=8):
         assert isinstance(text, str) and text.strip()
 
 
-def assert_is_dataset(spec, data_root):
+def assert_is_dataset(spec, data_root, whitened=None):
     """A registered data set, loaded from ``data_root``, has its declared
-    image shape, float32 images in [0, 1] (or whitened: finite), int32
-    labels covering its classes, and as many class names as classes."""
+    image shape, float32 images in [0, 1] (or, whitened, finite), int32
+    labels covering every one of its classes in both splits, and as many
+    class names as classes.
+
+    Args:
+        spec (DatasetSpec): the data set's registry entry.
+        data_root (str): where its files are.
+        whitened (bool): its images are whitened (any finite values);
+            default: whether its name is in :data:`WHITENED`.
+    """
+    if whitened is None:
+        whitened = spec.name in WHITENED
     assert len(spec.shape) == 3 and spec.n_classes >= 2 and spec.n_train > 0
     x_train, y_train, x_test, y_test = spec.load(data_root)
     assert len(x_train) == spec.n_train, (len(x_train), spec.n_train)
-    for x, y in ((x_train, y_train), (x_test, y_test)):
-        assert x.dtype == numpy.float32 and x.shape[1:] == spec.shape
-        assert numpy.isfinite(x).all()
-        assert y.dtype == numpy.int32 and len(y) == len(x)
-        assert y.min() >= 0 and y.max() < spec.n_classes
+    classes = numpy.arange(spec.n_classes)
+    for split, x, y in (('train', x_train, y_train),
+                        ('test', x_test, y_test)):
+        assert x.dtype == numpy.float32, (split, x.dtype)
+        assert x.shape[1:] == spec.shape, (split, x.shape)
+        assert numpy.isfinite(x).all(), split
+        if not whitened:
+            assert x.min() >= 0 and x.max() <= 1, (
+                '%s images outside [0, 1]: %g..%g' % (split, x.min(),
+                                                      x.max()))
+        assert y.dtype == numpy.int32 and y.ndim == 1, (split, y.dtype)
+        assert len(y) == len(x), (split, len(y), len(x))
+        assert y.min() >= 0 and y.max() < spec.n_classes, split
+        missing = numpy.setdiff1d(classes, y)
+        assert not len(missing), '%s labels miss classes %s' % (
+            split, missing.tolist())
     assert len(spec.classes(data_root)) == spec.n_classes
 
 
@@ -128,7 +177,7 @@ def assert_onnx_matches_chainer(model, x):
     numpy.testing.assert_allclose(got_h, want_h, atol=ATOL)
     numpy.testing.assert_allclose(onnx_inference.forward_main(rt.net, x),
                                   want[:, -1], atol=ATOL)
-    t = [float(numpy.median(want_h[:, k])) for k in range(model.n_exits - 1)]
+    t = thresholds_between(want_h)
     for got_a, want_a in zip(rt.early_exit(x, t),
                              inference.early_exit(model, x, t)):
         numpy.testing.assert_array_equal(got_a, want_a)
