@@ -13,7 +13,15 @@ setup(
                 'reproduced on Chainer 7 / CuPy',
     packages=find_packages(include=['branchynet', 'branchynet.*']),
     # the Pythons CI tests (scripts/pythons.sh)
-    python_requires='>=3.10,<3.14',
+    python_requires='>=3.10,<3.15',
+    classifiers=[
+        'Programming Language :: Python :: 3',
+        'Programming Language :: Python :: 3.10',
+        'Programming Language :: Python :: 3.11',
+        'Programming Language :: Python :: 3.12',
+        'Programming Language :: Python :: 3.13',
+        'Programming Language :: Python :: 3.14',
+    ],
     install_requires=[
         'chainer==7.8.1',
         'numpy>=2,<3',

@@ -45,7 +45,12 @@ VENV=${1:-$ROOT/.venv}
 for f in locks/cpu.txt locks/pip.txt locks/build-constraints.txt setup.py; do
   [ -f "$ROOT/$f" ] || die "$ROOT/$f is missing"
 done
-RANGE="${SUPPORTED_PYTHONS%% *} to ${SUPPORTED_PYTHONS##* }"
+LO=${SUPPORTED_PYTHONS%% *} HI=${SUPPORTED_PYTHONS##* }
+RANGE="$LO to $HI"
+NEWEST_FIRST='' NAMES=''
+for v in $SUPPORTED_PYTHONS; do NEWEST_FIRST="$v $NEWEST_FIRST" NAMES="python$v $NAMES"; done
+# where the advice could add Debian's packages (apt-cache found none to offer)
+APT_HINT=
 mkdir -p "$(dirname "$VENV")" || die "cannot create the parent folder of $VENV"
 VENV=$(cd "$(dirname "$VENV")" && pwd)/$(basename "$VENV")
 STAMP=$VENV/.branchynet-setup.sha256
@@ -73,24 +78,101 @@ fi
 py_minor() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true; }
 is_supported() { case " $SUPPORTED_PYTHONS " in *" $1 "*) [ -n "$1" ] ;; *) return 1 ;; esac; }
 
+# Why Python $1 cannot run the project, in words, from locks/wheel-gaps.txt
+# (written by scripts/lock.sh): "onnxruntime 1.32.0 has no wheel for Python
+# 3.15", or nothing when the lock names no missing wheel there.
+wheel_gap() {
+  local plat py p pkg pkgs=''
+  [ "$(uname -s 2>/dev/null)" = Linux ] || return 0
+  case "$(uname -m 2>/dev/null)" in
+    x86_64|amd64) plat=x86_64-manylinux ;;
+    aarch64|arm64) plat=aarch64-manylinux ;;
+    *) return 0 ;;
+  esac
+  [ -f "$ROOT/locks/wheel-gaps.txt" ] || return 0
+  while read -r py p pkg; do
+    [ "$py" = "$1" ] || continue
+    case "$p" in "$plat"*) pkgs="$pkgs, ${pkg/==/ }" ;; esac
+  done < "$ROOT/locks/wheel-gaps.txt"
+  [ -z "$pkgs" ] || echo "${pkgs#, } publishes no wheel for Python $1"
+}
+
+# What stands in the way, and advice that works on this machine, for one
+# without a supported Python: why the Pythons found do not do (too new: the
+# wheels missing there, from locks/wheel-gaps.txt; too old), then the
+# Debian/Ubuntu package of a supported Python that apt can install (python3
+# itself when its candidate is supported, else python3.X), or else where to
+# get one.
+advice() {   # advice FOUND_VERSIONS...
+  local v f cand newest='' oldest='' why='' gap
+  for f in "$@"; do
+    if [ "${f#3.}" -gt "${HI#3.}" ]; then
+      { [ -z "$newest" ] || [ "${f#3.}" -gt "${newest#3.}" ]; } && newest=$f
+    elif [ "${f#3.}" -lt "${LO#3.}" ]; then
+      { [ -z "$oldest" ] || [ "${f#3.}" -lt "${oldest#3.}" ]; } && oldest=$f
+    fi
+  done
+  if [ -n "$newest" ]; then
+    gap=$(wheel_gap "$newest")
+    why="the project does not run on Python $newest yet${gap:+ ($gap)}; "
+  elif [ -n "$oldest" ]; then
+    why="Python $oldest is too old for the project; "
+  fi
+  if command -v apt-cache >/dev/null 2>&1; then
+    cand=$(apt-cache policy python3 2>/dev/null | sed -n 's/^ *Candidate: \([0-9]*\.[0-9]*\).*/\1/p')
+    if is_supported "$cand"; then
+      echo "${why}install Debian's Python $cand: apt-get install python3 python3-venv"; return
+    fi
+    for v in $NEWEST_FIRST; do
+      cand=$(apt-cache policy "python$v" 2>/dev/null | sed -n 's/^ *Candidate: //p')
+      if [ -n "$cand" ] && [ "$cand" != '(none)' ]; then
+        echo "${why}install Debian's Python $v beside it: apt-get install python$v python$v-venv"; return
+      fi
+    done
+  fi
+  if [ -n "$newest" ]; then
+    echo "${why}install Python $HI or older (python.org, pyenv or uv) and set PYTHON=/path/to/python$HI"
+  elif [ -n "$oldest" ]; then
+    echo "${why}install Python $LO to $HI (python.org, pyenv or uv) and set PYTHON=/path/to/python3.X"
+  else
+    echo "install Python $LO to $HI (on Debian/Ubuntu: apt-get install python3 python3-venv; else python.org) or set PYTHON=/path/to/python3.X"
+  fi
+}
+
 # The newest supported interpreter on PATH (or PYTHON=, which must be supported).
 find_python() {
   if [ -n "${PYTHON:-}" ]; then
-    local v; v=$(py_minor "$PYTHON")
+    local v gap; v=$(py_minor "$PYTHON")
     [ -n "$v" ] || die "PYTHON=$PYTHON does not run"
-    is_supported "$v" || die "PYTHON=$PYTHON is Python $v; supported: $RANGE"
+    if ! is_supported "$v"; then
+      gap=$(wheel_gap "$v")
+      die "PYTHON=$PYTHON is Python $v; supported: $RANGE${gap:+ ($gap)}"
+    fi
     echo "$PYTHON"; return
   fi
-  local best='' best_v='' cand v names=''
+  local best='' best_v='' cand v m found='' found_v=()
   # python3.X for every supported X, newest first, then plain python3
-  for v in $SUPPORTED_PYTHONS; do names="python$v $names"; done
-  for cand in $names python3; do
+  for cand in $NAMES python3; do
     command -v "$cand" >/dev/null 2>&1 || continue
     v=$(py_minor "$cand")
     is_supported "$v" || continue
     if [ -z "$best" ] || [ "${v#3.}" -gt "${best_v#3.}" ]; then best=$cand best_v=$v; fi
   done
-  [ -n "$best" ] || die "no supported Python found (looked for ${names// /, }and python3; supported: $RANGE): install one (e.g. apt-get install python3 python3-venv) or set PYTHON=/path/to/python3.X"
+  if [ -z "$best" ]; then
+    # what is there instead: python3 and any python3.X, with its version
+    for ((m = 30; m >= 0; m--)); do
+      cand=python3.$m
+      command -v "$cand" >/dev/null 2>&1 || continue
+      v=$(py_minor "$cand"); [ -n "$v" ] || continue
+      found="$found, $cand ($v)"; found_v+=("$v")
+    done
+    if command -v python3 >/dev/null 2>&1; then
+      v=$(py_minor python3)
+      if [ -n "$v" ]; then found="$found, python3 ($v)"; found_v+=("$v"); fi
+    fi
+    found=${found#, }
+    die "no supported Python found (needs $RANGE; found ${found:-none}): $(advice "${found_v[@]}")"
+  fi
   echo "$best"
 }
 
@@ -152,9 +234,23 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 say "installing pip from locks/pip.txt"
 "$VPY" -m pip install --quiet --require-hashes -r "$ROOT/locks/pip.txt" || die "installing pip in $VENV failed"
 say "installing locks/$LOCKNAME.txt (hash-checked) with $("$VPY" -m pip --version | cut -d' ' -f1-2)"
-PIP_BUILD_CONSTRAINT=$ROOT/locks/build-constraints.txt \
-  "$VPY" -m pip install --require-hashes --no-deps -r "$ROOT/locks/$LOCKNAME.txt" \
-  || die "pip install -r locks/$LOCKNAME.txt failed in $VENV (see pip's messages above)"
+# Wheels only, but for chainer (an sdist): a package without a wheel for this
+# Python is named in one line instead of being built from source for long
+# minutes and failing there. pip's stderr is kept and shown unless that line
+# says it all.
+PIPLOG=$VENV/.branchynet-pip.log
+if ! PIP_BUILD_CONSTRAINT=$ROOT/locks/build-constraints.txt \
+  "$VPY" -m pip install --require-hashes --no-deps --only-binary :all: --no-binary chainer \
+  -r "$ROOT/locks/$LOCKNAME.txt" 2>"$PIPLOG"; then
+  missing=$(sed -n 's/^ERROR: No matching distribution found for \([^ ]*\).*/\1/p' "$PIPLOG" | head -n1)
+  if [ -n "$missing" ] && grep -q '(from versions: ' "$PIPLOG" \
+     && ! grep -qiE 'Retrying|connection|ProxyError|SSLError|Could not fetch URL' "$PIPLOG"; then
+    die "${missing/==/ } publishes no wheel for Python $(py_minor "$VPY") on $(uname -s) $(uname -m): use another Python of $RANGE (rm -rf $VENV; PYTHON=/path/to/python3.X)"
+  fi
+  cat "$PIPLOG" >&2
+  die "pip install -r locks/$LOCKNAME.txt failed in $VENV (see pip's messages above)"
+fi
+cat "$PIPLOG" >&2
 # The checkout itself, built with the setuptools the lock just installed.
 (cd "$ROOT" && "$VPY" -m pip install --quiet --no-deps --no-build-isolation -e .) \
   || die "pip install -e . failed in $VENV (see pip's messages above)"

@@ -15,7 +15,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, 'scripts', 'setup_venv.sh')
 TOOLS = ('bash', 'sh', 'env', 'sed', 'cut', 'cat', 'mkdir', 'ls', 'dirname',
-         'basename', 'sha256sum', 'head', 'rm', 'flock', 'pwd')
+         'basename', 'sha256sum', 'head', 'rm', 'flock', 'pwd', 'uname', 'grep',
+         'chmod')
 
 
 def fake_python(path, minor):
@@ -58,13 +59,13 @@ def one_error_line(proc):
 
 
 def test_takes_the_newest_supported_python(bin_dir, tmp_path):
-    for minor in (9, 10, 13, 14):
+    for minor in (9, 10, 13, 14, 15):
         fake_python(bin_dir / ('python3.%d' % minor), minor)
     fake_python(bin_dir / 'python3.11', 11)
-    os.symlink(bin_dir / 'python3.14', bin_dir / 'python3')
+    os.symlink(bin_dir / 'python3.15', bin_dir / 'python3')
     proc = setup(bin_dir, '--dry-run', str(tmp_path / 'v'))
     assert proc.returncode == 0, proc.stderr
-    assert 'with python3.13 (Python 3.13) and install locks/cpu.txt' \
+    assert 'with python3.14 (Python 3.14) and install locks/cpu.txt' \
         in proc.stdout
     assert not (tmp_path / 'v').exists()
 
@@ -75,20 +76,172 @@ def test_python3_counts_when_it_is_the_only_one(bin_dir, tmp_path):
     assert 'with python3 (Python 3.12)' in proc.stdout, proc.stderr
 
 
+def test_python3_14_is_supported(bin_dir, tmp_path):
+    # Debian testing (forky), Fedora, Arch, Homebrew: python3 is 3.14
+    fake_python(bin_dir / 'python3', 14)
+    proc = setup(bin_dir, '--dry-run', str(tmp_path / 'v'))
+    assert 'with python3 (Python 3.14)' in proc.stdout, proc.stderr
+
+
 def test_no_supported_python_is_one_line(bin_dir, tmp_path):
     fake_python(bin_dir / 'python3', 9)
-    fake_python(bin_dir / 'python3.14', 14)
+    fake_python(bin_dir / 'python3.15', 15)
     line = one_error_line(setup(bin_dir, str(tmp_path / 'v')))
-    for v in ('python3.13', 'python3.12', 'python3.11', 'python3.10',
-              '3.10 to 3.13', 'PYTHON='):
+    for v in ('needs 3.10 to 3.14', 'found python3.15 (3.15), python3 (3.9)',
+              'does not run on Python 3.15 yet', 'PYTHON='):
         assert v in line
     assert not (tmp_path / 'v').exists()
+
+
+def fake_apt_cache(bin_dir, **candidates):
+    """``apt-cache policy PKG`` answering each package's candidate version
+    (python3_14='3.14.8-1' for python3.14), nothing for other packages."""
+    cases = ''.join('  %s) printf \'%s:\\n  Installed: (none)\\n  Candidate: '
+                    '%s\\n\' ;;\n' % (name.replace('_', '.'),
+                                         name.replace('_', '.'), version)
+                    for name, version in candidates.items())
+    path = bin_dir / 'apt-cache'
+    path.write_text('#!/bin/sh\n[ "$1" = policy ] || exit 1\n'
+                    'case "$2" in\n%s  *) echo "N: Unable to locate package '
+                    '$2" >&2 ;;\nesac\n' % cases)
+    os.chmod(path, 0o755)
+
+
+def test_only_a_newer_python_on_debian_names_the_package_to_install(
+        bin_dir, tmp_path):
+    # Debian unstable: python3 is 3.15, and python3.14 can still be installed
+    fake_python(bin_dir / 'python3', 15)
+    fake_apt_cache(bin_dir, python3='3.15.2-1', python3_14='3.14.8-1',
+                   python3_15='3.15.2-1')
+    line = one_error_line(setup(bin_dir, str(tmp_path / 'v')))
+    assert 'found python3 (3.15)' in line and 'needs 3.10 to 3.14' in line
+    assert 'does not run on Python 3.15 yet' in line
+    assert line.endswith('apt-get install python3.14 python3.14-venv'), line
+
+
+def test_debian_whose_python3_package_is_supported_says_install_it(
+        bin_dir, tmp_path):
+    # a minimal Debian 13 without Python: apt's python3 is 3.13
+    fake_apt_cache(bin_dir, python3='3.13.5-1', python3_13='3.13.5-2')
+    line = one_error_line(setup(bin_dir, str(tmp_path / 'v')))
+    assert 'found none' in line
+    assert line.endswith("install Debian's Python 3.13: "
+                         'apt-get install python3 python3-venv'), line
+
+
+def test_without_a_package_to_offer_it_says_the_python_is_not_supported_yet(
+        bin_dir, tmp_path):
+    fake_python(bin_dir / 'python3', 15)
+    fake_apt_cache(bin_dir, python3='3.15.2-1', python3_13='(none)')
+    line = one_error_line(setup(bin_dir, str(tmp_path / 'v')))
+    assert 'the project does not run on Python 3.15 yet' in line
+    assert 'install Python 3.14 or older' in line
+    assert 'apt-get' not in line
+
+
+def test_a_too_old_python_is_named(bin_dir, tmp_path):
+    fake_python(bin_dir / 'python3', 9)
+    line = one_error_line(setup(bin_dir, str(tmp_path / 'v')))
+    assert 'found python3 (3.9)' in line
+    assert 'Python 3.9 is too old for the project' in line
+    assert 'install Python 3.10 to 3.14' in line
+
+
+def gaps():
+    """{(python, platform): [package==version]} of locks/wheel-gaps.txt."""
+    out = {}
+    for line in read('locks', 'wheel-gaps.txt').splitlines():
+        if line.strip() and not line.startswith('#'):
+            py, plat, pkg = line.split()
+            out.setdefault((py, plat), []).append(pkg)
+    return out
+
+
+@pytest.mark.skipif(os.uname().sysname != 'Linux'
+                    or os.uname().machine != 'x86_64',
+                    reason='the wheel gaps are read for Linux x86_64 here')
+def test_a_python_the_lock_has_no_wheels_for_names_the_package(bin_dir,
+                                                               tmp_path):
+    nxt = '3.%d' % (int(supported()[-1].split('.')[1]) + 1)
+    missing = gaps().get((nxt, 'x86_64-manylinux_2_28'))
+    if not missing:
+        pytest.skip('every package has a wheel for Python %s now' % nxt)
+    name, version = missing[0].split('==')
+    fake_python(bin_dir / 'python3', int(nxt.split('.')[1]))
+    line = one_error_line(setup(bin_dir, str(tmp_path / 'v')))
+    assert '%s %s publishes no wheel for Python %s' % (name, version, nxt) \
+        in line
+    py = fake_python(tmp_path / 'py', int(nxt.split('.')[1]))
+    line = one_error_line(setup(bin_dir, str(tmp_path / 'v'), PYTHON=py))
+    assert 'is Python %s' % nxt in line
+    assert '%s %s publishes no wheel' % (name, version) in line
+
+
+def test_a_newer_python_beside_a_supported_one_is_passed_over(bin_dir,
+                                                              tmp_path):
+    fake_python(bin_dir / 'python3', 15)
+    fake_python(bin_dir / 'python3.12', 12)
+    proc = setup(bin_dir, '--dry-run', str(tmp_path / 'v'))
+    assert 'with python3.12 (Python 3.12)' in proc.stdout, proc.stderr
+
+
+def venv_making_python(path, minor, pip_stderr):
+    """A stand-in interpreter whose ``-m venv DIR`` makes a venv whose pip
+    installs locks/pip.txt and fails on the stack's lock, printing
+    ``pip_stderr``."""
+    inner = ('#!/bin/sh\n'
+             'case "$1" in\n'
+             '  -c) echo 3.%d ;;\n'
+             '  -m) case "$*" in\n'
+             '        *locks/pip.txt*) exit 0 ;;\n'
+             '        *--version*) echo "pip 26.3 from here" ;;\n'
+             '        *) cat >&2 <<"EOF"\n%sEOF\n'
+             '           exit 1 ;;\n'
+             '      esac ;;\n'
+             '  *) exit 1 ;;\n'
+             'esac\n' % (minor, pip_stderr))
+    with open(path, 'w') as f:
+        f.write('#!/bin/sh\n'
+                'case "$1" in\n'
+                '  -c) echo 3.%d ;;\n'
+                '  -V) echo "Python 3.%d.0" ;;\n'
+                '  -m) mkdir -p "$3/bin" && cat > "$3/bin/python" <<"INNER"\n'
+                '%sINNER\n'
+                '      chmod +x "$3/bin/python" ;;\n'
+                'esac\n' % (minor, minor, inner))
+    os.chmod(path, 0o755)
+
+
+NO_WHEEL = ('ERROR: Could not find a version that satisfies the requirement '
+            'onnxruntime==1.32.0 (from versions: none)\n'
+            'ERROR: No matching distribution found for onnxruntime==1.32.0\n')
+
+
+def test_a_missing_wheel_at_install_is_one_line_naming_it(bin_dir, tmp_path):
+    venv_making_python(bin_dir / 'python3.12', 12, NO_WHEEL)
+    proc = setup(bin_dir, str(tmp_path / 'v'))
+    line = one_error_line(proc)
+    assert 'onnxruntime 1.32.0 publishes no wheel for Python 3.12' in line
+    assert 'use another Python of 3.10 to 3.14' in line
+
+
+def test_an_unreachable_index_is_not_called_a_missing_wheel(bin_dir,
+                                                            tmp_path):
+    venv_making_python(bin_dir / 'python3.12', 12,
+                       "WARNING: Retrying (Retry(total=4)) after connection "
+                       "broken by 'NewConnectionError'\n" + NO_WHEEL)
+    proc = setup(bin_dir, str(tmp_path / 'v'))
+    assert proc.returncode != 0
+    assert 'publishes no wheel' not in proc.stderr
+    assert 'NewConnectionError' in proc.stderr      # pip's own words shown
+    assert proc.stderr.splitlines()[-1].startswith(
+        'setup_venv.sh: error: pip install -r locks/cpu.txt failed')
 
 
 def test_an_unsupported_PYTHON_is_one_line(bin_dir, tmp_path):
     py = fake_python(tmp_path / 'py', 9)
     line = one_error_line(setup(bin_dir, str(tmp_path / 'v'), PYTHON=py))
-    assert 'is Python 3.9; supported: 3.10 to 3.13' in line
+    assert 'is Python 3.9; supported: 3.10 to 3.14' in line
 
 
 def test_PYTHON_overrides_the_newest(bin_dir, tmp_path):
@@ -192,6 +345,16 @@ def test_setup_py_states_the_supported_range():
     assert "python_requires='>=%s,<%s'" % (lo, nxt) in read('setup.py')
     assert versions == ['3.%d' % m for m in range(int(lo[2:]),
                                                   int(hi[2:]) + 1)]
+    classifiers = re.findall(r"'Programming Language :: Python :: (3\.\d+)'",
+                             read('setup.py'))
+    assert classifiers == versions
+
+
+def test_the_lock_has_a_wheel_of_everything_for_every_supported_python():
+    # on CI's platform (and Linux aarch64): only chainer is built here
+    for (py, plat), packages in gaps().items():
+        assert py not in supported() or 'manylinux' not in plat, \
+            (py, plat, packages)
 
 
 @pytest.mark.parametrize('lock', ['cpu.txt', 'cuda12.txt', 'cuda13.txt'])
@@ -217,3 +380,20 @@ def test_the_readme_table_names_the_locked_numpy():
            if line.startswith('| `.venv` (`scripts/setup_venv.sh`')][0]
     for version, _ in pins('cpu.txt')['numpy']:
         assert version in row, (version, row)
+
+
+def test_the_readme_states_the_supported_range_and_where_each_is_tested():
+    versions = supported()
+    readme = read('README.md')
+    assert '## Set up and run (fresh machine, Python %s to %s)' % (
+        versions[0], versions[-1]) in readme
+    table = readme.split('| Python | supported | tested where |')[1]
+    table = table.split('\n\n')[0]
+    said = {}
+    for row in table.splitlines()[2:]:
+        cells = [c.strip() for c in row.strip('|').split('|')]
+        for v in cells[0].split(', '):
+            said[v] = cells[1]
+    assert {v for v, yes in said.items() if yes == 'yes'} == set(versions)
+    nxt = '3.%d' % (int(versions[-1].split('.')[1]) + 1)
+    assert said.get(nxt) == 'no'
