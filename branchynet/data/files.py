@@ -117,8 +117,8 @@ def check_folder(path, what='data folder'):
         raise BranchyNetError('%s %s cannot be used (%s)'
                               % (what, path, e.strerror or e)) from None
     if not stat.S_ISDIR(mode):
-        raise BranchyNetError('%s %s is %s, not a folder: move it away (the '
-                              'data set goes in a folder of that name)'
+        raise BranchyNetError('%s %s is %s, not a folder: move it away, '
+                              'a folder of that name goes there'
                               % (what, path, kind(mode)))
 
 

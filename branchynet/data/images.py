@@ -268,7 +268,11 @@ def _cache_path(root, channels, data_root):
     check_folder(folder, 'image cache folder')
     path = os.path.join(folder, '%s.npz' % key)
     # a FIFO (or a folder) there is refused, never opened nor replaced
-    check_regular(path, 'image cache')
+    try:
+        check_regular(path, 'image cache')
+    except BranchyNetError as e:
+        raise BranchyNetError('%s: remove it (the cache is rebuilt from the '
+                              'images)' % e) from None
     return path
 
 
