@@ -38,6 +38,7 @@ from scipy.stats import trim_mean
 
 from branchynet.errors import BranchyNetError
 from branchynet.networks.layers import ResBlock, flatten
+from branchynet.runtimes.onnx.converters import link_kind, own_code
 from branchynet.runtimes.runtime import as_runtime
 
 
@@ -223,10 +224,10 @@ def _free(link, out):
 
 #: every link kind the multiply-add counter knows -> the multiply-adds per
 #: sample of one call, ``(link, output) -> int`` (a subclass counts as its
-#: class unless it has a forward of its own). Only convolutions and linear
-#: layers count (the usual convention: normalisation, pooling and
-#: activations are comparatively free); a kind not here is an error, never
-#: counted as 0 unseen.
+#: class unless it has a forward or a __call__ of its own). Only
+#: convolutions and linear layers count (the usual convention:
+#: normalisation, pooling and activations are comparatively free); a kind
+#: not here is an error, never counted as 0 unseen.
 LINK_MACS = {
     L.Convolution2D: _conv_macs,       # groups and dilation included
     L.Linear: _linear_macs,
@@ -253,17 +254,19 @@ LAMBDA_HINT = ('; a lambda cannot be recognised: use the chainer function '
 
 def _link_macs(link, where):
     """``LINK_MACS``' entry for ``link``'s kind; an error naming the layer
-    at ``where`` when it has none."""
-    for kind in type(link).__mro__:
-        if kind in LINK_MACS:
-            # a forward of its own may do anything: not its parent's kind
-            if type(link).forward is kind.forward:
-                return LINK_MACS[kind]
-            break
+    at ``where`` when it has none (a subclass with a ``forward`` or a
+    ``__call__`` of its own may do anything: not its parent's kind)."""
+    try:
+        kind = link_kind(link, LINK_MACS)
+        if kind is not None:
+            return LINK_MACS[kind]
+        reason = 'its kind is not in'
+    except BranchyNetError as e:
+        reason = '%s in' % e
     raise BranchyNetError(
-        'cannot count the multiply-adds of %s (%s): its kind is not in '
+        'cannot count the multiply-adds of %s (%s): %s '
         'branchynet.measurement.profiling.LINK_MACS'
-        % (where, type(link).__name__))
+        % (where, type(link).__name__, reason))
 
 
 def check_layers(model):
@@ -283,7 +286,7 @@ def check_layers(model):
 
 def _check_layer(layer, where):
     if isinstance(layer, chainer.Sequential) and \
-            type(layer).forward is chainer.Sequential.forward:
+            own_code(layer, chainer.Sequential) is None:
         for i, sub in enumerate(layer):
             _check_layer(sub, '%s/%d' % (where, i))
     elif isinstance(layer, chainer.Link):

@@ -81,8 +81,9 @@ def assert_is_network(spec, n=3):
 
 def assert_runtime_matches_chainer(name, model, network, x):
     """Runtime ``name`` gives Chainer's logits at every exit and on the
-    main path (within :data:`ATOL`; the same classes), and its early exit makes Chainer's
-    choices at thresholds between the records (:func:`thresholds_between`)."""
+    main path (within :data:`ATOL`; the same classes), and its early exit
+    makes Chainer's choices at thresholds between the records
+    (:func:`thresholds_between`)."""
     from branchynet.exits import inference
     from branchynet.runtimes.runtime import make_runtime
     rt = make_runtime(model, network, name)

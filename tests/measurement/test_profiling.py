@@ -113,9 +113,30 @@ class OwnLinear(L.Linear):
         return super().forward(x) * 2
 
 
+class CallLinear(L.Linear):
+    """A linear kind with a __call__ of its own: not a linear layer."""
+
+    def __call__(self, x):
+        return super().__call__(x) * 2
+
+
+class CallLinearChild(CallLinear):
+    """No method of its own, but its parent's __call__."""
+
+
+class CallSequential(chainer.Sequential):
+    """A container that does more than run its layers in turn."""
+
+    def __call__(self, x):
+        return super().__call__(x) + 1
+
+
 @pytest.mark.parametrize('layer, where, kind', [
     (lambda: L.DepthwiseConvolution2D(8, 1, 1), 'stages/1/1',
      'DepthwiseConvolution2D'),
+    (lambda: CallLinear(8, 8), 'stages/1/1', 'CallLinear'),
+    (lambda: CallLinearChild(8, 8), 'stages/1/1', 'CallLinearChild'),
+    (lambda: CallSequential(L.Linear(8, 8)), 'stages/1/1', 'CallSequential'),
     (lambda: F.sin, 'stages/1/1', 'sin'),
     (lambda: functools.partial(F.rrelu, l=0.1), 'stages/1/1', 'rrelu'),
     (lambda: (lambda x: x), 'stages/1/1', '<lambda>'),
@@ -138,6 +159,19 @@ def test_an_unknown_layer_fails_in_one_line_naming_it(layer, where, kind):
     assert message.startswith('cannot count the multiply-adds of %s (%s): '
                               % (where, kind))
     assert ('lambda cannot be recognised' in message) == (kind == '<lambda>')
+    assert ('with a __call__ of its own' in message) == kind.startswith(
+        'Call')
+
+
+def test_a_subclass_without_code_of_its_own_counts_as_its_class():
+    class Renamed(L.Linear):
+        """Only a name of its own."""
+    numpy.random.seed(0)
+    model = BranchyNet([chainer.Sequential(Renamed(8, 6))],
+                       [chainer.Sequential(L.Linear(6, 4))])
+    check_layers(model)
+    macs = count_macs(model, numpy.zeros((1, 8), numpy.float32))
+    assert (macs['stage'], macs['exit']) == ([48], [24])
 
 
 def test_a_link_inside_a_known_chain_must_be_known_too(monkeypatch):

@@ -58,6 +58,14 @@ class Doubling(chainer.Link):
         return 2 * x
 
 
+class CallLinear(L.Linear):
+    """A Linear whose __call__ (not forward) does more: Chainer runs it,
+    an exporter that took it for a Linear would write a plain Gemm."""
+
+    def __call__(self, x):
+        return super().__call__(x) * 2 + 1
+
+
 @pytest.mark.parametrize('layer, kind, why', [
     (lambda: (lambda x: x), '<lambda>', 'lambda cannot be recognised'),
     (Doubling, 'Doubling', 'LINK_MACS'),
@@ -68,6 +76,10 @@ class Doubling(chainer.Link):
      'fixes the batch size'),
     (lambda: L.Convolution2D(3, 4, 1), 'Convolution2D',
      'fails on an input of shape (1, 4, 3, 3)'),
+    (lambda: CallLinear(None, 6), 'CallLinear',
+     "a subclass of Linear with a __call__ of its own (which may do "
+     "anything) is not Linear's kind in "
+     "branchynet.measurement.profiling.LINK_MACS"),
 ])
 def test_an_unsupported_layer_is_one_line_naming_it(layer, kind, why):
     with pytest.raises(BranchyNetError) as e:
@@ -119,3 +131,23 @@ def test_not_a_branchynet():
     with pytest.raises(BranchyNetError, match='expected a '
                        'branchynet.BranchyNet, got Sequential'):
         check_supported(chainer.Sequential(F.relu), (3, 8, 8))
+
+
+def test_a_subclass_with_a_call_of_its_own_is_refused_by_both_checks(
+        monkeypatch):
+    """Item 5 of issue 31: the counter refuses it; and were the counter
+    told its kind, the exporter would still refuse it, not write a Linear
+    that ONNX Runtime runs otherwise than Chainer."""
+    model = every_kind([flatten, CallLinear(None, 6)])
+    with pytest.raises(BranchyNetError, match=r'^cannot count the '
+                       r'multiply-adds of stages/1/13 \(CallLinear\): a '
+                       r'subclass of Linear with a __call__ of its own'):
+        check_supported(model, (3, 8, 8))
+    monkeypatch.setitem(profiling.LINK_MACS, CallLinear,
+                        profiling.LINK_MACS[L.Linear])
+    with pytest.raises(BranchyNetError) as e:
+        check_supported(model, (3, 8, 8))
+    assert str(e.value) == (
+        "cannot export stages/1/13 (CallLinear): no ONNX converter: a "
+        "subclass of Linear with a __call__ of its own (which may do "
+        "anything) is not Linear's kind")

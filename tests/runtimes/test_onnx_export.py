@@ -141,6 +141,56 @@ def test_pool_size_formula_and_the_case_where_onnx_differs():
                  numpy.zeros((1, 1, 5, 5), numpy.float32))
 
 
+def _onnx_runtime_pool(x, k, s, p):
+    """ONNX Runtime's MaxPool with ``ceil_mode=1`` on ``x``, as given (no
+    check of the exporter's)."""
+    g = _Graph()
+    out = g.op('MaxPool', ['input'], kernel_shape=[k, k], strides=[s, s],
+               pads=[p] * 4, ceil_mode=1)
+    g.op('Identity', [out], out='y')
+    model = g.model([('input', ['N'] + list(x.shape[1:]))],
+                    [('y', ['N', x.shape[1], 'H', 'W'])], 'pool')
+    return session(model).run(None, {'input': x})[0]
+
+
+def test_padded_pooling_exports_as_chainer_computes_it_or_not_at_all():
+    """Every max pooling with ``cover_all`` and pad up to the window on
+    3..8 pixels: the size formula is ONNX Runtime's, and the exporter
+    writes what Chainer computes or refuses in one line. Size 5, window 2,
+    stride 3, pad 1: Chainer's third window starts in the right padding
+    (3x3), ONNX Runtime drops it (2x2)."""
+    rng = numpy.random.RandomState(0)
+    refused = []
+    for size in range(3, 9):
+        x = rng.randn(2, 1, size, size).astype(numpy.float32)
+        for k in (1, 2, 3):
+            for stride in (1, 2, 3):
+                for pad in range(k):
+                    case = (size, k, stride, pad)
+                    got = _onnx_runtime_pool(x, k, stride, pad)
+                    assert got.shape[2:] == (onnx_pool_outsize(
+                        size, k, stride, pad, True),) * 2, case
+                    layer = functools.partial(F.max_pooling_2d, ksize=k,
+                                              stride=stride, pad=pad)
+                    want = layer(x).array
+                    g = _Graph()
+                    try:
+                        out, _ = _convert(g, layer, 'input', x)
+                    except BranchyNetError as e:
+                        assert 'ONNX would give' in str(e), case
+                        assert got.shape != want.shape, case
+                        refused.append(case)
+                        continue
+                    g.op('Identity', [out], out='y')
+                    model = g.model([('input', ['N', 1, size, size])],
+                                    [('y', ['N'] + list(want.shape[1:]))],
+                                    'pool')
+                    numpy.testing.assert_array_equal(
+                        session(model).run(None, {'input': x})[0], want,
+                        err_msg=str(case))
+    assert (5, 2, 3, 1) in refused
+
+
 def _exported_lrn(layer, x):
     g = _Graph()
     out, want = _convert(g, layer, 'input', x)
@@ -238,6 +288,8 @@ LAYER_KINDS = {
     'clipped_relu': (lambda: [functools.partial(F.clipped_relu, z=0.5)], list,
                      'Clip'),
     'linear_nobias': (list, lambda: [L.Linear(None, 7, nobias=True)], 'Gemm'),
+    'renamed_conv': (lambda: [RenamedConvolution(4, 4, 3, pad=1)], list,
+                     'Conv'),
     'conv_groups_dilation': (lambda: [L.Convolution2D(
         4, 4, 3, pad=2, dilate=2, groups=2)], list, 'Conv'),
     'flatten': (list, lambda: [flatten], 'Flatten'),
@@ -283,12 +335,25 @@ class OwnConvolution(L.Convolution2D):
         return super().forward(x) + 1
 
 
+class CallConvolution(L.Convolution2D):
+    """A convolution kind with a __call__ of its own: not a convolution."""
+
+    def __call__(self, x):
+        return super().__call__(x) + 1
+
+
+class RenamedConvolution(L.Convolution2D):
+    """A name of its own, no code of its own: a convolution."""
+
+
 @pytest.mark.parametrize('layer, where, kind, why', [
     (lambda: (lambda x: x), 'stages/0/1', '<lambda>', 'lambda cannot be'),
     (lambda: F.sin, 'stages/0/1', 'sin', 'no ONNX converter'),
     (Doubling, 'stages/0/1', 'Doubling', 'no ONNX converter'),
     (lambda: OwnConvolution(4, 4, 1), 'stages/0/1', 'OwnConvolution',
-     'no ONNX converter'),
+     'a subclass of Convolution2D with a forward of its own'),
+    (lambda: CallConvolution(4, 4, 1), 'stages/0/1', 'CallConvolution',
+     'a subclass of Convolution2D with a __call__ of its own'),
     (lambda: F.flatten, 'stages/0/1', 'flatten', 'batch axis'),
     (lambda: functools.partial(F.reshape, shape=(1, 4, 8, 8)), 'stages/0/1',
      'reshape', 'fixes the batch size'),

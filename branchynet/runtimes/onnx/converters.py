@@ -233,7 +233,7 @@ def _res_block(g, block, h, x_shape, y_shape):
 
 
 #: link classes -> converter (a subclass counts as its class unless it has
-#: a forward of its own)
+#: a forward or a __call__ of its own: :func:`link_kind`)
 LINKS = {L.Convolution2D: _conv, L.Linear: _linear,
          L.BatchNormalization: _batch_norm, ResBlock: _res_block}
 #: chainer.functions (plain or in functools.partial) -> converter
@@ -271,12 +271,42 @@ def kind_of(layer):
     return getattr(func, '__name__', type(func).__name__)
 
 
-def _link_converter(link):
-    for cls in type(link).__mro__:
-        if cls in LINKS:
-            # a forward of its own may do anything: not its parent's kind
-            return LINKS[cls] if type(link).forward is cls.forward else None
+def own_code(link, cls):
+    """The method by which ``link``'s class changes what ``cls`` runs
+    (``'forward'`` or ``'__call__'``: a method of its own may do
+    anything, so the link is not of ``cls``'s kind), or None."""
+    for name in ('forward', '__call__'):
+        if getattr(type(link), name) is not getattr(cls, name):
+            return name
     return None
+
+
+def link_kind(link, table):
+    """The nearest class of ``link`` that ``table`` knows, or None.
+
+    Raises:
+        BranchyNetError: ``link`` is of a subclass of that class with a
+        ``forward`` or ``__call__`` of its own (the message says so; the
+        caller names the layer).
+    """
+    for cls in type(link).__mro__:
+        if cls in table:
+            method = own_code(link, cls)
+            if method is not None:
+                raise BranchyNetError(
+                    'a subclass of %s with a %s of its own (which may do '
+                    'anything) is not %s\'s kind'
+                    % (cls.__name__, method, cls.__name__))
+            return cls
+    return None
+
+
+def _link_converter(link):
+    try:
+        cls = link_kind(link, LINKS)
+    except BranchyNetError as e:
+        raise BranchyNetError('no ONNX converter: %s' % e) from None
+    return None if cls is None else LINKS[cls]
 
 
 def converter(layer):
