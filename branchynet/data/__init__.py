@@ -6,7 +6,9 @@ Every function takes the **data root**, the folder holding ``mnist/``,
 bounded verified downloads), :mod:`.mnist`, :mod:`.cifar10` (the official
 python batches), :mod:`.safe_pickle` (their restricted unpickling),
 :mod:`.pcifar10` (recipes and ``data.npz``), :mod:`.user_npz` (a user's own
-data set file, validated).
+data set file, validated), :mod:`.files` (every data file is opened only
+when it is a regular file, never waiting on a FIFO; a data set's folder is
+checked before anything is downloaded into it).
 
 A data set name is ``mnist``, ``pcifar10``, ``npz:PATH``: a user's own
 file (:func:`~branchynet.data.user_npz.load_user_npz`) standing in for the

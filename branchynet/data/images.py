@@ -34,7 +34,11 @@ The decoded arrays are cached in ``<data root>/images-cache/`` (one ``.npz``
 per folder and channel count, written atomically); a cache is used only when
 its fingerprint, a sha256 over every file's relative path, size and
 modification time and the class list, matches the folder now, so an edited,
-added or removed image rebuilds it.
+added or removed image rebuilds it. The folder is scanned again after
+decoding: one changed while it was read is refused (nothing cached), so the
+fingerprint always describes the images decoded (pcifar10 ``--from-images``
+records it). Every image and the cache are opened only when they are regular
+files (:mod:`branchynet.data.files`).
 """
 import contextlib
 import hashlib
