@@ -104,7 +104,7 @@ wheel_gap() {
 # itself when its candidate is supported, else python3.X), or else where to
 # get one.
 advice() {   # advice FOUND_VERSIONS...
-  local v f cand newest='' oldest='' why='' gap
+  local v f cand policy newest='' oldest='' why='' gap
   for f in "$@"; do
     if [ "${f#3.}" -gt "${HI#3.}" ]; then
       { [ -z "$newest" ] || [ "${f#3.}" -gt "${newest#3.}" ]; } && newest=$f
@@ -119,8 +119,13 @@ advice() {   # advice FOUND_VERSIONS...
     why="Python $oldest is too old for the project; "
   fi
   if command -v apt-cache >/dev/null 2>&1; then
-    cand=$(apt-cache policy python3 2>/dev/null | sed -n 's/^ *Candidate: \([0-9]*\.[0-9]*\).*/\1/p')
+    policy=$(apt-cache policy python3 2>/dev/null)
+    cand=$(echo "$policy" | sed -n 's/^ *Candidate: \([0-9]*\.[0-9]*\).*/\1/p')
     if is_supported "$cand"; then
+      if echo "$policy" | grep -q "^ *Installed: $cand"; then
+        # installed, but another python3 comes first on PATH
+        echo "${why}Debian's Python $cand is installed: PYTHON=/usr/bin/python3"; return
+      fi
       echo "${why}install Debian's Python $cand: apt-get install python3 python3-venv"; return
     fi
     for v in $NEWEST_FIRST; do

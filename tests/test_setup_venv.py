@@ -93,12 +93,15 @@ def test_no_supported_python_is_one_line(bin_dir, tmp_path):
     assert not (tmp_path / 'v').exists()
 
 
-def fake_apt_cache(bin_dir, **candidates):
+def fake_apt_cache(bin_dir, installed=(), **candidates):
     """``apt-cache policy PKG`` answering each package's candidate version
-    (python3_14='3.14.8-1' for python3.14), nothing for other packages."""
-    cases = ''.join('  %s) printf \'%s:\\n  Installed: (none)\\n  Candidate: '
+    (python3_14='3.14.8-1' for python3.14), installed for the names in
+    ``installed``, nothing for other packages."""
+    cases = ''.join('  %s) printf \'%s:\\n  Installed: %s\\n  Candidate: '
                     '%s\\n\' ;;\n' % (name.replace('_', '.'),
-                                         name.replace('_', '.'), version)
+                                         name.replace('_', '.'),
+                                         version if name in installed
+                                         else '(none)', version)
                     for name, version in candidates.items())
     path = bin_dir / 'apt-cache'
     path.write_text('#!/bin/sh\n[ "$1" = policy ] || exit 1\n'
@@ -127,6 +130,15 @@ def test_debian_whose_python3_package_is_supported_says_install_it(
     assert 'found none' in line
     assert line.endswith("install Debian's Python 3.13: "
                          'apt-get install python3 python3-venv'), line
+
+
+def test_debians_python3_shadowed_on_path_is_named(bin_dir, tmp_path):
+    # Debian's python3 (3.13) is installed, but a 3.15 comes first on PATH
+    fake_python(bin_dir / 'python3', 15)
+    fake_apt_cache(bin_dir, installed=('python3',), python3='3.13.5-1')
+    line = one_error_line(setup(bin_dir, str(tmp_path / 'v')))
+    assert line.endswith("Debian's Python 3.13 is installed: "
+                         'PYTHON=/usr/bin/python3'), line
 
 
 def test_without_a_package_to_offer_it_says_the_python_is_not_supported_yet(
