@@ -44,3 +44,17 @@ def test_a_bad_tuning_row_is_named():
     s['sweep_tune'][2] = dict(s['sweep_tune'][2], ms=-1)
     with pytest.raises(BranchyNetError, match=r'sweep_tune\[2\]\.ms'):
         check_sweep_result(s, 'x', DISPLAY)
+
+
+@pytest.mark.parametrize('index, match', [
+    (4, 'chosen_index 4 is outside the 4 sweep points'),
+    (5, 'chosen_index 5 is outside the 4 sweep points'),
+    (-1, 'chosen_index'), (True, 'chosen_index'), (1.0, 'chosen_index')])
+def test_a_chosen_index_of_no_sweep_point_is_refused(index, match):
+    assert len(summary()['sweep_test']) == 4
+    with pytest.raises(BranchyNetError, match=match):
+        check_sweep_result(summary(chosen_index=index), 'x', DISPLAY)
+
+
+def test_the_last_sweep_point_may_be_chosen():
+    check_sweep_result(summary(chosen_index=3), 'x', DISPLAY)
