@@ -41,7 +41,7 @@ if [ "$(cat "$ROOT/.branchynet-pkgs" 2>/dev/null)" != "$PKGS" ]; then
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
   SCRIPT=
   [ -e "/usr/share/debootstrap/scripts/$SUITE" ] || SCRIPT=/usr/share/debootstrap/scripts/sid
-  say "building a $SUITE root in $ROOT ($PKGS)${SCRIPT:+ with sid's debootstrap script}"
+  say "building a $SUITE root in $ROOT ($PKGS)${SCRIPT:+ with the debootstrap script of sid}"
   unmount
   rm -rf --one-file-system "$ROOT"
   # shellcheck disable=SC2086
@@ -68,7 +68,7 @@ else
 fi
 OMPI=$(chroot "$ROOT" sh -c 'mpiexec --version 2>/dev/null | head -n1' || true)
 say "$(chroot "$ROOT" sh -c '. /etc/os-release; echo "$PRETTY_NAME"'), $(chroot "$ROOT" python3 -V), ${OMPI:-no mpiexec}; fresh clone of $SRC"
-ARGS=$(printf ' %q' "$@")
+ARGS=; [ $# = 0 ] || ARGS=$(printf ' %q' "$@")
 chroot "$ROOT" env -i HOME=/root LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
   BRANCHYNET_DATA_ROOT=/root/data CI="${CI:-}" bash -c "
     set -e; cd /root/repo
