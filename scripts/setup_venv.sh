@@ -6,15 +6,18 @@
 # --dry-run prints the Python and the lock it would use, and changes nothing.
 #
 # Python: the newest supported interpreter found on PATH (python3.X for each
-# supported X, then python3); PYTHON=/path/to/python picks
-# one. Supported: the versions in scripts/pythons.sh (setup.py says the same).
+# supported X, then python3; a newer, unsupported one is passed over);
+# PYTHON=/path/to/python picks one. Supported: the versions in
+# scripts/pythons.sh (setup.py says the same). With none, one line names the
+# Pythons found, what is missing for them (locks/wheel-gaps.txt) and advice.
 #
 # Installs pip from locks/pip.txt, then every package from locks/cpu.txt
 # (--gpu: locks/cuda12.txt or locks/cuda13.txt, the stack plus the CuPy that
 # matches the CUDA version nvidia-smi reports; BRANCHYNET_CUDA=12|13 chooses by
-# hand) with --require-hashes, then the checkout itself (editable). chainer
-# 7.8.1 is an sdist: pip builds it with locks/build-constraints.txt. The locks
-# are generated from requirements.txt by scripts/lock.sh.
+# hand) with --require-hashes, from wheels only, then the checkout itself
+# (editable). chainer 7.8.1 is an sdist: pip builds it with
+# locks/build-constraints.txt. The locks are generated from requirements.txt
+# by scripts/lock.sh.
 #
 # Idempotent: a stamp file in the venv holds the sha256 of the lock used, the
 # other install inputs and the checkout's path; when it matches, the script
@@ -34,7 +37,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --gpu) GPU=1 ;;
     --dry-run) DRY=1 ;;
-    -h|--help) sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,26s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) die "unknown option $1 (usage: scripts/setup_venv.sh [--gpu] [--dry-run] [VENV_DIR])" ;;
     *) break ;;
   esac
@@ -49,8 +52,6 @@ LO=${SUPPORTED_PYTHONS%% *} HI=${SUPPORTED_PYTHONS##* }
 RANGE="$LO to $HI"
 NEWEST_FIRST='' NAMES=''
 for v in $SUPPORTED_PYTHONS; do NEWEST_FIRST="$v $NEWEST_FIRST" NAMES="python$v $NAMES"; done
-# where the advice could add Debian's packages (apt-cache found none to offer)
-APT_HINT=
 mkdir -p "$(dirname "$VENV")" || die "cannot create the parent folder of $VENV"
 VENV=$(cd "$(dirname "$VENV")" && pwd)/$(basename "$VENV")
 STAMP=$VENV/.branchynet-setup.sha256
@@ -79,8 +80,8 @@ py_minor() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/
 is_supported() { case " $SUPPORTED_PYTHONS " in *" $1 "*) [ -n "$1" ] ;; *) return 1 ;; esac; }
 
 # Why Python $1 cannot run the project, in words, from locks/wheel-gaps.txt
-# (written by scripts/lock.sh): "onnxruntime 1.32.0 has no wheel for Python
-# 3.15", or nothing when the lock names no missing wheel there.
+# (written by scripts/lock.sh): "onnxruntime 1.32.0 publishes no wheel for
+# Python 3.15", or nothing when it names no missing wheel there.
 wheel_gap() {
   local plat py p pkg pkgs=''
   [ "$(uname -s 2>/dev/null)" = Linux ] || return 0
