@@ -4,11 +4,19 @@ Install with the hash-pinned stack (see README): scripts/setup_venv.sh,
 which installs locks/cpu.txt (generated from requirements.txt by
 scripts/lock.sh) and then this package.
 """
+import pathlib
+import re
+
 from setuptools import find_packages, setup
+
+# the one place the version is written (importing the package would need
+# its dependencies)
+VERSION = re.search(r"^__version__ = '([^']+)'$", (pathlib.Path(
+    __file__).parent / 'branchynet' / 'version.py').read_text(), re.M)[1]
 
 setup(
     name='branchynet',
-    version='0.1.0',
+    version=VERSION,
     description='BranchyNet (Teerapittayanon, McDanel, Kung, ICPR 2016) '
                 'reproduced on Chainer 7 / CuPy',
     packages=find_packages(include=['branchynet', 'branchynet.*']),

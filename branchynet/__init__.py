@@ -18,8 +18,7 @@ from branchynet.compat import install_import_hook
 install_import_hook()
 
 from branchynet.errors import BranchyNetError  # noqa: E402
-
-__version__ = '0.1.0'
+from branchynet.version import __version__  # noqa: E402
 
 #: the package's public names, by the module that defines each
 _LAZY = {
@@ -41,7 +40,7 @@ _LAZY = {
     'save_model': 'branchynet.networks.serialization',
 }
 
-__all__ = sorted(['BranchyNetError', *_LAZY])
+__all__ = sorted(['BranchyNetError', '__version__', *_LAZY])
 
 
 def __getattr__(name):

@@ -22,7 +22,8 @@ import zlib
 import numpy
 
 from branchynet.data.download import (LEFTOVER_AGE, dataset_dir,
-                                      download_verified, remove_leftovers)
+                                      download_verified)
+from branchynet.utils.atomic import remove_leftovers
 from branchynet.data.files import check_folder, check_regular, open_regular
 from branchynet.data.safe_pickle import restricted_loads
 from branchynet.errors import BranchyNetError

@@ -14,8 +14,7 @@ import time
 import urllib.error
 import urllib.request
 
-from branchynet.utils.atomic import (atomic_path, remove_leftovers,  # noqa: F401
-                               write_bytes_atomic, write_json_atomic)
+from branchynet.utils.atomic import atomic_path
 from branchynet.errors import BranchyNetError
 
 _REPO_DATASETS = os.path.join(
@@ -175,6 +174,5 @@ def download_verified(urls, target, verify, max_bytes, timeout=None,
 
 
 __all__ = ['DOWNLOAD_DEADLINE', 'DOWNLOAD_TIMEOUT', 'LEFTOVER_AGE',
-           'atomic_path', 'dataset_dir', 'download_timeout',
-           'download_verified', 'get_data_root', 'remove_leftovers',
-           'write_bytes_atomic', 'write_json_atomic']
+           'dataset_dir', 'download_timeout', 'download_verified',
+           'get_data_root']

@@ -21,8 +21,8 @@ import zlib
 import numpy
 
 from branchynet.data.download import (LEFTOVER_AGE, dataset_dir,
-                                      download_verified, get_data_root,
-                                      remove_leftovers)
+                                      download_verified, get_data_root)
+from branchynet.utils.atomic import remove_leftovers
 from branchynet.data.files import check_folder, open_regular
 from branchynet.errors import BranchyNetError
 

@@ -34,11 +34,13 @@ import numpy
 from branchynet.data.cifar10 import (CIFAR10_FILE_MD5, CIFAR10_MD5,
                                      CIFAR10_URLS, IMAGE_SHAPE, N_CLASSES,
                                      load_cifar10)
-from branchynet.data.download import (LEFTOVER_AGE, atomic_path, dataset_dir,
-                                      remove_leftovers, write_json_atomic)
+from branchynet.data.download import LEFTOVER_AGE, dataset_dir
 from branchynet.data.files import check_folder, read_json
 from branchynet.data.user_npz import load_user_npz
 from branchynet.errors import BranchyNetError
+from branchynet.utils.atomic import (atomic_path, remove_leftovers,
+                                     write_json_atomic)
+from branchynet.version import __version__
 
 #: the pcifar10 recipes :func:`build_pcifar10` knows
 RECIPES = ('zca', 'zca32', 'gcn')
@@ -332,7 +334,6 @@ def _build(directory, cifar_dir, recipe, download, urls, md5, file_md5,
     """Build pcifar10 into ``directory`` from the CIFAR folder
     ``cifar_dir`` (or the image folder ``images_dir``); returns the four
     arrays."""
-    from branchynet import __version__
     if images_dir is not None:
         (x_train, y_train, x_test, y_test), source = _from_images(
             images_dir, data_root)
