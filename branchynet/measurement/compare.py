@@ -39,7 +39,7 @@ from branchynet.exits.records import load_records
 from branchynet.exits.scores import SCORES
 # RULES: the rules compared, in table order (read by the command's summary)
 from branchynet.measurement.rules import (REGISTRY, RULES,  # noqa: F401
-                                          settings_of)
+                                          reference_frontier, settings_of)
 from branchynet.networks.serialization import read_model_info
 
 #: the fields of ``sweep.json`` beyond report's that compare reads
@@ -155,7 +155,7 @@ def compare_score(score, records, exit_ms, base_ms, goals, grid_size=33):
             _choose(rule, grid_tune, settings)
         rows.append(_row(score, name, rule.setting(settings), index, grid,
                          tune, test, base_ms))
-    keep = sweep_lib.reference_frontier(test['ms'][on_grid],
+    keep = reference_frontier(test['ms'][on_grid],
                                         test['accuracy'][on_grid])
     frontier = {'ms': test['ms'][keep].tolist(),
                 'accuracy': test['accuracy'][keep].tolist()}

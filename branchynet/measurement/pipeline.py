@@ -45,7 +45,8 @@ from branchynet.experiments import EXPERIMENTS
 from branchynet.exits.inference import score_of
 from branchynet.exits.records import Records, save_records
 from branchynet.measurement.profiling import count_macs, profile_paths
-from branchynet.measurement.rules import check_rule, get_rule, settings_of
+from branchynet.measurement.rules import (check_rule, get_rule,
+                                         reference_frontier, settings_of)
 from branchynet.measurement.validation import validate, validation_points
 from branchynet.runtimes.runtime import make_runtime
 from branchynet.networks.serialization import load_model
@@ -179,7 +180,7 @@ def sweep_and_choose(records, labels, thresholds, paths, choice,
                for split, r in records.items()}
     chosen = len(thresholds) - 1 if own is not None else rule.choose(
         results['tune']['ms'], results['tune']['accuracy'], settings)
-    frontier = sweep_lib.reference_frontier(results['tune']['ms'],
+    frontier = reference_frontier(results['tune']['ms'],
                                             results['tune']['accuracy'])
     seconds = time.perf_counter() - start
     print('swept %d threshold vectors in %.3f s' % (len(thresholds), seconds))

@@ -15,7 +15,7 @@ makes its own vector from the tuning records. Each rule is one
 
 Adding a rule is one subclass of :class:`Rule`, one line in
 :data:`REGISTRY` and its test; ``--rule``'s choices
-(``branchynet.measurement.sweep.RULES``), ``branchynet compare``'s rows and
+(:data:`RULES`), ``branchynet compare``'s rows and
 the checks follow.
 
 The settings every rule is given (:data:`DEFAULTS`): ``baseline_accuracy``

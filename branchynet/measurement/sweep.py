@@ -23,12 +23,6 @@ import numpy
 from branchynet.errors import BranchyNetError
 from branchynet.exits.inference import choose_exits, score_of
 from branchynet.exits.scores import DEFAULT
-# the rules, by their former home's names (``--rule``'s choices: RULES)
-from branchynet.measurement.rules import (  # noqa: F401
-    RULES, best_tradeoff, choose, fastest_with_accuracy, knee,
-    most_accurate_within, per_exit_thresholds, reference_frontier)
-from branchynet.measurement.sequential import (  # noqa: F401
-    matched_thresholds, sequential_thresholds)
 
 
 def threshold_grid(values, n_exits, score=DEFAULT):

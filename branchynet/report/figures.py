@@ -22,7 +22,7 @@ from branchynet.errors import BranchyNetError  # noqa: E402
 from branchynet.exits.records import load_records  # noqa: E402
 from branchynet.report.table import (DISPLAY, RUNTIMES, device_name,  # noqa: E402
                                runtime_of)
-from branchynet.measurement.sweep import best_tradeoff, reference_frontier  # noqa: E402
+from branchynet.measurement.rules import best_tradeoff, reference_frontier  # noqa: E402
 
 
 def save_figure(fig, prefix):

@@ -10,6 +10,7 @@ import pytest
 from branchynet import cli
 
 from branchynet.training import trainer as training
+from branchynet.measurement import rules
 from branchynet.measurement import sweep as sweep_lib
 from branchynet.errors import BranchyNetError
 from branchynet.report.figures import exit1_curve, make_figures
@@ -350,11 +351,11 @@ def test_sweep_with_other_scores_and_rules(trained, tmp_path, score, rule,
     if rule == 'per-exit':            # appended to the grid, and chosen
         assert chosen == len(rows) - 1 == len(summary['grid'])
         assert tuple(rows[chosen]['thresholds']) == \
-            sweep_lib.per_exit_thresholds(
+            rules.per_exit_thresholds(
                 tune.scores(score), tune.prediction, tune.labels, 0.5,
                 score, tune.n_classes)
     if rule == 'tradeoff':
-        assert chosen == sweep_lib.best_tradeoff(
+        assert chosen == rules.best_tradeoff(
             [r['ms'] for r in rows], [r['accuracy'] for r in rows], 0.01,
             summary['baseline']['ms'])
 

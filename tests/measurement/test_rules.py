@@ -69,7 +69,7 @@ def test_tradeoff_rule_minimises_error_plus_alpha_times_relative_ms():
 def test_the_rules_are_defined_once_in_their_order():
     assert rules.RULES == ('knee', 'accuracy', 'budget', 'tradeoff',
                            'per-exit')
-    assert sweep.RULES is rules.RULES is compare.RULES
+    assert compare.RULES is rules.RULES
     for name, rule in rules.REGISTRY.items():
         assert rule.name == name and rules.get_rule(name) is rule
         assert set(rule.needs) <= set(rules.SETTINGS)

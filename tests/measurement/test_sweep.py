@@ -200,13 +200,3 @@ def test_matched_thresholds_with_three_exits_and_a_tie():
                                       'entropy', 4)
     assert t == (0.2, 0.2)
     assert choose_exits(s, t).tolist() == [0, 1, 2, 2]
-
-
-def test_the_rules_names_stay_importable_from_sweep():
-    """``--rule``'s choices and the figures read them from here."""
-    assert sweep.RULES is rules.RULES
-    for name in ('choose', 'knee', 'reference_frontier', 'best_tradeoff',
-                 'fastest_with_accuracy', 'most_accurate_within',
-                 'per_exit_thresholds'):
-        assert getattr(sweep, name) is getattr(rules, name)
-    assert sweep.matched_thresholds is sequential.matched_thresholds

@@ -30,7 +30,7 @@ def add_parser(subparsers):
 
 def _add_rule(p):
     """Where and how the thresholds are chosen: split, rule, score, grid."""
-    from branchynet.measurement.sweep import RULES
+    from branchynet.measurement.rules import RULES
     # the splits are named in branchynet.measurement.pipeline.tuning_split
     # (no constant)
     p.add_argument('--tune-on', choices=['val', 'test'],
