@@ -133,3 +133,57 @@ def test_a_run_saved_before_the_choice_resumes_where_nothing_differs():
     del old['schedule']
     asked = saved_form(resolve_settings('lenet_mnist', **quick))
     check_resume_settings(with_schedule(old, asked), asked)
+
+
+def _strip_schedule(path):
+    import json
+    with open(path) as f:
+        settings = json.load(f)
+    holder = settings.get('settings', settings)     # a model's JSON or not
+    del holder['schedule']
+    with open(path, 'w') as f:
+        json.dump(settings, f)
+
+
+def test_a_folder_from_before_schedules_resumes_with_the_asked_name(
+        tmp_path, tiny_mnist, monkeypatch, data_root, capsys):
+    """A real folder whose settings.json (and model JSONs) hold no
+    ``schedule``, as written before there was a choice: resumed with the
+    same batch size and epochs it goes on, nothing reported as changed, and
+    the settings it records then name the asked schedule; asked for other
+    epochs it is refused, and read as the scripts' schedule."""
+    import json
+    from branchynet.training.trainer import train_experiment
+    data = tmp_path / 'data'
+    _, checksums = tiny_mnist(data / 'mnist', 64, 16)
+    monkeypatch.setattr('branchynet.data.mnist.MNIST_SHA256', checksums)
+    out = tmp_path / 'run'
+    quick = dict(epochs_main=1, epochs_joint=1, batch_size=8, val_size=8,
+                 progress=False, data_dir=str(data))
+    train_experiment('lenet_mnist', str(out), **quick)
+    assert json.loads((out / 'settings.json').read_text())['schedule'] == \
+        DEFAULT_SCHEDULE
+    for name in ('settings.json', 'baseline.json', 'branchynet.json',
+                 'baseline_after_joint.json'):
+        _strip_schedule(out / name)
+    # phase 2 to be done again: the resume trains and records its settings
+    for name in ('branchynet', 'baseline_after_joint'):
+        (out / (name + '.json')).unlink()
+    capsys.readouterr()
+    train_experiment('lenet_mnist', str(out), resume=True, **quick)
+    said = capsys.readouterr().out
+    assert 'phase 1: %s' % (out / 'baseline') in said
+    assert 'exists, skipping\n' in said and 'trained with' not in said
+    assert json.loads((out / 'settings.json').read_text())['schedule'] == \
+        DEFAULT_SCHEDULE
+    assert json.loads((out / 'branchynet.json').read_text())['settings'][
+        'schedule'] == DEFAULT_SCHEDULE
+    # other epochs: the old run's numbers were its own, read as 'script'
+    _strip_schedule(out / 'settings.json')
+    with pytest.raises(BranchyNetError) as e:
+        train_experiment('lenet_mnist', str(out), resume=True,
+                         **dict(quick, epochs_joint=2))
+    assert "schedule 'script' (asked 'notebook')" in str(e.value)
+    assert "epochs_joint 1 (asked 2)" in str(e.value)
+    # and the refusal wrote nothing
+    assert 'schedule' not in json.loads((out / 'settings.json').read_text())
