@@ -37,6 +37,9 @@ from branchynet.utils.safe_npz import ARCHIVE_ERRORS, NUMBER_KINDS, SafeNpz
 MAX_FREE_ENTRY_BYTES = 256 * 2 ** 20
 #: the largest model JSON read (ours are about 1 KiB)
 MAX_JSON_BYTES = 16 * 2 ** 20
+#: the deepest nesting of objects and lists a JSON we read may have (ours
+#: have 3); checked before the parser runs, the same on every Python
+MAX_JSON_DEPTH = 64
 
 
 class _CheckedDeserializer(chainer.serializer.Deserializer):
@@ -108,11 +111,61 @@ def _one_line(what, path, missing):
         raise BranchyNetError(what % e) from None
 
 
+_BRACKET_STEP = numpy.zeros(256, numpy.int8)
+_BRACKET_STEP[[ord('['), ord('{')]] = 1
+_BRACKET_STEP[[ord(']'), ord('}')]] = -1
+
+
+def json_depth(data):
+    """How deeply the JSON text ``data`` (bytes) nests objects and lists,
+    counted in linear time without parsing it or recursing: brackets inside
+    strings do not count (a quote after an odd number of backslashes is
+    escaped). Text that is not JSON gets some count, and the parser's error
+    after."""
+    text = numpy.frombuffer(bytes(data), numpy.uint8)
+    if not text.size:
+        return 0
+    if not (text == ord('\\')).any():
+        quote = text == ord('"')
+    else:
+        quote = _unescaped_quotes(text)
+    outside = numpy.cumsum(quote) % 2 == 0       # not after an open quote
+    step = _BRACKET_STEP[text]
+    step[~outside] = 0
+    return int(numpy.cumsum(step, dtype=numpy.int64).max(initial=0))
+
+
+def _unescaped_quotes(text):
+    """Where ``text`` holds a quote not escaped by a backslash."""
+    index = numpy.arange(text.size, dtype=numpy.int64)
+    # the backslashes just before each position: the index of the last
+    # other character before it
+    other = numpy.maximum.accumulate(numpy.where(text != ord('\\'), index,
+                                                 -1))
+    run = index - numpy.concatenate(([-1], other[:-1])) - 1
+    return (text == ord('"')) & (run % 2 == 0)
+
+
+def loads_bounded(data, max_depth=MAX_JSON_DEPTH):
+    """``json.loads(data)`` (bytes) for JSON nested at most ``max_depth``
+    deep.
+
+    Raises:
+        ValueError: too deep (checked before the parser runs), or not JSON.
+    """
+    if json_depth(data) > max_depth:
+        raise ValueError('nested more than %d deep' % max_depth)
+    return json.loads(data)
+
+
 def load_trained_parts(path, model):
     """Load a trained network's stages and final exit from the npz at
     ``path`` into ``model`` (``--from-trained``): entries ``stages/...``
     and ``exits/J/...`` with J its last exit, which may be another index
-    than ``model``'s (a network with other exits); every shape must match.
+    than ``model``'s (a network with other exits); every shape must match,
+    and the file's stages and final exit must hold exactly the entries of
+    ``model``'s (a trained network with more stages, or more layers in its
+    final exit, is another network, even if the final exit's shapes fit).
 
     Raises:
         BranchyNetError: one line naming the file and what does not fit.
@@ -126,9 +179,42 @@ def load_trained_parts(path, model):
                                     for k in npz.keys):
                 raise BranchyNetError('%s holds no stages/ and exits/ of a '
                                       'BranchyNet' % path)
+            final = 'exits/%d/' % max(exits)
+            for prefix, link in (('stages/', model.stages),
+                                 (final, model.exits[-1])):
+                _same_entries(path, npz, prefix, link)
             reader = _CheckedDeserializer(npz)
             reader['stages'].load(model.stages)
             reader['exits'][str(max(exits))].load(model.exits[-1])
+
+
+class _EntryNames(chainer.serializer.Serializer):
+    """The npz entry names a link is saved under (collects, saves
+    nothing)."""
+
+    def __init__(self, names, path=''):
+        self.names, self.path = names, path
+
+    def __getitem__(self, key):
+        return _EntryNames(self.names, self.path + key.strip('/') + '/')
+
+    def __call__(self, key, value):
+        self.names.add(self.path + key.lstrip('/'))
+        return value
+
+
+def _same_entries(path, npz, prefix, link):
+    """The entries of ``npz`` under ``prefix`` are exactly ``link``'s."""
+    want = set()
+    link.serialize(_EntryNames(want, prefix))
+    have = {k for k in npz.keys if k.startswith(prefix)}
+    for what, names in (('has entries this network lacks', have - want),
+                        ('lacks entries of this network', want - have)):
+        if names:
+            raise BranchyNetError(
+                '%s %s: %s%s (its stages and final exit are not this '
+                'network\'s)' % (path, what, ', '.join(sorted(names)[:5]),
+                                  ' ...' if len(names) > 5 else ''))
 
 
 def save_npz_atomic(path, obj):
@@ -184,8 +270,12 @@ def read_model_info(json_path):
             raise bad('larger than %d bytes; not a model description'
                       % MAX_JSON_BYTES)
         with open(json_path, 'rb') as f:
-            info = json.loads(f.read())
-    except RecursionError:
+            data = f.read(MAX_JSON_BYTES + 1)
+        if json_depth(data) > MAX_JSON_DEPTH:
+            raise bad('nested too deeply to be a model description (more '
+                      'than %d levels)' % MAX_JSON_DEPTH)
+        info = json.loads(data)
+    except RecursionError:      # not reached: the depth is bounded above
         raise bad('nested too deeply to be a model description') from None
     except (OSError, ValueError) as e:
         raise bad('not readable JSON (%s)' % e) from None
