@@ -1,7 +1,8 @@
 """The output folder of a training run: created and checked, locked for
 the whole run, its leftovers cleaned, its settings recorded.
 
-:func:`prepare_output` runs before any data is read; :func:`locked` holds
+:func:`check_output` runs before any data is read, :func:`prepare_output`
+creates the folder once the data are accepted; :func:`locked` holds
 the folder's lock (:class:`~branchynet.training.resume.OutputLock`) on rank
 0, and :func:`start` checks a resumed run's settings against
 ``OUT/settings.json``, removes the temporaries a killed run left and
@@ -9,8 +10,8 @@ records the settings, every rank of an MPI job failing alike.
 """
 import contextlib
 import glob
-import json
 import os
+import stat
 
 from branchynet.errors import BranchyNetError
 from branchynet.training.resume import OutputLock, check_resume_settings
@@ -18,10 +19,28 @@ from branchynet.training.settings import with_schedule
 from branchynet.utils.atomic import remove_leftovers, write_json_atomic
 
 
-def prepare_output(out):
-    """Create the output folder; a clear error if it cannot be one."""
+def check_output(out):
+    """``out`` can be the output folder (it or its nearest existing parent
+    is a writable folder); nothing is created."""
     if os.path.exists(out) and not os.path.isdir(out):
         raise BranchyNetError('--out %s exists and is not a folder' % out)
+    here = os.path.abspath(out)
+    while not os.path.exists(here):
+        here = os.path.dirname(here)
+    if not os.path.isdir(here):
+        raise BranchyNetError('cannot create the output folder %s: %s is '
+                              'not a folder' % (out, here))
+    if not os.access(here, os.W_OK | os.X_OK):
+        raise BranchyNetError(
+            'the output folder %s is not writable' % out if here ==
+            os.path.abspath(out) else 'cannot create the output folder '
+            '%s: %s is not writable' % (out, here))
+
+
+def prepare_output(out):
+    """Create the output folder (once the run's inputs are accepted: a
+    refused run leaves none); a clear error if it cannot be one."""
+    check_output(out)
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as e:
@@ -31,10 +50,17 @@ def prepare_output(out):
         raise BranchyNetError('the output folder %s is not writable' % out)
 
 
+#: the largest settings.json read (ours are under 1 KiB)
+MAX_SETTINGS_BYTES = 2 ** 20
+
+
 def _saved_settings(path):
+    from branchynet.networks.serialization import loads_bounded
     try:
-        with open(path) as f:
-            return json.load(f)
+        if not stat.S_ISREG(os.stat(path).st_mode):     # a FIFO would block
+            raise BranchyNetError('%s is not a regular file' % path)
+        with open(path, 'rb') as f:
+            return loads_bounded(f.read(MAX_SETTINGS_BYTES))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
@@ -77,8 +103,12 @@ def _remove_leftovers(out):
     return removed
 
 
-def start(run, asked, allow_changed_settings):
-    """Check a resumed run's settings, clean up, record the settings."""
+def start(run, asked, allow_changed_settings, record=True):
+    """Check a resumed run's settings, clean up, record the settings.
+
+    ``record``: whether this run trains a model; a run that only skips
+    finished phases leaves ``settings.json`` as it was (the folder's
+    record changes only with the models it describes)."""
     settings_path = os.path.join(run.out, 'settings.json')
     error = None
     if run.resume:
@@ -94,5 +124,6 @@ def start(run, asked, allow_changed_settings):
     if run.workers.is_root:
         for path in _remove_leftovers(run.out):
             print('removed %s, left by a killed run' % path)
-        write_json_atomic(settings_path, asked)
+        if record:
+            write_json_atomic(settings_path, asked)
     run.workers.agree(None)

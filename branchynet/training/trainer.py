@@ -52,7 +52,8 @@ from branchynet.networks.serialization import (load_model, load_npz_safe,
                                                model_paths, save_model,
                                                save_npz_atomic)
 from branchynet.training.distributed import get_workers
-from branchynet.training.output import locked, prepare_output, start
+from branchynet.training.output import (check_output, locked,
+                                        prepare_output, start)
 # Run and run_phase: read (and replaced by tests) under this module's names
 from branchynet.training.phase import Run, phase_iterations, run_phase
 from branchynet.training.resume import settings_diff
@@ -348,7 +349,9 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
     workers.check_all(error)        # every rank stops, the line printed once
     asked = dict(saved_form(run.settings), processes=workers.size)
     with locked(run):
-        start(run, asked, allow_changed_settings)
+        start(run, asked, allow_changed_settings, record=not all(
+            _done(os.path.join(out, role))
+            for role in ('baseline', 'branchynet', 'baseline_after_joint')))
         results = {}
         baseline, results['baseline'] = train_phase1(run)
         results['branchynet'], results['baseline_after_joint'] = \
@@ -358,16 +361,16 @@ def train_experiment(name, out, device='@numpy', data_dir='auto',
     return results
 
 
-def _keep_user_network(out, network, workers):
-    """A network of your own: OUT's recorded one must be it; its copy and
-    record are written before training (:mod:`branchynet.networks.user`)."""
+def _user_network(name, out):
+    """A network of your own: its record, once OUT's recorded network and
+    models are checked to be it (nothing written); None for a built-in
+    one (:mod:`branchynet.networks.user`)."""
     from branchynet.networks import REGISTRY
-    from branchynet.networks.user import check_folder, keep_copy
-    user = REGISTRY[network].source
+    from branchynet.networks.user import check_folder
+    user = REGISTRY[get_experiment(name).network].source
     if user is not None:
         check_folder(out, user)
-        if workers.is_root:
-            keep_copy(out, user)
+    return user
 
 
 def _checked_run(name, out, device, data_dir, resume, progress, workers,
@@ -378,8 +381,8 @@ def _checked_run(name, out, device, data_dir, resume, progress, workers,
                          N_EXITS[get_experiment(name).network])
     workers.local_batch(settings.batch_size)
     device = get_device(workers.device(device))
-    prepare_output(out)
-    _keep_user_network(out, get_experiment(name).network, workers)
+    check_output(out)
+    user = _user_network(name, out)
     splits = prepare_data(settings, data_dir)
     if settings.batch_size > len(splits['train'][0]):
         raise BranchyNetError('batch size %d is larger than the %d training '
@@ -388,5 +391,11 @@ def _checked_run(name, out, device, data_dir, resume, progress, workers,
     from branchynet.data import dataset_classes
     classes = dataset_classes(settings.dataset
                               or get_experiment(name).dataset, data_dir)
+    # the inputs are accepted: OUT is created (a refused run leaves none),
+    # a network of your own copied into it before training
+    prepare_output(out)
+    if user is not None and workers.is_root:
+        from branchynet.networks.user import keep_copy
+        keep_copy(out, user)
     return Run(out, settings, splits, device, resume, progress, workers,
                classes)

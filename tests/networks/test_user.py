@@ -116,3 +116,27 @@ def test_a_damaged_record_is_one_line(tmp_path, edit):
     (folder / 'network.json').write_text(json.dumps(value))
     with pytest.raises(BranchyNetError, match='user_network'):
         user.saved_record(str(folder))
+
+
+def test_one_file_edited_between_two_loads_is_two_networks(tmp_path):
+    """The same path, other bytes: two networks, the line naming the
+    sha256 (not only the path decides)."""
+    path = tmp_path / 'a.py'
+    user.register(*user.load_user_network(write(path), (1, 8, 8), 3))
+    edited = user.load_user_network(write(path, TINY + '# edited\n'),
+                                    (1, 8, 8), 3)
+    with pytest.raises(BranchyNetError) as e:
+        user.register(*edited)
+    assert 'two different networks' in str(e.value)
+    assert 'its sha256 is' in str(e.value)
+
+
+def test_one_network_from_two_places_is_one(tmp_path):
+    """The same bytes from another path: one network (where the file was
+    is not what it is)."""
+    a, b = tmp_path / 'a.py', tmp_path / 'b.py'
+    first, build = user.load_user_network(write(a), (1, 8, 8), 3)
+    user.register(first, build)
+    second, build = user.load_user_network(write(b), (1, 8, 8), 3)
+    assert user.register(second, build).source == second
+    assert user.register_record(first, str(tmp_path), 2).source == second
