@@ -124,6 +124,13 @@ class CallLinearChild(CallLinear):
     """No method of its own, but its parent's __call__."""
 
 
+class DoubledScale(L.BatchNormalization):
+    """A method its forward calls is its own."""
+
+    def _get_gamma(self):
+        return super()._get_gamma() * 2
+
+
 class CallSequential(chainer.Sequential):
     """A container that does more than run its layers in turn."""
 
@@ -137,6 +144,7 @@ class CallSequential(chainer.Sequential):
     (lambda: CallLinear(8, 8), 'stages/1/1', 'CallLinear'),
     (lambda: CallLinearChild(8, 8), 'stages/1/1', 'CallLinearChild'),
     (lambda: CallSequential(L.Linear(8, 8)), 'stages/1/1', 'CallSequential'),
+    (lambda: DoubledScale(8), 'stages/1/1', 'DoubledScale'),
     (lambda: F.sin, 'stages/1/1', 'sin'),
     (lambda: functools.partial(F.rrelu, l=0.1), 'stages/1/1', 'rrelu'),
     (lambda: (lambda x: x), 'stages/1/1', '<lambda>'),

@@ -342,6 +342,14 @@ class CallConvolution(L.Convolution2D):
         return super().__call__(x) + 1
 
 
+class DoubledScale(L.BatchNormalization):
+    """Its forward is BatchNormalization's, but a method that forward
+    calls is its own."""
+
+    def _get_gamma(self):
+        return super()._get_gamma() * 2
+
+
 class RenamedConvolution(L.Convolution2D):
     """A name of its own, no code of its own: a convolution."""
 
@@ -354,6 +362,8 @@ class RenamedConvolution(L.Convolution2D):
      'a subclass of Convolution2D with a forward of its own'),
     (lambda: CallConvolution(4, 4, 1), 'stages/0/1', 'CallConvolution',
      'a subclass of Convolution2D with a __call__ of its own'),
+    (lambda: DoubledScale(4), 'stages/0/1', 'DoubledScale',
+     'a subclass of BatchNormalization with a _get_gamma of its own'),
     (lambda: F.flatten, 'stages/0/1', 'flatten', 'batch axis'),
     (lambda: functools.partial(F.reshape, shape=(1, 4, 8, 8)), 'stages/0/1',
      'reshape', 'fixes the batch size'),

@@ -271,12 +271,21 @@ def kind_of(layer):
     return getattr(func, '__name__', type(func).__name__)
 
 
+#: methods of a known class that a subclass may have of its own
+_HARMLESS = frozenset({'__init__', '__repr__', '__str__', '__reduce__'})
+
+
 def own_code(link, cls):
-    """The method by which ``link``'s class changes what ``cls`` runs
-    (``'forward'`` or ``'__call__'``: a method of its own may do
-    anything, so the link is not of ``cls``'s kind), or None."""
-    for name in ('forward', '__call__'):
-        if getattr(type(link), name) is not getattr(cls, name):
+    """The method by which ``link``'s class changes what ``cls`` runs, or
+    None: its ``forward``, its ``__call__``, or another method ``cls``
+    defines (``BatchNormalization._get_gamma``, which its forward calls). A
+    method of its own may do anything, so the link is not of ``cls``'s
+    kind."""
+    names = ['forward', '__call__'] + sorted(
+        name for name, value in vars(cls).items()
+        if callable(value) and name not in _HARMLESS)
+    for name in names:
+        if getattr(type(link), name, None) is not getattr(cls, name, None):
             return name
     return None
 
