@@ -37,6 +37,7 @@ def thresholds_between(entropy):
         list: ``K - 1`` floats.
     """
     entropy = numpy.asarray(entropy, numpy.float64)
+    assert numpy.isfinite(entropy).all(), 'entropies not finite'
     thresholds = []
     for k in range(entropy.shape[1] - 1):
         values = numpy.unique(entropy[:, k])
@@ -138,6 +139,7 @@ def assert_is_dataset(spec, data_root, whitened=None):
     classes = numpy.arange(spec.n_classes)
     for split, x, y in (('train', x_train, y_train),
                         ('test', x_test, y_test)):
+        assert len(x), '%s split is empty' % split
         assert x.dtype == numpy.float32, (split, x.dtype)
         assert x.shape[1:] == spec.shape, (split, x.shape)
         assert numpy.isfinite(x).all(), split

@@ -110,6 +110,11 @@ def test_thresholds_lie_between_the_records(entropy):
     assert min(t - below.max(), above.min() - t) == pytest.approx(gap / 2)
 
 
+def test_entropies_not_finite_fail():
+    with pytest.raises(AssertionError, match='not finite'):
+        testing.thresholds_between([[0.5, 0.1], [numpy.nan, 0.2]])
+
+
 def test_equal_entropies_all_leave():
     t = testing.thresholds_between(numpy.full((3, 3), 0.25, numpy.float32))
     assert len(t) == 2 and all(v > 0.25 + 0.5 for v in t)
@@ -164,11 +169,18 @@ def test_labels_missing_a_class_fail(split):
         testing.assert_is_dataset(spec_of(*data), 'root')
 
 
-@pytest.mark.parametrize('change', ['label-3', 'label-int64', 'classes'])
+@pytest.mark.parametrize('change', ['label-3', 'label-int64', 'classes',
+                                    'labels-2d', 'empty-test'])
 def test_other_broken_promises_fail(change):
     data = good_data()
     spec = spec_of(*data)
-    if change == 'label-3':
+    if change == 'labels-2d':
+        data[3] = data[3][:, None]
+        spec = spec_of(*data)
+    elif change == 'empty-test':
+        data[2], data[3] = data[2][:0], data[3][:0]
+        spec = spec_of(*data)
+    elif change == 'label-3':
         data[1][0] = 3
     elif change == 'label-int64':
         data[1] = data[1].astype(numpy.int64)
