@@ -1,13 +1,15 @@
-"""Every registered network, runtime and data set against its contract
-(:mod:`branchynet.utils.testing`): registering an item is what gives it
+"""Every registered network, runtime, data set, score and rule against its
+contract (:mod:`branchynet.testing`): registering an item is what gives it
 these tests."""
 import pytest
 
 from branchynet.data.registry import DATASETS
+from branchynet.exits.scores import SCORES
+from branchynet.measurement.rules import REGISTRY as RULES
 from branchynet.networks.registry import REGISTRY as NETWORKS
 from branchynet.runtimes.registry import REGISTRY as RUNTIMES
 from branchynet.runtimes import runtime  # noqa: F401  (registers them)
-from branchynet.utils import testing
+from branchynet import testing
 from helpers import REAL_DATA_ROOT
 
 
@@ -36,3 +38,13 @@ def test_the_network_contract_catches_a_wrong_exit_count():
     spec = dataclasses.replace(NETWORKS['b_lenet'], n_exits=3)
     with pytest.raises(AssertionError):
         testing.assert_is_network(spec)
+
+
+@pytest.mark.parametrize('name', list(SCORES))
+def test_score_contract(name):
+    testing.assert_is_score(SCORES[name])
+
+
+@pytest.mark.parametrize('name', list(RULES))
+def test_rule_contract(name):
+    testing.assert_is_rule(RULES[name])

@@ -4,7 +4,7 @@ equal to Chainer) and train through the command line."""
 import pytest
 
 from branchynet.networks import REGISTRY, user
-from branchynet.utils import testing
+from branchynet import testing
 from helpers import REPO, run_cli, tiny_data
 
 pytestmark = pytest.mark.usefixtures('user_networks')

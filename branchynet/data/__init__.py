@@ -80,7 +80,8 @@ def _pcifar10_classes(data_root):
 register_dataset(DatasetSpec('mnist', _load_mnist, (1, 28, 28), 10,
                              _mnist_classes, n_train=60000))
 register_dataset(DatasetSpec('pcifar10', _load_pcifar10, IMAGE_SHAPE,
-                             N_CLASSES, _pcifar10_classes, n_train=50000))
+                             N_CLASSES, _pcifar10_classes, n_train=50000,
+                             whitened=True))
 
 
 # ------------------------------------------- the sources standing in for one

@@ -36,6 +36,9 @@ class DatasetSpec:
         n_classes: its number of classes.
         classes: ``classes(data_root)`` -> its class names in label order.
         n_train: training images of the full data set.
+        whitened: its images are whitened (any finite values), not in
+            [0, 1] (what :func:`branchynet.testing.assert_is_dataset`
+            checks).
     """
     name: str
     load: Callable
@@ -43,6 +46,7 @@ class DatasetSpec:
     n_classes: int
     classes: Callable
     n_train: int
+    whitened: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

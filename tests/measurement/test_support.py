@@ -15,7 +15,7 @@ from branchynet.networks.layers import (avg_pool, dropout, flatten, lrn,
                                         max_pool, relu)
 from branchynet.networks.model import BranchyNet
 from branchynet.runtimes.onnx import converters
-from branchynet.utils.testing import assert_onnx_matches_chainer
+from branchynet.testing import assert_onnx_matches_chainer
 
 
 def every_kind(extra=(), head=()):

@@ -25,7 +25,7 @@ from branchynet.runtimes.onnx.export import (INPUT_SHAPES, OPSET, _convert,
                                              export_model_dir, main_graph,
                                              segment_graphs)
 from branchynet.networks.serialization import save_model
-from branchynet.utils.testing import assert_onnx_matches_chainer
+from branchynet.testing import assert_onnx_matches_chainer
 
 #: samples per network (B-ResNet-110 is large: keep its batch tiny)
 BATCH = {'b_lenet': 5, 'b_alexnet': 3, 'b_resnet110': 2}

@@ -1,4 +1,4 @@
-"""The contract checks themselves (:mod:`branchynet.utils.testing`): each
+"""The contract checks themselves (:mod:`branchynet.testing`): each
 refuses a runtime a little off Chainer, or with other early-exit choices,
 and a data set that breaks its promises; none refuses what is right."""
 import dataclasses
@@ -9,7 +9,7 @@ import pytest
 from branchynet.data.registry import DatasetSpec
 from branchynet.runtimes.chainer import ChainerRuntime
 from branchynet.runtimes.registry import REGISTRY
-from branchynet.utils import testing
+from branchynet import testing
 
 
 class Stub(ChainerRuntime):
@@ -120,10 +120,11 @@ def test_equal_entropies_all_leave():
     assert len(t) == 2 and all(v > 0.25 + 0.5 for v in t)
 
 
-def spec_of(x_train, y_train, x_test, y_test, name='stub'):
-    return DatasetSpec(name, lambda root: (x_train, y_train, x_test, y_test),
+def spec_of(x_train, y_train, x_test, y_test, whitened=False):
+    return DatasetSpec('stub', lambda root: (x_train, y_train, x_test,
+                                             y_test),
                        (1, 2, 2), 3, lambda root: ['a', 'b', 'c'],
-                       len(x_train))
+                       len(x_train), whitened=whitened)
 
 
 def good_data():
@@ -152,13 +153,17 @@ def test_whitened_images_may_take_any_finite_value():
     data = good_data()
     data[0] = data[0] * 8 - 4
     data[2] = data[2] * 8 - 4
-    testing.assert_is_dataset(spec_of(*data), 'root', whitened=True)
-    testing.assert_is_dataset(spec_of(*data, name='pcifar10'), 'root')
+    testing.assert_is_dataset(spec_of(*data, whitened=True), 'root')
     with pytest.raises(AssertionError):
         testing.assert_is_dataset(spec_of(*data), 'root')
     data[0][0, 0, 0, 0] = numpy.inf
     with pytest.raises(AssertionError):
-        testing.assert_is_dataset(spec_of(*data), 'root', whitened=True)
+        testing.assert_is_dataset(spec_of(*data, whitened=True), 'root')
+
+
+def test_pcifar10_is_registered_as_whitened():
+    from branchynet.data import DATASETS
+    assert DATASETS['pcifar10'].whitened and not DATASETS['mnist'].whitened
 
 
 @pytest.mark.parametrize('split', [1, 3], ids=['train', 'test'])
@@ -189,3 +194,75 @@ def test_other_broken_promises_fail(change):
         spec = dataclasses.replace(spec, classes=lambda root: ['a', 'b'])
     with pytest.raises(AssertionError):
         testing.assert_is_dataset(spec, 'root')
+
+
+# ---- scores and rules ----------------------------------------------------
+
+def _score_like(name, **changes):
+    """A copy of registered score ``name`` with ``changes``."""
+    from branchynet.exits.scores import SCORES, Score
+    base = SCORES[name]
+    fields = dict(name=base.name, function=base.function,
+                  low_is_confident=base.low_is_confident, unit=base.unit,
+                  threshold_range=base.threshold_range,
+                  bounds_function=base.bounds_function)
+    fields.update(changes)
+    return Score(**fields)
+
+
+@pytest.mark.parametrize('name, changes', [
+    ('maxprob', {'low_is_confident': True}),
+    ('entropy', {'low_is_confident': False}),
+    ('maxprob', {'bounds_function': lambda name, c, seen=None: (0.0, 1.0)}),
+    ('entropy', {'bounds_function': lambda name, c, seen=None: (0.0, 0.5)}),
+    ('energy', {'bounds_function': lambda name, c, seen=None: (-1.0, 1.0)}),
+    ('margin', {'threshold_range': (0.5, 1.0)}),
+    ('entropy', {'function': lambda z: numpy.zeros(len(z), numpy.float32)}),
+], ids=['maxprob-low', 'entropy-high', 'maxprob-bounds-swapped',
+        'entropy-always-too-low', 'energy-fixed-bounds',
+        'margin-range-excludes-bounds', 'float32-constant'])
+def test_a_score_with_a_broken_promise_fails(monkeypatch, name, changes):
+    from branchynet.exits.scores import SCORES
+    broken = _score_like(name, **changes)
+    monkeypatch.setitem(SCORES, name, broken)
+    with pytest.raises(AssertionError):
+        testing.assert_is_score(broken)
+
+
+def test_an_unregistered_score_fails():
+    with pytest.raises(AssertionError):
+        testing.assert_is_score(_score_like('entropy'))
+
+
+class _Slowest:
+    """A rule that picks the slowest, least accurate point."""
+    name = 'knee'
+    needs = ()
+
+    def check(self, settings):
+        pass
+
+    def own_thresholds(self, records, labels, score, settings):
+        return None
+
+    def choose(self, ms, accuracy, settings):
+        return int(numpy.lexsort((accuracy, -numpy.asarray(ms)))[0])
+
+
+@pytest.mark.parametrize('broken', ['dominated', 'needs-unknown',
+                                    'runs-without-setting', 'own-negative'])
+def test_a_rule_with_a_broken_promise_fails(monkeypatch, broken):
+    from branchynet.measurement import rules
+    rule = _Slowest()
+    if broken == 'needs-unknown':
+        rule = rules.Budget()
+        rule.needs = ('budget_ms', 'speed')
+    elif broken == 'runs-without-setting':
+        rule = rules.Tradeoff()
+        rule.check = lambda settings: None
+    elif broken == 'own-negative':
+        rule = rules.PerExit()
+        rule.own_thresholds = lambda *args: [-0.5, 0.1]
+    monkeypatch.setitem(rules.REGISTRY, rule.name, rule)
+    with pytest.raises((AssertionError, ValueError)):
+        testing.assert_is_rule(rule)
