@@ -8,7 +8,6 @@ from branchynet.exits.scores import SCORES
 from branchynet.measurement.rules import REGISTRY as RULES
 from branchynet.networks.registry import REGISTRY as NETWORKS
 from branchynet.runtimes.registry import REGISTRY as RUNTIMES
-from branchynet.runtimes import runtime  # noqa: F401  (registers them)
 from branchynet import testing
 from helpers import REAL_DATA_ROOT
 

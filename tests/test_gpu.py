@@ -93,7 +93,7 @@ def test_batched_early_exit_equals_batch_one_on_the_gpu():
 
 def test_the_profiler_waits_for_the_device():
     from branchynet.measurement.profiling import _timed
-    from branchynet.runtimes.runtime import as_runtime
+    from branchynet.runtimes import as_runtime
     runtime = as_runtime(build('b_lenet').to_device('@cupy:0'))
     a = cupy.random.rand(4096, 4096, dtype=numpy.float32)
 

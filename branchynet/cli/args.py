@@ -155,7 +155,7 @@ def add_common(p):
 
 
 def add_runtime(p):
-    from branchynet.runtimes.runtime import RUNTIMES
+    from branchynet.runtimes import RUNTIMES
     p.add_argument('--runtime', choices=list(RUNTIMES), default='chainer',
                    help="inference engine: 'chainer' (default) or "
                         "'onnxruntime' (the model exported to ONNX in memory)")

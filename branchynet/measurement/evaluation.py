@@ -7,7 +7,7 @@ from branchynet.data import check_classes
 from branchynet.errors import BranchyNetError
 from branchynet.experiments import get_experiment
 from branchynet.exits.inference import check_thresholds
-from branchynet.runtimes.runtime import as_runtime, get_runtime, make_runtime
+from branchynet.runtimes import as_runtime, get_runtime, make_runtime
 from branchynet.networks.serialization import load_model
 from branchynet.training.settings import TrainSettings, prepare_data
 

@@ -35,7 +35,7 @@ from branchynet.errors import BranchyNetError
 from branchynet.measurement.evaluation import evaluation_split
 from branchynet.exits.inference import check_thresholds, choose_exits, score_of
 from branchynet.exits.records import Records
-from branchynet.runtimes.runtime import make_runtime
+from branchynet.runtimes import make_runtime
 from branchynet.exits.scores import SCORES, maxprob
 from branchynet.networks.serialization import load_model
 

@@ -48,7 +48,7 @@ from branchynet.measurement.profiling import count_macs, profile_paths
 from branchynet.measurement.rules import (check_rule, get_rule,
                                          reference_frontier, settings_of)
 from branchynet.measurement.validation import validate, validation_points
-from branchynet.runtimes.runtime import make_runtime
+from branchynet.runtimes import make_runtime
 from branchynet.networks.serialization import load_model
 
 

@@ -39,7 +39,7 @@ from scipy.stats import trim_mean
 from branchynet.errors import BranchyNetError
 from branchynet.networks.layers import ResBlock, flatten
 from branchynet.runtimes.onnx.converters import link_kind, own_code
-from branchynet.runtimes.runtime import as_runtime
+from branchynet.runtimes import as_runtime
 
 
 #: fraction cut from each end of the timings before averaging

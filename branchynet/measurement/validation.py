@@ -16,7 +16,7 @@ from branchynet.exits.inference import choose_exits
 from branchynet.measurement.evaluation import summarize
 from branchynet.measurement.profiling import TRIM, plain_ms, robust_ms
 from branchynet.measurement.sweep import evaluate_thresholds
-from branchynet.runtimes.runtime import as_runtime
+from branchynet.runtimes import as_runtime
 
 #: what the validation's ``predicted_ms``/``measured_ms`` compare (and the
 #: ``*_ms_mean`` pair beside them)

@@ -21,7 +21,7 @@ from branchynet.errors import BranchyNetError
 from branchynet.networks import REGISTRY as NETWORK_REGISTRY
 from branchynet.networks.user import register_display
 from branchynet.report.schema import check_sweep_result
-from branchynet.runtimes.runtime import REGISTRY as RUNTIME_REGISTRY
+from branchynet.runtimes import REGISTRY as RUNTIME_REGISTRY
 
 #: network key -> (baseline name, branchy name), as in the paper's table:
 #: a view of the network registry (:mod:`branchynet.networks.registry`)

@@ -8,7 +8,7 @@ import numpy
 from branchynet.exits import inference
 from branchynet.exits.scores import DEFAULT
 from branchynet.networks.model import BranchyNet
-from branchynet.runtimes.registry import Runtime
+from branchynet.runtimes.runtime import Runtime
 from branchynet.utils.device import get_device, synchronize
 
 _CPU = chainer.backend.CpuDevice()

@@ -1,55 +1,17 @@
-"""The runtimes, by name: each :class:`Runtime` subclass carries its name,
-its name in Table I and how its settings read in a note;
-:mod:`branchynet.runtimes.runtime` registers them.
+"""The runtimes by name, and the runtime of a model.
 
-A new runtime is one module (a :class:`Runtime` subclass), one
-``register(Class)`` line in ``branchynet/runtimes/runtime.py`` and its
-test: ``--runtime``'s choices, :func:`~branchynet.runtimes.runtime.make_runtime`,
-Table I and ``branchynet evaluate`` ask the registry.
+A new runtime is one module (a :class:`~branchynet.runtimes.runtime.Runtime`
+subclass), one ``register(Class)`` line in ``branchynet/runtimes/__init__.py``
+and its test: ``--runtime``'s choices, :func:`make_runtime`, Table I and
+``branchynet evaluate`` ask the registry.
 """
+from branchynet.runtimes.runtime import Runtime
 from branchynet.utils.registry import Registry
 
-#: runtime name -> :class:`Runtime` subclass, in registration order (the
-#: order of ``--runtime``'s choices and of Table I's rows)
+#: runtime name -> :class:`~branchynet.runtimes.runtime.Runtime` subclass, in
+#: registration order (the order of ``--runtime``'s choices and of Table
+#: I's rows)
 REGISTRY = Registry('runtime')
-
-
-class Runtime:
-    """What every runtime has; subclasses fill in the class attributes
-    and methods below (see :class:`~branchynet.runtimes.chainer.ChainerRuntime`).
-
-    Attributes:
-        name: ``--runtime``'s value, recorded in results (``chainer``).
-        display: its name in Table I (``Chainer``).
-        n_exits: the model's number of exits (instances).
-        device: the Chainer device specifier it runs on (instances).
-    """
-    name = None
-    display = None
-
-    @classmethod
-    def for_model(cls, model, network, device='@numpy', threads=1,
-                  main_only=False):
-        """The runtime of a loaded Chainer model (see
-        :func:`~branchynet.runtimes.runtime.make_runtime`)."""
-        raise NotImplementedError
-
-    @classmethod
-    def wrap(cls, model):
-        """This runtime around ``model`` if it is this runtime's kind of
-        model (:func:`~branchynet.runtimes.runtime.as_runtime`), else None."""
-        return None
-
-    @staticmethod
-    def note(settings):
-        """Table I's note on a sweep's ``runtime_settings`` (a recorded
-        result, possibly from an older version: read with defaults)."""
-        raise NotImplementedError
-
-    @staticmethod
-    def line(settings):
-        """``branchynet evaluate``'s short line on :attr:`settings`."""
-        raise NotImplementedError
 
 
 def register(cls):
@@ -67,3 +29,32 @@ def get_runtime(name):
         BranchyNetError: ``unknown runtime 'x' (choose from chainer, ...)``.
     """
     return REGISTRY.lookup(name)
+
+
+def make_runtime(model, network, runtime='chainer', device='@numpy',
+                 threads=1, main_only=False):
+    """A runtime for a loaded Chainer model.
+
+    Args:
+        model (BranchyNet): the loaded model (moved to ``device`` for
+            Chainer; exported in memory for ONNX Runtime).
+        network (str): its network name (``info['network']``).
+        runtime (str): a registered runtime's name.
+        device (str): Chainer device specifier.
+        threads (int): ONNX Runtime intra-op threads.
+        main_only (bool): only the main network will be run (a baseline).
+    """
+    return get_runtime(runtime).for_model(model, network, device=device,
+                                          threads=threads, main_only=main_only)
+
+
+def as_runtime(model):
+    """A runtime as it is; a model wrapped by the first registered runtime
+    that runs it (a Chainer BranchyNet, an OnnxBranchyNet)."""
+    if isinstance(model, Runtime):
+        return model
+    for cls in REGISTRY.values():
+        runtime = cls.wrap(model)
+        if runtime is not None:
+            return runtime
+    raise TypeError('not a model or runtime: %r' % (model,))

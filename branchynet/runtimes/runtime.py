@@ -1,64 +1,99 @@
-"""Which engine runs inference: Chainer or ONNX Runtime, behind one interface.
+"""The :class:`Runtime` base class: everything evaluation, the profiler,
+the sweep's records and its validation ask of an inference engine.
 
-Evaluation, the profiler, the sweep's records and its validation ask a
-*runtime* for the few things they need (run one sample, a batch, the
-records, the trunk stages); :func:`make_runtime` builds one for a loaded
-model, so ``--runtime chainer|onnxruntime`` is decided in one place and
-everything else is the same code for both.
-
-The runtimes are registered here (:mod:`branchynet.runtimes.registry`), one
-line each:
-
-* :class:`~branchynet.runtimes.chainer.ChainerRuntime`: the model's own
-  device (``@numpy``, ``@cupy:N``), :mod:`branchynet.exits.inference`.
-* :class:`~branchynet.runtimes.onnx.runtime.OnnxRuntime`: the model exported
-  in memory (:mod:`branchynet.runtimes.onnx.export`), one ONNX Runtime
-  session per segment, created once, :mod:`branchynet.runtimes.onnx.inference`.
-
-Every method takes and returns host (numpy) arrays, except that ``send``
-puts an input where the runtime reads it and ``run_one`` reads that.
+Every method takes and returns host (numpy) arrays, except that
+:meth:`Runtime.send` puts an input where the runtime reads it and
+:meth:`Runtime.run_one` reads that.
 """
-from branchynet.runtimes.chainer import ChainerRuntime
-from branchynet.runtimes.onnx.runtime import OnnxRuntime, ort_providers
-from branchynet.runtimes.registry import (REGISTRY, Runtime, get_runtime,
-                                          register)
-
-register(ChainerRuntime)
-register(OnnxRuntime)
-
-#: the choices of ``--runtime``
-RUNTIMES = tuple(REGISTRY)
+from branchynet.exits.scores import DEFAULT
 
 
-def make_runtime(model, network, runtime='chainer', device='@numpy',
-                 threads=1, main_only=False):
-    """A runtime for a loaded Chainer model (see the module doc).
+class Runtime:
+    """One inference engine around one loaded model (see
+    :class:`~branchynet.runtimes.chainer.ChainerRuntime`,
+    :class:`~branchynet.runtimes.onnx.runtime.OnnxRuntime`); a subclass
+    fills in every member below and is registered in
+    ``branchynet/runtimes/__init__.py``.
 
-    Args:
-        model (BranchyNet): the loaded model (moved to ``device`` for
-            Chainer; exported in memory for ONNX Runtime).
-        network (str): its network name (``info['network']``).
-        runtime (str): a registered runtime's name (:data:`RUNTIMES`).
-        device (str): Chainer device specifier.
-        threads (int): ONNX Runtime intra-op threads.
-        main_only (bool): only the main network will be run (a baseline).
+    Attributes:
+        name: ``--runtime``'s value, recorded in results (``chainer``).
+        display: its name in Table I (``Chainer``).
+        n_exits: the model's number of exits (instances).
+        device: the Chainer device specifier it runs on (instances).
     """
-    return get_runtime(runtime).for_model(model, network, device=device,
-                                          threads=threads, main_only=main_only)
+    name = None
+    display = None
+    n_exits = None
+    device = None
 
+    @classmethod
+    def for_model(cls, model, network, device='@numpy', threads=1,
+                  main_only=False):
+        """The runtime of a loaded Chainer model ``model`` of network
+        ``network`` (:func:`~branchynet.runtimes.registry.make_runtime`):
+        on ``device``, with ``threads`` intra-op threads where the engine
+        has them, only the main network with ``main_only``."""
+        raise NotImplementedError
 
-def as_runtime(model):
-    """A runtime as it is; a model wrapped by the first registered runtime
-    that runs it (a Chainer BranchyNet, an OnnxBranchyNet)."""
-    if isinstance(model, Runtime):
-        return model
-    for cls in REGISTRY.values():
-        runtime = cls.wrap(model)
-        if runtime is not None:
-            return runtime
-    raise TypeError('not a model or runtime: %r' % (model,))
+    @classmethod
+    def wrap(cls, model):
+        """This runtime around ``model`` if it is this runtime's kind of
+        model (:func:`~branchynet.runtimes.registry.as_runtime`), else
+        None."""
+        return None
 
+    @staticmethod
+    def note(settings):
+        """Table I's note on a sweep's ``runtime_settings`` (a recorded
+        result, possibly from an older version: read with defaults)."""
+        raise NotImplementedError
 
-__all__ = ['ChainerRuntime', 'OnnxRuntime', 'REGISTRY', 'RUNTIMES', 'Runtime',
-           'as_runtime', 'get_runtime', 'make_runtime', 'ort_providers',
-           'register']
+    @staticmethod
+    def line(settings):
+        """``branchynet evaluate``'s short line on :attr:`settings`."""
+        raise NotImplementedError
+
+    @property
+    def settings(self):
+        """What decides the speed, recorded with timings (a JSON object
+        with at least ``runtime``: :attr:`name`)."""
+        raise NotImplementedError
+
+    def send(self, x):
+        """``x`` where :meth:`run_one` reads it (the device, or a
+        contiguous float32 host array)."""
+        raise NotImplementedError
+
+    def synchronize(self):
+        """Wait until queued work is done (timing is end to end)."""
+        raise NotImplementedError
+
+    def run_one(self, x1, thresholds, score=DEFAULT):
+        """``(prediction, exit_index)`` of one sent sample at batch size 1,
+        as deployed; ``thresholds=None`` runs the main network alone.
+        ``score``: the exit score the thresholds are for."""
+        raise NotImplementedError
+
+    def early_exit(self, x, thresholds, score=DEFAULT):
+        """Batched early exit: predictions and exit indices, host int32
+        ``(N,)`` each."""
+        raise NotImplementedError
+
+    def predict_main(self, x):
+        """The main network's predictions, host int32 ``(N,)``."""
+        raise NotImplementedError
+
+    def exit_records(self, x, batch_size=256):
+        """Every exit's prediction and entropy for every sample, in one
+        batched pass (:func:`branchynet.exits.inference.exit_records`)."""
+        raise NotImplementedError
+
+    def exit_logits(self, x, batch_size=256):
+        """Entropy float32 ``(N, K)`` and logits float32 ``(N, K, C)`` of
+        every sample at every exit."""
+        raise NotImplementedError
+
+    def trunk_stages(self):
+        """The trunk stages alone, each a callable on a sent array (the
+        reference's trunk-only accounting times them)."""
+        raise NotImplementedError

@@ -10,7 +10,7 @@ def assert_runtime_matches_chainer(name, model, network, x):
     makes Chainer's choices at thresholds between the records
     (:func:`thresholds_between`)."""
     from branchynet.exits import inference
-    from branchynet.runtimes.runtime import make_runtime
+    from branchynet.runtimes import make_runtime
     rt = make_runtime(model, network, name)
     assert rt.n_exits == model.n_exits
     want_h, want = inference.exit_logits(model, x)    # (N, K), (N, K, C)

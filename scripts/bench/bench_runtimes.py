@@ -62,7 +62,7 @@ from branchynet.exits.inference import choose_exits  # noqa: E402
 from branchynet.networks import INPUT_SHAPES, get_network, random_network  # noqa: E402
 from branchynet.measurement.profiling import (count_macs, forcing_thresholds,  # noqa: E402
                                   robust_ms)
-from branchynet.runtimes.runtime import RUNTIMES, get_runtime, make_runtime  # noqa: E402
+from branchynet.runtimes import RUNTIMES, get_runtime, make_runtime  # noqa: E402
 from branchynet.networks.serialization import load_model  # noqa: E402
 
 #: the paper's exit shares (Table I), per network

@@ -30,7 +30,7 @@ from branchynet.measurement.evaluation import evaluation_split
 from branchynet.experiments import EXPERIMENTS
 from branchynet.exits.inference import choose_exits, early_exit_one, exit_records
 from branchynet.measurement.profiling import profile_paths
-from branchynet.runtimes.runtime import RUNTIMES, make_runtime
+from branchynet.runtimes import RUNTIMES, make_runtime
 from branchynet.networks.serialization import load_model
 from branchynet.measurement.sweep import evaluate_thresholds, threshold_grid
 

@@ -7,7 +7,7 @@ from branchynet.exits import inference
 from branchynet.errors import BranchyNetError
 from branchynet.networks import b_lenet
 from branchynet.exits.records import Records, load_records, save_records
-from branchynet.runtimes.runtime import make_runtime
+from branchynet.runtimes import make_runtime
 from branchynet.exits.scores import SCORES
 from branchynet.measurement.sweep import evaluate_thresholds
 

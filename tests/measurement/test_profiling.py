@@ -240,7 +240,7 @@ def test_free_layers_count_zero():
 
 
 def test_profile_on_onnxruntime():
-    from branchynet.runtimes.runtime import make_runtime
+    from branchynet.runtimes import make_runtime
     model = b_lenet()
     runtime = make_runtime(model, 'b_lenet', 'onnxruntime')
     x = numpy.random.RandomState(0).rand(10, 1, 28, 28).astype(numpy.float32)
@@ -256,7 +256,7 @@ def test_profile_on_onnxruntime():
 
 
 def test_paths_are_timed_in_a_fresh_random_order_per_sample():
-    from branchynet.runtimes.runtime import ChainerRuntime
+    from branchynet.runtimes import ChainerRuntime
 
     class Recording(ChainerRuntime):
         calls = []

@@ -6,9 +6,9 @@ import pytest
 from branchynet.networks import REGISTRY as NETWORK_REGISTRY
 from branchynet.networks import NetworkSpec, b_lenet, register
 from branchynet.report import table
-from branchynet.runtimes.runtime import REGISTRY as RUNTIME_REGISTRY
-from branchynet.runtimes.runtime import Runtime
-from branchynet.runtimes.runtime import register as register_runtime
+from branchynet.runtimes import REGISTRY as RUNTIME_REGISTRY
+from branchynet.runtimes import Runtime
+from branchynet.runtimes import register as register_runtime
 from test_schema import summary
 
 

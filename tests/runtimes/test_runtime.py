@@ -6,10 +6,10 @@ import pytest
 from branchynet.errors import BranchyNetError
 from branchynet.networks import b_lenet
 from branchynet.measurement.evaluation import _runtime_line
-from branchynet.runtimes.runtime import (REGISTRY, RUNTIMES, ChainerRuntime,
-                                         OnnxRuntime, Runtime, as_runtime,
-                                         get_runtime, make_runtime,
-                                         ort_providers, register)
+from branchynet.runtimes import (REGISTRY, RUNTIMES, ChainerRuntime,
+                                 OnnxRuntime, Runtime, as_runtime,
+                                 get_runtime, make_runtime, register)
+from branchynet.runtimes.onnx.runtime import ort_providers
 
 
 def test_both_runtimes_answer_alike():

@@ -11,7 +11,7 @@ from branchynet.errors import BranchyNetError
 from branchynet.exits import inference
 from branchynet.exits.scores import DEFAULT
 from branchynet.runtimes.onnx import inference as onnx_inference
-from branchynet.runtimes.registry import Runtime
+from branchynet.runtimes.runtime import Runtime
 
 _CPU = chainer.backend.CpuDevice()
 
