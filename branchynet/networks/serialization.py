@@ -21,6 +21,7 @@ file.
 import contextlib
 import json
 import os
+import stat
 
 import chainer
 import numpy
@@ -154,7 +155,8 @@ def loads_bounded(data, max_depth=MAX_JSON_DEPTH):
         ValueError: too deep (checked before the parser runs), or not JSON.
     """
     if json_depth(data) > max_depth:
-        raise ValueError('nested more than %d deep' % max_depth)
+        raise ValueError('nested too deeply (more than %d levels)'
+                         % max_depth)
     return json.loads(data)
 
 
@@ -266,6 +268,8 @@ def read_model_info(json_path):
         return BranchyNetError('model file %s: %s' % (json_path, message))
 
     try:
+        if not stat.S_ISREG(os.stat(json_path).st_mode):    # a FIFO blocks
+            raise bad('not a regular file')
         if os.path.getsize(json_path) > MAX_JSON_BYTES:
             raise bad('larger than %d bytes; not a model description'
                       % MAX_JSON_BYTES)

@@ -346,4 +346,4 @@ def test_a_deeply_nested_network_json_is_one_line(trained, capsys):
         forget_user_networks()
         assert run_cli(['evaluate', str(out / 'branchynet'), '-t',
                         '0.5'] + flag) == 2
-        assert 'nested more than' in one_error_line(capsys)
+        assert 'nested too deeply' in one_error_line(capsys)
