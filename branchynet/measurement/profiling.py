@@ -31,14 +31,27 @@ import dataclasses
 import time
 
 import chainer
-import chainer.functions as F
-import chainer.links as L
 import numpy
+from chainer.functions.activation import (clipped_relu, elu, hard_sigmoid,
+                                          leaky_relu, log_softmax, prelu, relu,
+                                          sigmoid, softmax, softplus, swish,
+                                          tanh)
+from chainer.functions.array import (broadcast, concat, expand_dims, pad,
+                                     reshape, split_axis, squeeze, transpose)
+from chainer.functions.connection import (convolution_2d, deconvolution_2d,
+                                          linear)
+from chainer.functions.math import average, basic_math, minmax, sum as sum_
+from chainer.functions.normalization import (batch_normalization,
+                                             layer_normalization,
+                                             local_response_normalization)
+from chainer.functions.pooling import (average_pooling_2d, max_pooling_nd,
+                                       unpooling_2d)
 from scipy.stats import trim_mean
 
 from branchynet.errors import BranchyNetError
-from branchynet.networks.layers import ResBlock, flatten
-from branchynet.runtimes.onnx.converters import link_kind, own_code
+from branchynet.networks.model import BranchyNet
+from branchynet.networks.tracing import Problem, refuse, trace_model
+from branchynet.runtimes.onnx.converters import Call
 from branchynet.runtimes import as_runtime
 
 
@@ -209,141 +222,136 @@ def _path_profile(rt, n_samples, base, per_path, per_stage):
         trunk_ms_mean=numpy.cumsum(stage_ms_mean).tolist())
 
 
-def _conv_macs(link, out):
-    """Each output element: ``in_channels / groups * kh * kw``."""
-    return out.size // out.shape[0] * int(numpy.prod(link.W.shape[1:]))
+def _per_sample(array):
+    return array.size // array.shape[0]
 
 
-def _linear_macs(link, out):
-    return link.W.shape[0] * link.W.shape[1]
+def _conv_macs(c):
+    """Each output element: ``in_channels / groups * kh * kw`` (the
+    kernel's shape after its first axis; depthwise included)."""
+    return _per_sample(c.y[0]) * int(numpy.prod(c.x[1].shape[1:]))
 
 
-def _free(link, out):
+def _deconv_macs(c):
+    """Each input element times ``out_channels / groups * kh * kw``."""
+    return _per_sample(c.x[0]) * int(numpy.prod(c.x[1].shape[1:]))
+
+
+def _linear_macs(c):
+    return _per_sample(c.y[0]) * int(c.x[1].shape[1])
+
+
+def _free(c):
     return 0
 
 
-#: every link kind the multiply-add counter knows -> the multiply-adds per
-#: sample of one call, ``(link, output) -> int`` (a subclass counts as its
-#: class unless it has a forward or a __call__ of its own). Only
-#: convolutions and linear layers count (the usual convention:
-#: normalisation, pooling and activations are comparatively free); a kind
-#: not here is an error, never counted as 0 unseen.
-LINK_MACS = {
-    L.Convolution2D: _conv_macs,       # groups and dilation included
-    L.Linear: _linear_macs,
-    L.BatchNormalization: _free,       # a scale and a shift per element
-    # its convolutions and BatchNormalizations are links counted on their
-    # own; its ReLUs, stride-s pooling, zero channels and sum are free
-    ResBlock: _free,
-    chainer.Sequential: _free,         # a container: its layers count
+#: the types of the functions counted as free: normalisation, activations,
+#: pooling, arithmetic and moving data (the usual convention: only
+#: convolutions and linear maps count)
+_FREE = (
+    batch_normalization.FixedBatchNormalization,
+    layer_normalization.LayerNormalization, relu.ReLU, leaky_relu.LeakyReLU,
+    elu.ELU, tanh.Tanh, sigmoid.Sigmoid, softplus.Softplus,
+    clipped_relu.ClippedReLU, prelu.PReLUFunction, swish.Swish,
+    hard_sigmoid.HardSigmoid, softmax.Softmax, log_softmax.LogSoftmax,
+    max_pooling_nd.MaxPoolingND, average_pooling_2d.AveragePooling2D,
+    unpooling_2d.Unpooling2D, average.Mean, sum_.Sum, minmax.Max,
+    local_response_normalization.LocalResponseNormalization, concat.Concat,
+    split_axis.SplitAxis, reshape.Reshape, squeeze.Squeeze,
+    expand_dims.ExpandDims, broadcast.BroadcastTo, transpose.Transpose,
+    pad.Pad, basic_math.Add, basic_math.Sub, basic_math.Mul, basic_math.Div,
+    basic_math.Neg, basic_math.AddConstant, basic_math.MulConstant,
+    basic_math.SubFromConstant, basic_math.DivFromConstant,
+    basic_math.PowVarConst)
+
+#: FunctionNode type -> multiply-adds of one call, ``Call -> int`` for the
+#: whole batch (divided by the batch size by the counter). A type not here
+#: is an error, never counted as 0 unseen (chainer-computational-cost
+#: warned and counted 0).
+COSTS = {
+    convolution_2d.Convolution2DFunction: _conv_macs,   # grouped, dilated
+    deconvolution_2d.Deconvolution2DFunction: _deconv_macs,
+    linear.LinearFunction: _linear_macs,
 }
-
-#: the functions a ``chainer.Sequential`` may hold (plain or in
-#: ``functools.partial``), known to the counter as free. A lambda cannot be
-#: recognised: it is an unknown layer.
-FREE_FUNCTIONS = frozenset({
-    F.relu, F.leaky_relu, F.elu, F.tanh, F.sigmoid, F.softplus, F.relu6,
-    F.clipped_relu, F.max_pooling_2d, F.average_pooling_2d,
-    F.local_response_normalization, F.dropout, F.reshape, F.flatten,
-    flatten})
-
-#: said of a lambda, which no table can recognise
-LAMBDA_HINT = ('; a lambda cannot be recognised: use the chainer function '
-               'itself or a functools.partial of it')
+COSTS.update((kind, _free) for kind in _FREE)
 
 
-def _link_macs(link, where):
-    """``LINK_MACS``' entry for ``link``'s kind; an error naming the layer
-    at ``where`` when it has none (a subclass with a ``forward`` or a
-    ``__call__`` of its own may do anything: not its parent's kind)."""
-    try:
-        kind = link_kind(link, LINK_MACS)
-        if kind is not None:
-            return LINK_MACS[kind]
-        reason = 'its kind is not in'
-    except BranchyNetError as e:
-        reason = '%s in' % e
-    raise BranchyNetError(
-        'cannot count the multiply-adds of %s (%s): %s '
-        'branchynet.measurement.profiling.LINK_MACS'
-        % (where, type(link).__name__, reason))
+def _trace_costs(t, problems):
+    """Multiply-adds per sample of one trace; unknown functions are added
+    to ``problems``."""
+    total = 0
+    for step in t.steps:
+        cost = COSTS.get(type(step.node))
+        if cost is None:
+            problems.append(Problem(step.place, 'no multiply-add '
+                                    'entry (branchynet.measurement.'
+                                    'profiling.COSTS)'))
+            continue
+        ys = [None if ref() is None else t.array(ref())
+              for ref in step.node.outputs]
+        total += cost(Call(step.node, None, step.arrays, ys))
+    return total // len(t.x)
 
 
-def check_layers(model):
-    """Every layer of ``model`` (its stages and exit heads, and the links
-    inside them) is of a kind the counter knows (:data:`LINK_MACS`,
-    :data:`FREE_FUNCTIONS`). Nothing is run.
+def cost_problems(traces):
+    """Places whose function has no multiply-add entry (a list of
+    :class:`~branchynet.networks.tracing.Problem`)."""
+    problems = []
+    for pair in traces:
+        for t in pair:
+            _trace_costs(t, problems)
+    return problems
+
+
+def check_layers(model, x1=None):
+    """Every function that ``model``'s stages and exit heads run on
+    sample ``x1`` has a multiply-add entry (:data:`COSTS`).
+
+    Counting is by the functions a forward runs, so nothing can be said
+    without a sample: with ``x1`` None only the model's type is checked
+    (:func:`count_macs` and :func:`branchynet.measurement.support.
+    check_supported` trace it).
 
     Raises:
-        BranchyNetError: one line naming the first unknown layer by its
-        path in the model (``stages/1/3``: stage 1's layer 3, from 0) and
-        its kind.
+        BranchyNetError: one line listing every unknown place, ``cannot
+        count the multiply-adds: stages/0/3 (BasicBlock) ran Sin, ...``.
     """
-    for kind, chains in (('stages', model.stages), ('exits', model.exits)):
-        for k, chain in enumerate(chains):
-            _check_layer(chain, '%s/%d' % (kind, k))
+    if not isinstance(model, BranchyNet):
+        raise BranchyNetError('expected a branchynet.BranchyNet, got %s'
+                              % type(model).__name__)
+    if x1 is not None:
+        refuse(cost_problems(trace_model(model, x1)),
+               'cannot count the multiply-adds')
 
 
-def _check_layer(layer, where):
-    if isinstance(layer, chainer.Sequential) and \
-            own_code(layer, chainer.Sequential) is None:
-        for i, sub in enumerate(layer):
-            _check_layer(sub, '%s/%d' % (where, i))
-    elif isinstance(layer, chainer.Link):
-        _link_macs(layer, where)
-        for path, link in layer.namedlinks(skipself=True):
-            _link_macs(link, where + path)
-    else:
-        func = getattr(layer, 'func', layer)        # a functools.partial
-        if func not in FREE_FUNCTIONS:
-            name = getattr(func, '__name__', type(func).__name__)
-            raise BranchyNetError(
-                'cannot count the multiply-adds of %s (%s): its kind is '
-                'not in branchynet.measurement.profiling.FREE_FUNCTIONS%s'
-                % (where, name, LAMBDA_HINT if name == '<lambda>' else ''))
-
-
-class _MacCounter(chainer.LinkHook):
-    """Counts the multiply-adds of every link called, per sample
-    (:data:`LINK_MACS`)."""
-
-    name = 'MacCounter'
-
-    def __init__(self):
-        self.macs = 0
-
-    def forward_postprocess(self, args):
-        link = args.link
-        self.macs += _link_macs(link, type(link).__name__)(link, args.out)
-
-
-def count_macs(model, x1):
+def count_macs(model, x1, traces=None):
     """Multiply-adds of each stage and each exit head for one sample.
 
-    Only convolutions and linear layers are counted (the usual convention;
-    pooling, activations and normalisation are comparatively free); every
-    layer must be of a kind the counter knows (:func:`check_layers`).
+    Only convolutions and linear maps are counted (the usual convention;
+    pooling, activations and normalisation are comparatively free), by
+    the functions each stage and head runs on ``x1``
+    (:mod:`branchynet.networks.tracing`); every function must have an entry
+    in :data:`COSTS`.
 
     Args:
         model (BranchyNet): the network.
         x1 (array): one sample, ``(1, C, H, W)``, on the model's device.
+        traces: the model's traces, when the caller has them (any batch).
 
     Returns:
         dict: ``stage`` and ``exit`` (lists of ints, one per stage/exit),
         ``path`` (multiply-adds of exit path k: stages 1..k and heads 1..k)
         and ``baseline`` (all stages and the final exit).
+
+    Raises:
+        BranchyNetError: one line listing every function without an entry.
     """
     check_layers(model)
-    stage, head = [], []
-    with chainer.using_config('train', False), chainer.no_backprop_mode():
-        h = x1
-        for s, e in zip(model.stages, model.exits):
-            with _MacCounter() as counter:
-                h = s(h)
-            stage.append(int(counter.macs))
-            with _MacCounter() as counter:
-                e(h)
-            head.append(int(counter.macs))
+    problems, stage, head = [], [], []
+    for s, e in traces or trace_model(model, x1):
+        stage.append(int(_trace_costs(s, problems)))
+        head.append(int(_trace_costs(e, problems)))
+    refuse(problems, 'cannot count the multiply-adds')
     path = [int(sum(stage[:k + 1]) + sum(head[:k + 1]))
             for k in range(len(stage))]
     return {'stage': stage, 'exit': head, 'path': path,

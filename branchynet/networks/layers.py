@@ -95,8 +95,10 @@ class ResBlock(chainer.Chain):
         if self.stride != 1:
             x = F.average_pooling_2d(x, 1, self.stride)
         if self.out_channels != self.in_channels:
-            xp = chainer.backend.get_array_module(x)
-            n, c, hh, ww = x.shape
-            zeros = xp.zeros((n, self.out_channels - c, hh, ww), x.dtype)
-            x = F.concat((zeros, x), axis=1)
+            # zero channels in front, as the reference's concat of zeros:
+            # by F.pad, so that no constant's shape follows the batch size
+            # and the block is exported by what it runs (the same values,
+            # and the same gradient for x)
+            grow = self.out_channels - x.shape[1]
+            x = F.pad(x, ((0, 0), (grow, 0), (0, 0), (0, 0)), 'constant')
         return F.relu(h + x)

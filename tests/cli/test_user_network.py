@@ -199,7 +199,7 @@ def test_a_layer_the_pipeline_does_not_know_stops_before_training(
         tmp_path, capsys):
     spec = write(tmp_path / 'net.py', TINY.replace(
         'L.Convolution2D(c, 4, 3, pad=1), relu',
-        'L.Convolution2D(c, 4, 3, pad=1), lambda h: h * 2'))
+        'L.Convolution2D(c, 4, 3, pad=1), lambda h: chainer.functions.sin(h)'))
     out = tmp_path / 'o'
     assert run_cli(['train', '--network', spec, '--dataset',
                     tiny_data(tmp_path / 'd.npz'), '--out', str(out)]

@@ -107,21 +107,17 @@ class Doubling(chainer.Link):
 
 
 class OwnLinear(L.Linear):
-    """A linear kind with a forward of its own: not a linear layer."""
+    """A forward of its own: counted by what it runs (a linear map)."""
 
     def forward(self, x):
         return super().forward(x) * 2
 
 
 class CallLinear(L.Linear):
-    """A linear kind with a __call__ of its own: not a linear layer."""
+    """A __call__ of its own: counted by what it runs."""
 
     def __call__(self, x):
         return super().__call__(x) * 2
-
-
-class CallLinearChild(CallLinear):
-    """No method of its own, but its parent's __call__."""
 
 
 class DoubledScale(L.BatchNormalization):
@@ -131,44 +127,72 @@ class DoubledScale(L.BatchNormalization):
         return super()._get_gamma() * 2
 
 
-class CallSequential(chainer.Sequential):
-    """A container that does more than run its layers in turn."""
+class Waves(chainer.Chain):
+    """A block of the user's own that runs a function with no entry."""
 
-    def __call__(self, x):
-        return super().__call__(x) + 1
+    def __init__(self):
+        super().__init__()
+        with self.init_scope():
+            self.fc = L.Linear(8, 8)
+
+    def forward(self, x):
+        return F.cos(self.fc(x))
 
 
-@pytest.mark.parametrize('layer, where, kind', [
-    (lambda: L.DepthwiseConvolution2D(8, 1, 1), 'stages/1/1',
-     'DepthwiseConvolution2D'),
-    (lambda: CallLinear(8, 8), 'stages/1/1', 'CallLinear'),
-    (lambda: CallLinearChild(8, 8), 'stages/1/1', 'CallLinearChild'),
-    (lambda: CallSequential(L.Linear(8, 8)), 'stages/1/1', 'CallSequential'),
-    (lambda: DoubledScale(8), 'stages/1/1', 'DoubledScale'),
-    (lambda: F.sin, 'stages/1/1', 'sin'),
-    (lambda: functools.partial(F.rrelu, l=0.1), 'stages/1/1', 'rrelu'),
-    (lambda: (lambda x: x), 'stages/1/1', '<lambda>'),
-    (Doubling, 'stages/1/1', 'Doubling'),
-    (lambda: OwnLinear(8, 8), 'stages/1/1', 'OwnLinear'),
-    (lambda: chainer.Sequential(L.Linear(8, 8), L.Highway(8)),
-     'stages/1/1/1', 'Highway'),
-])
-def test_an_unknown_layer_fails_in_one_line_naming_it(layer, where, kind):
+def two_stage_net(layer):
     numpy.random.seed(0)
     stages = [chainer.Sequential(L.Linear(8, 8)),
-              chainer.Sequential(L.Linear(8, 8), layer())]
+              chainer.Sequential(L.Linear(8, 8), layer)]
     exits = [chainer.Sequential(L.Linear(8, 4)),
              chainer.Sequential(L.Linear(None, 4))]
-    model = BranchyNet(stages, exits)
+    return BranchyNet(stages, exits)
+
+
+@pytest.mark.parametrize('layer, place', [
+    (lambda: F.sin, 'stages/1/1 (sin) ran Sin'),
+    (lambda: functools.partial(F.rrelu, l=0.1), 'stages/1/1 (rrelu) ran '
+     'RReLU'),
+    (lambda: (lambda x: F.exp(x)), 'stages/1/1 (<lambda>) ran Exp'),
+    (Waves, 'stages/1/1 (Waves) ran Cos'),
+    (lambda: chainer.Sequential(L.Linear(8, 8), Waves()),
+     'stages/1/1/1 (Waves) ran Cos'),
+])
+def test_an_unknown_function_fails_in_one_line_naming_its_place(layer,
+                                                                 place):
     with pytest.raises(BranchyNetError) as e:
-        count_macs(model, numpy.zeros((1, 8, 1, 1), numpy.float32))
+        count_macs(two_stage_net(layer()),
+                   numpy.zeros((1, 8), numpy.float32))
+    assert str(e.value) == (
+        'cannot count the multiply-adds: %s: no multiply-add entry '
+        '(branchynet.measurement.profiling.COSTS)' % place)
+
+
+def test_every_unknown_place_is_listed_once():
+    model = two_stage_net(chainer.Sequential(Waves(), F.sin, Waves()))
+    model.exits[0].append(F.sin)
+    with pytest.raises(BranchyNetError) as e:
+        count_macs(model, numpy.zeros((1, 8), numpy.float32))
     message = str(e.value)
     assert '\n' not in message
-    assert message.startswith('cannot count the multiply-adds of %s (%s): '
-                              % (where, kind))
-    assert ('lambda cannot be recognised' in message) == (kind == '<lambda>')
-    assert ('with a __call__ of its own' in message) == kind.startswith(
-        'Call')
+    for place in ('exits/0/1 (sin) ran Sin', 'stages/1/1/0 (Waves) ran Cos',
+                  'stages/1/1/1 (sin) ran Sin',
+                  'stages/1/1/2 (Waves) ran Cos'):
+        assert message.count(place + ':') == 1, place
+
+
+@pytest.mark.parametrize('layer, macs', [
+    (lambda: OwnLinear(8, 8), 64), (lambda: CallLinear(8, 8), 64),
+    (lambda: DoubledScale(8), 0), (Doubling, 0),
+    (lambda: (lambda x: 2 * x), 0),
+    (lambda: chainer.Sequential(L.Linear(8, 8), L.Highway(8)),
+     64 + 2 * 64),
+])
+def test_a_link_of_the_users_own_is_counted_by_what_it_runs(layer, macs):
+    """Subclasses, own Chains and lambdas: no kind to know, the
+    functions they run are counted."""
+    got = count_macs(two_stage_net(layer()),
+                     numpy.zeros((1, 8), numpy.float32))
+    assert got['stage'] == [64, 64 + macs]
 
 
 def test_a_subclass_without_code_of_its_own_counts_as_its_class():
@@ -182,17 +206,40 @@ def test_a_subclass_without_code_of_its_own_counts_as_its_class():
     assert (macs['stage'], macs['exit']) == ([48], [24])
 
 
-def test_a_link_inside_a_known_chain_must_be_known_too(monkeypatch):
+def test_a_function_inside_a_known_chain_must_be_known_too(monkeypatch):
     from branchynet.measurement import profiling
     from branchynet.networks.layers import ResBlock
-    block = ResBlock(4, 4)
-    monkeypatch.delitem(profiling.LINK_MACS, L.BatchNormalization)
-    model = BranchyNet([chainer.Sequential(block)],
+    from chainer.functions.normalization import batch_normalization
+    monkeypatch.delitem(profiling.COSTS,
+                        batch_normalization.FixedBatchNormalization)
+    model = BranchyNet([chainer.Sequential(ResBlock(4, 4))],
                        [chainer.Sequential(L.Linear(None, 4))])
+    x = numpy.zeros((1, 4, 3, 3), numpy.float32)
     with pytest.raises(BranchyNetError, match=r'^cannot count the '
-                       r'multiply-adds of stages/0/0/bn\d '
-                       r'\(BatchNormalization\)'):
-        check_layers(model)
+                       r'multiply-adds: stages/0/0/bn1 \(BatchNormalization'
+                       r'\) ran FixedBatchNormalization: no multiply-add '
+                       r'entry .*; stages/0/0/bn2'):
+        check_layers(model, x)
+
+
+def test_the_counter_and_the_exporter_know_the_same_functions():
+    from branchynet.measurement.profiling import COSTS
+    from branchynet.runtimes.onnx.converters import CONVERTERS
+    assert set(COSTS) == set(CONVERTERS)
+
+
+def test_multiply_adds_of_depthwise_and_deconvolution():
+    numpy.random.seed(0)
+    model = BranchyNet(
+        [chainer.Sequential(L.DepthwiseConvolution2D(4, 2, 3, pad=1)),
+         chainer.Sequential(L.Deconvolution2D(8, 3, 2, stride=2))],
+        [chainer.Sequential(L.Linear(None, 5)),
+         chainer.Sequential(L.Linear(None, 3))])
+    macs = count_macs(model, numpy.zeros((1, 4, 5, 5), numpy.float32))
+    # depthwise: each of 8 x 5 x 5 outputs reads one channel's 3x3;
+    # deconvolution: each of 8 x 5 x 5 inputs spreads over 3 x 2 x 2
+    assert macs['stage'] == [8 * 25 * 9, 8 * 25 * 3 * 4]
+    assert macs['exit'] == [200 * 5, 3 * 10 * 10 * 3]
 
 
 def test_multiply_adds_of_grouped_dilated_convolution_and_linear():

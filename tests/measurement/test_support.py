@@ -59,60 +59,82 @@ class Doubling(chainer.Link):
 
 
 class CallLinear(L.Linear):
-    """A Linear whose __call__ (not forward) does more: Chainer runs it,
-    an exporter that took it for a Linear would write a plain Gemm."""
+    """A Linear whose __call__ (not forward) does more: traced, it is
+    exported as what it runs, not as a plain Gemm."""
 
     def __call__(self, x):
         return super().__call__(x) * 2 + 1
 
 
-@pytest.mark.parametrize('layer, kind, why', [
-    (lambda: (lambda x: x), '<lambda>', 'lambda cannot be recognised'),
-    (Doubling, 'Doubling', 'LINK_MACS'),
-    (lambda: L.Highway(16), 'Highway', 'LINK_MACS'),
-    (lambda: F.sin, 'sin', 'FREE_FUNCTIONS'),
-    (lambda: F.flatten, 'flatten', 'batch axis'),
-    (lambda: functools.partial(F.reshape, shape=(1, 4, 3, 3)), 'reshape',
-     'fixes the batch size'),
-    (lambda: L.Convolution2D(3, 4, 1), 'Convolution2D',
+COSTS_ = 'no multiply-add entry (branchynet.measurement.profiling.COSTS)'
+CONVERTERS_ = ('no ONNX converter '
+               '(branchynet.runtimes.onnx.converters.CONVERTERS)')
+
+
+@pytest.mark.parametrize('layer, place, why', [
+    (lambda: F.sin, 'stages/1/12 (sin) ran Sin',
+     COSTS_ + ', ' + CONVERTERS_),
+    (lambda: (lambda x: F.exp(x)), 'stages/1/12 (<lambda>) ran Exp',
+     COSTS_ + ', ' + CONVERTERS_),
+    (lambda: lambda h: F.reshape(F.flatten(h), h.shape),
+     'stages/1/12 (<lambda>) ran Reshape', 'across the batch axis'),
+    (lambda: functools.partial(F.reshape, shape=(1, 4, 3, 3)),
+     'stages/1/12 (reshape)', 'fails on an input of shape (2, 4, 3, 3)'),
+    (lambda: L.Convolution2D(3, 4, 1), 'stages/1/12 (Convolution2D)',
      'fails on an input of shape (1, 4, 3, 3)'),
-    (lambda: CallLinear(None, 6), 'CallLinear',
-     "a subclass of Linear with a __call__ of its own (which may do "
-     "anything) is not Linear's kind in "
-     "branchynet.measurement.profiling.LINK_MACS"),
 ])
-def test_an_unsupported_layer_is_one_line_naming_it(layer, kind, why):
+def test_an_unsupported_layer_is_one_line_naming_it(layer, place, why):
     with pytest.raises(BranchyNetError) as e:
         check_supported(every_kind([layer()]), (3, 8, 8))
     message = str(e.value)
     assert '\n' not in message
-    assert 'stages/1/12 (%s)' % kind in message
+    assert place in message
     assert why in message
 
 
-def test_a_layer_of_an_exit_head_is_named_by_its_path():
-    with pytest.raises(BranchyNetError, match=r'exits/1/0 \(Doubling\)'):
-        check_supported(every_kind(head=[Doubling()]), (3, 8, 8))
+def test_a_function_of_an_exit_head_is_named_by_its_path():
+    with pytest.raises(BranchyNetError, match=r'exits/1/0 \(sin\) ran Sin'):
+        check_supported(every_kind(head=[F.sin]), (3, 8, 8))
 
 
-def test_an_unknown_layer_is_refused_before_anything_runs():
-    ran = []
-    with pytest.raises(BranchyNetError, match=r'stages/1/12 \(<lambda>\)'):
-        check_supported(every_kind([lambda x: ran.append(x) or x]),
-                        (3, 8, 8))
-    assert ran == []
+def test_every_unsupported_place_is_listed_in_one_message():
+    model = every_kind([F.sin, F.cos], head=[F.arctan])
+    with pytest.raises(BranchyNetError) as e:
+        check_supported(model, (3, 8, 8))
+    message = str(e.value)
+    assert message.startswith('cannot count or export this network: ')
+    assert '\n' not in message
+    for place in ('stages/1/12 (sin) ran Sin', 'stages/1/13 (cos) ran Cos',
+                  'exits/1/0 (arctan) ran Arctan'):
+        assert message.count(place + ': ' + COSTS_ + ', ' + CONVERTERS_) \
+            == 1, place
 
 
 def test_both_tables_are_asked(monkeypatch):
-    monkeypatch.setattr(profiling, 'FREE_FUNCTIONS',
-                        profiling.FREE_FUNCTIONS - {F.tanh})
-    with pytest.raises(BranchyNetError, match=r'^cannot count the '
-                       r'multiply-adds of stages/1/2 \(tanh\)'):
+    from chainer.functions.activation.tanh import Tanh
+    monkeypatch.delitem(profiling.COSTS, Tanh)
+    with pytest.raises(BranchyNetError) as e:
         check_supported(every_kind(), (3, 8, 8))
+    assert str(e.value) == ('cannot count or export this network: '
+                            'stages/1/2 (tanh) ran Tanh: ' + COSTS_)
     monkeypatch.undo()
-    monkeypatch.delitem(converters.FUNCTIONS, F.tanh)
-    with pytest.raises(BranchyNetError, match=r'^cannot export stages/1/2 '
-                       r'\(tanh\): no ONNX converter'):
+    monkeypatch.delitem(converters.CONVERTERS, Tanh)
+    with pytest.raises(BranchyNetError) as e:
+        check_supported(every_kind(), (3, 8, 8))
+    assert str(e.value) == ('cannot count or export this network: '
+                            'stages/1/2 (tanh) ran Tanh: ' + CONVERTERS_)
+
+
+def test_an_unfaithful_converter_is_caught_against_chainer(monkeypatch):
+    """The export runs on ONNX Runtime against Chainer before training: a
+    converter that writes the wrong operator is refused."""
+    from chainer.functions.activation.clipped_relu import ClippedReLU
+    from chainer.functions.activation.relu import ReLU
+    monkeypatch.setitem(converters.CONVERTERS, ClippedReLU,
+                        converters.CONVERTERS[ReLU])
+    with pytest.raises(BranchyNetError, match=r'^cannot export this network '
+                       r'faithfully: ONNX Runtime gives exit 2 logits '
+                       r'\S+ away from Chainer\'s at batch size 1$'):
         check_supported(every_kind(), (3, 8, 8))
 
 
@@ -133,21 +155,10 @@ def test_not_a_branchynet():
         check_supported(chainer.Sequential(F.relu), (3, 8, 8))
 
 
-def test_a_subclass_with_a_call_of_its_own_is_refused_by_both_checks(
-        monkeypatch):
-    """Item 5 of issue 31: the counter refuses it; and were the counter
-    told its kind, the exporter would still refuse it, not write a Linear
-    that ONNX Runtime runs otherwise than Chainer."""
-    model = every_kind([flatten, CallLinear(None, 6)])
-    with pytest.raises(BranchyNetError, match=r'^cannot count the '
-                       r'multiply-adds of stages/1/13 \(CallLinear\): a '
-                       r'subclass of Linear with a __call__ of its own'):
-        check_supported(model, (3, 8, 8))
-    monkeypatch.setitem(profiling.LINK_MACS, CallLinear,
-                        profiling.LINK_MACS[L.Linear])
-    with pytest.raises(BranchyNetError) as e:
-        check_supported(model, (3, 8, 8))
-    assert str(e.value) == (
-        "cannot export stages/1/13 (CallLinear): no ONNX converter: a "
-        "subclass of Linear with a __call__ of its own (which may do "
-        "anything) is not Linear's kind")
+def test_a_subclass_with_a_call_of_its_own_is_exported_as_it_runs():
+    """Issue 31 refused it (a Gemm would have been written); traced, its
+    extra ``* 2 + 1`` is in the graph."""
+    model = every_kind([flatten, CallLinear(None, 6), Doubling()])
+    check_supported(model, (3, 8, 8))
+    x = numpy.random.RandomState(1).randn(2, 3, 8, 8).astype(numpy.float32)
+    assert_onnx_matches_chainer(model, x)

@@ -20,7 +20,8 @@ from branchynet.networks.layers import dropout, flatten, lrn, max_pool, relu
 from branchynet.networks.model import BranchyNet
 from branchynet.networks import NETWORKS, random_network
 from branchynet.runtimes.onnx.converters import onnx_pool_outsize
-from branchynet.runtimes.onnx.export import (INPUT_SHAPES, OPSET, _convert,
+from branchynet.networks import tracing
+from branchynet.runtimes.onnx.export import (INPUT_SHAPES, OPSET, _emit,
                                              _Graph, check_exportable,
                                              export_model_dir, main_graph,
                                              segment_graphs)
@@ -29,6 +30,17 @@ from branchynet.testing import assert_onnx_matches_chainer
 
 #: samples per network (B-ResNet-110 is large: keep its batch tiny)
 BATCH = {'b_lenet': 5, 'b_alexnet': 3, 'b_resnet110': 2}
+
+
+def _convert(g, layer, name, x):
+    """``layer`` traced on ``x`` and added to ``g`` reading ``name``:
+    ``(output name, Chainer's output)``; what cannot be converted is
+    raised in one line."""
+    t = tracing.trace(layer, x, 'layer')
+    problems = []
+    out = _emit(g, t, name, problems)
+    tracing.refuse(problems, 'cannot export')
+    return out, t.output.array
 
 
 def session(graph):
@@ -232,9 +244,10 @@ def test_an_even_lrn_window_is_refused():
                  numpy.zeros((1, 8, 2, 2), numpy.float32))
 
 
-def test_unknown_layer_is_a_clear_error():
+def test_unknown_function_is_a_clear_error():
     g = _Graph()
-    with pytest.raises(BranchyNetError, match='no ONNX converter'):
+    with pytest.raises(BranchyNetError, match=r'^cannot export: layer '
+                       r'\(sin\) ran Sin: no ONNX converter'):
         _convert(g, F.sin, 'input', numpy.zeros((1, 3), numpy.float32))
 
 
@@ -296,6 +309,45 @@ LAYER_KINDS = {
     'reshape': (lambda: [functools.partial(F.reshape, shape=(-1, 4, 64)),
                          functools.partial(F.reshape, shape=(-1, 4, 8, 8))],
                 list, 'Reshape'),
+    # kinds a researcher's network runs (issue 29)
+    'depthwise': (lambda: [L.DepthwiseConvolution2D(4, 2, 3, pad=1)], list,
+                  'Conv'),
+    'deconvolution': (lambda: [L.Deconvolution2D(4, 3, 2, stride=2),
+                               L.Deconvolution2D(3, 4, 3, pad=1,
+                                                 outsize=(16, 16))],
+                      list, 'ConvTranspose'),
+    'prelu': (lambda: [L.PReLU((4,), init=0.3)], list, 'PRelu'),
+    'swish': (lambda: [L.Swish((4,), beta_init=1.5)], list, 'Sigmoid'),
+    'hard_sigmoid': (lambda: [F.hard_sigmoid], list, 'HardSigmoid'),
+    'softmax': (lambda: [F.softmax], lambda: [F.log_softmax], 'Softmax'),
+    'layer_norm': (list, lambda: [L.Linear(None, 6), L.LayerNormalization(6)],
+                   None),
+    'unpooling': (lambda: [functools.partial(F.unpooling_2d, ksize=2,
+                                             outsize=(16, 16))], list,
+                  'Resize'),
+    'global_mean': (list, lambda: [functools.partial(F.mean, axis=(2, 3))],
+                    None),
+    'global_max_sum': (lambda: [lambda h: F.max(h, axis=3, keepdims=True) +
+                                F.sum(h, axis=(2, 3), keepdims=True)],
+                       list, 'ReduceMax'),
+    'concat_split': (lambda: [lambda h: F.concat(F.split_axis(h, [1, 3], 1)
+                                                 [::-1], axis=1)], list,
+                     'Split'),
+    'transpose_pad': (lambda: [lambda h: F.transpose(h, (0, 1, 3, 2)),
+                               lambda h: F.pad(h, ((0, 0), (0, 0), (1, 2),
+                                                   (0, 1)), 'constant',
+                                               constant_values=0.5)],
+                      list, 'Pad'),
+    # squashed first: float32's rounding of large values is not the point
+    'arithmetic': (lambda: [F.tanh, lambda h: (2 - h) * h / (
+        1.5 + F.sigmoid(h)) - 0.5 * h, lambda h: -h ** 2 + 3 / (h * h + 1)],
+                   list, 'Div'),
+    'squeeze_excite': (lambda: [SqueezeExcite(4)], list, 'Expand'),
+    # a link of the user's own is traced by what it runs
+    'own_forward': (lambda: [OwnConvolution(4, 4, 1)], list, 'Add'),
+    'own_call': (lambda: [CallConvolution(4, 4, 1)], list, 'Add'),
+    'own_method': (lambda: [DoubledScale(4)], list, 'BatchNormalization'),
+    'own_link': (lambda: [Doubling()], list, 'Mul'),
 }
 
 
@@ -314,13 +366,28 @@ def test_every_layer_kind_exports_as_chainer_computes_it(kind):
 
 def test_the_kinds_test_catches_a_wrong_converter(monkeypatch):
     from branchynet.runtimes.onnx import converters
-    monkeypatch.setitem(converters.FUNCTIONS, F.leaky_relu,
-                        converters.FUNCTIONS[F.relu])
+    from chainer.functions.activation import leaky_relu, relu as relu_
+    monkeypatch.setitem(converters.CONVERTERS, leaky_relu.LeakyReLU,
+                        converters.CONVERTERS[relu_.ReLU])
     x = (10 * numpy.random.RandomState(1).randn(4, 3, 8, 8)).astype(
         numpy.float32)
     with pytest.raises(AssertionError):
         assert_onnx_matches_chainer(tiny_net(*LAYER_KINDS['leaky_relu'][:2]),
                                     x)
+
+
+class SqueezeExcite(chainer.Chain):
+    """Channel gates from the global mean, broadcast over the map."""
+
+    def __init__(self, c):
+        super().__init__()
+        with self.init_scope():
+            self.fc = L.Linear(c, c)
+
+    def forward(self, x):
+        gate = F.sigmoid(self.fc(F.mean(x, axis=(2, 3))))
+        return x * F.broadcast_to(F.reshape(gate, gate.shape + (1, 1)),
+                                  x.shape)
 
 
 class Doubling(chainer.Link):
@@ -354,44 +421,58 @@ class RenamedConvolution(L.Convolution2D):
     """A name of its own, no code of its own: a convolution."""
 
 
-@pytest.mark.parametrize('layer, where, kind, why', [
-    (lambda: (lambda x: x), 'stages/0/1', '<lambda>', 'lambda cannot be'),
-    (lambda: F.sin, 'stages/0/1', 'sin', 'no ONNX converter'),
-    (Doubling, 'stages/0/1', 'Doubling', 'no ONNX converter'),
-    (lambda: OwnConvolution(4, 4, 1), 'stages/0/1', 'OwnConvolution',
-     'a subclass of Convolution2D with a forward of its own'),
-    (lambda: CallConvolution(4, 4, 1), 'stages/0/1', 'CallConvolution',
-     'a subclass of Convolution2D with a __call__ of its own'),
-    (lambda: DoubledScale(4), 'stages/0/1', 'DoubledScale',
-     'a subclass of BatchNormalization with a _get_gamma of its own'),
-    (lambda: F.flatten, 'stages/0/1', 'flatten', 'batch axis'),
-    (lambda: functools.partial(F.reshape, shape=(1, 4, 8, 8)), 'stages/0/1',
-     'reshape', 'fixes the batch size'),
-    (lambda: functools.partial(F.reshape, shape=(-1, 4, 8, 4)), 'stages/0/1',
-     'reshape', 'across the batch axis'),
+@pytest.mark.parametrize('layer, where, why', [
+    (lambda: F.sin, 'stages/0/1 (sin) ran Sin', 'no ONNX converter'),
+    (lambda: lambda h: F.sin(h) + F.cos(h) + F.sin(h),
+     'stages/0/1 (<lambda>) ran Sin', 'no ONNX converter'),
+    (lambda: lambda h: F.reshape(F.flatten(h), h.shape),
+     'stages/0/1 (<lambda>) ran Reshape', 'across the batch axis'),
+    (lambda: functools.partial(F.reshape, shape=(1, 4, 8, 8)),
+     'stages/0/1 (reshape)', 'fails on an input of shape (2, 4, 8, 8)'),
+    (lambda: functools.partial(F.reshape, shape=(-1, 4, 8, 4)),
+     'stages/0/1 (reshape) ran Reshape', 'across the batch axis'),
     (lambda: functools.partial(F.local_response_normalization, n=4),
-     'stages/0/1', 'local_response_normalization', 'even window'),
-    (lambda: L.Linear(3, 3), 'stages/0/1', 'Linear', 'fails on an input'),
+     'stages/0/1 (local_response_normalization) ran '
+     'LocalResponseNormalization', 'even window'),
+    (lambda: L.Linear(3, 3), 'stages/0/1 (Linear)', 'fails on an input'),
+    (lambda: lambda h: F.concat([h, h], axis=0),
+     'stages/0/1 (<lambda>) ran Concat', 'concat along the batch axis'),
 ])
 def test_a_layer_that_cannot_be_exported_fails_in_one_line(layer, where,
-                                                           kind, why):
+                                                           why):
     model = tiny_net(lambda: [layer()])
     for build in (segment_graphs, main_graph, check_exportable):
         with pytest.raises(BranchyNetError) as e:
             build(model, (3, 8, 8))
         message = str(e.value)
         assert '\n' not in message
-        assert message.startswith('cannot export %s (%s): ' % (where, kind))
+        assert where in message
         assert why in message
+
+
+def test_every_unsupported_place_is_listed_in_one_line():
+    model = tiny_net(lambda: [F.sin, F.cos],
+                     lambda: [lambda h: F.arctan(h)])
+    for build in (segment_graphs, main_graph, check_exportable):
+        with pytest.raises(BranchyNetError) as e:
+            build(model, (3, 8, 8))
+        message = str(e.value)
+        assert '\n' not in message
+        places = ['stages/0/1 (sin) ran Sin', 'stages/0/2 (cos) ran Cos',
+                  'exits/1/0 (<lambda>) ran Arctan']
+        if build is not main_graph:              # main: the last head only
+            places.append('exits/0/0 (<lambda>) ran Arctan')
+        for place in places:
+            assert message.count(place + ': no ONNX converter') == 1, place
 
 
 def test_the_path_names_a_layer_of_an_exit_head():
     model = tiny_net(head=lambda: [F.sin])
-    with pytest.raises(BranchyNetError, match=r'^cannot export exits/0/0 '
-                       r'\(sin\)'):
+    with pytest.raises(BranchyNetError, match=r'^cannot export: exits/0/0 '
+                       r'\(sin\) ran Sin'):
         segment_graphs(model, (3, 8, 8))
-    with pytest.raises(BranchyNetError, match=r'^cannot export exits/1/0 '
-                       r'\(sin\)'):
+    with pytest.raises(BranchyNetError, match=r'^cannot export: exits/1/0 '
+                       r'\(sin\) ran Sin'):
         main_graph(model, (3, 8, 8))
 
 

@@ -2,13 +2,25 @@
 
 onnx-chainer, the Chainer project's own converter, cannot be used: its last
 release (1.6.0, 2019) needs chainer < 7 and onnx < 1.7, pip reports the
-conflict with chainer 7.8.1, and it fails at import. So the export is a
-small converter over :mod:`onnx.helper`: one function per layer kind
-(:mod:`branchynet.runtimes.onnx.converters`, where the places Chainer and
-ONNX differ are handled: LRN, max pooling's ``cover_all``, the batch
-axis), and here the graphs built from them. :func:`check_exportable`
-checks a model's layers without exporting it; an error names the layer by
-its path (``stages/1/3``).
+conflict with chainer 7.8.1, and it fails at import. So the export is
+done as onnx-chainer did it, over :mod:`onnx.helper`: each stage and exit
+head is traced (:mod:`branchynet.networks.tracing`: the FunctionNodes its
+forward runs, whatever its Python classes), and each function converted by
+its type (:mod:`branchynet.runtimes.onnx.converters`, where the places
+Chainer and ONNX differ are handled: LRN, max pooling's ``cover_all``, the
+batch axis). Every segment is traced twice (batch 1 and 2, different
+inputs) and what the traces disagree on is refused (a graph break, a
+constant made with the batch size, control flow on the data).
+:func:`check_exportable` checks without keeping weights; an error lists
+every place that cannot be exported, each by its link path and function
+(``stages/1/3 (BasicBlock) ran Sin``).
+
+Rewrites on the traced graph (the same values, a faster graph): a ReLU
+after a max pooling that follows a convolution is moved before the pooling
+(:func:`_relu_after_pool`); LRN is written as a banded 1x1 convolution
+(:func:`~branchynet.runtimes.onnx.converters._lrn`); functions of
+parameters and constants alone (the reshaped kernel of a depthwise
+convolution) are folded into constants.
 
 Graphs (opset :data:`OPSET`, float32, batch dimension symbolic ``N``):
 
@@ -21,14 +33,12 @@ Graphs (opset :data:`OPSET`, float32, batch dimension symbolic ``N``):
 * **main**: the image -> the final exit's logits (every stage, then the
   last exit head): the baseline, or a B-net's main path.
 
-Shapes come from running the Chainer model on a zero sample alongside
-(:func:`_convert`), so every check sees the real shapes.
+Shapes come from the traces, so every check sees the real shapes.
 """
+import collections
 import os
 
 import chainer
-import chainer.functions as F
-import chainer.links as L
 import numpy
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -37,7 +47,12 @@ from branchynet.utils.atomic import atomic_path, write_json_atomic
 from branchynet.errors import BranchyNetError
 from branchynet.networks import INPUT_SHAPES
 from branchynet.networks.serialization import load_model, model_paths
-from branchynet.runtimes.onnx.converters import converter, kind_of
+from branchynet.networks import tracing
+from branchynet.networks.tracing import Problem, refuse
+from branchynet.runtimes.onnx.converters import convert
+from chainer.functions.activation.relu import ReLU
+from chainer.functions.connection.convolution_2d import Convolution2DFunction
+from chainer.functions.pooling.max_pooling_nd import MaxPoolingND
 from branchynet.runtimes.onnx.inference import FORMAT, SIDECAR
 from branchynet.utils.digest import sha256_of
 
@@ -54,22 +69,25 @@ class _Graph:
         self.nodes, self.initializers = [], []
         self._count = 0
 
-    def _name(self, hint):
+    def name(self, hint):
+        """A fresh tensor name."""
         self._count += 1
         return '%s_%d' % (hint, self._count)
 
     def weight(self, array, hint='w', dtype=numpy.float32):
         """An initializer holding ``array`` (host copy); returns its name."""
-        name = self._name(hint)
+        name = self.name(hint)
         host = numpy.asarray(chainer.backend.CpuDevice().send(array), dtype)
         self.initializers.append(numpy_helper.from_array(host, name))
         return name
 
     def op(self, op_type, inputs, out=None, **attrs):
-        """Append a node; returns the name of its (single) output."""
-        out = out or self._name(op_type.lower())
-        self.nodes.append(helper.make_node(op_type, list(inputs), [out],
-                                           name=out, **attrs))
+        """Append a node; returns the name of its output (``out``: a
+        name, or a list of names for several outputs)."""
+        out = out or self.name(op_type.lower())
+        outs = out if isinstance(out, list) else [out]
+        self.nodes.append(helper.make_node(op_type, list(inputs), outs,
+                                           name=outs[0], **attrs))
         return out
 
     def name_output(self, h, name):
@@ -106,68 +124,71 @@ class _Graph:
         return model
 
 
-def _is_max_pool(layer):
-    return getattr(layer, 'func', None) is F.max_pooling_2d
+def _relu_after_pool(t, i, uses, producers):
+    """The ReLU step that may move before max pooling step ``i``, or None.
 
-
-def _relu_before_pool(layers):
-    """``conv, max_pool, relu`` -> ``conv, relu, max_pool``, on
-    ``(index, layer)`` pairs (the index names the layer in errors).
-
-    ReLU and max pooling commute exactly (``max(relu(a), relu(b)) ==
+    ``conv -> max_pool -> relu`` becomes ``conv -> relu -> max_pool``: ReLU
+    and max pooling commute exactly (``max(relu(a), relu(b)) ==
     relu(max(a, b))``, padding included), and a ReLU right after a
     convolution is fused into it by ONNX Runtime: one kernel call less per
     pair, which is most of what a small exit head costs at batch size 1.
     """
-    layers = list(layers)
-    for i in range(1, len(layers) - 1):
-        if (isinstance(layers[i - 1][1], L.Convolution2D)
-                and _is_max_pool(layers[i][1]) and layers[i + 1][1] is F.relu):
-            layers[i], layers[i + 1] = layers[i + 1], layers[i]
-    return layers
+    step = t.steps[i]
+    if type(step.node) is not MaxPoolingND:
+        return None
+    before = producers.get(id(step.inputs[0]))
+    out = step.node.outputs[0]()
+    if before is None or out is None or uses[id(out)] != 1 or \
+            type(t.steps[before[0]].node) is not Convolution2DFunction or \
+            out is t.output.node:
+        return None
+    for j in range(i + 1, len(t.steps)):
+        if any(vn is out for vn in t.steps[j].inputs):
+            return j if type(t.steps[j].node) is ReLU else None
+    return None
 
 
-def _trace(layer, x):
-    """``layer(x)`` as an array; the layer's own failure in one line."""
+def _name_of(g, t, vn, names):
+    """A tensor's name in the graph; a parameter, a constant or a folded
+    value becomes a weight the first time it is read."""
+    if id(vn) not in names:
+        names[id(vn)] = g.weight(t.array(vn), 'w')
+    return names[id(vn)]
+
+
+def _emit(g, t, input_name, problems):
+    """Add trace ``t`` to graph ``g``, reading ``input_name``; returns its
+    output's name. What cannot be converted is added to ``problems``."""
+    names, live = {id(t.input): input_name}, {id(t.input)}
+    uses = collections.Counter(id(vn) for s in t.steps for vn in s.inputs)
+    producers, moved = t.producers(), {}
+    for i, step in enumerate(t.steps):
+        if not any(id(vn) in live for vn in step.inputs):
+            continue              # of parameters and constants: folded
+        outs = [ref() for ref in step.node.outputs]
+        ins = [_name_of(g, t, vn, names) for vn in step.inputs]
+        if i in moved:           # a ReLU moved before its max pooling
+            got = [moved.pop(i)]
+        else:
+            relu = _relu_after_pool(t, i, uses, producers)
+            if relu is not None:
+                ins = [g.op('Relu', ins)]
+            got = _convert_step(g, step, ins, [
+                None if vn is None else t.array(vn) for vn in outs], problems)
+            if relu is not None:
+                moved[relu] = got[0]
+        for vn, name in zip(outs, got):
+            if vn is not None:
+                names[id(vn)], _ = name, live.add(id(vn))
+    return _name_of(g, t, t.output.node, names)
+
+
+def _convert_step(g, step, ins, ys, problems):
     try:
-        y = layer(x)
-    except Exception as e:          # the user's layer: any error, one line
-        raise BranchyNetError('fails on an input of shape %s: %s: %s' % (
-            tuple(x.shape), type(e).__name__,
-            ' '.join(str(e).split())[:300])) from None
-    return y.array if isinstance(y, chainer.Variable) else y
-
-
-def _convert(g, layer, h, x, where='layer'):
-    """Add ``layer`` applied to tensor ``h`` to the graph.
-
-    Args:
-        layer: a link, a ``chainer.Sequential``, a chainer function or a
-            ``functools.partial`` of one.
-        h (str): name of the input tensor in the graph.
-        x (array): the same input in Chainer (one traced sample).
-        where (str): the layer's path in the model (``stages/1/3``), for
-            errors.
-
-    Returns:
-        tuple: the output's name in the graph and the traced output array.
-
-    Raises:
-        BranchyNetError: one line naming the layer and its kind: no
-        converter for it, it fails on ``x``, or ONNX cannot do what it does.
-    """
-    if isinstance(layer, chainer.Sequential) and \
-            type(layer).forward is chainer.Sequential.forward:
-        for i, sub in _relu_before_pool(enumerate(layer)):
-            h, x = _convert(g, sub, h, x, '%s/%d' % (where, i))
-        return h, x
-    try:
-        convert, settings = converter(layer)     # before running it
-        y = _trace(layer, x)
-        return convert(g, settings, h, x.shape, y.shape), y
+        return convert(g, step.node, ins, step.arrays, ys)
     except BranchyNetError as e:
-        raise BranchyNetError('cannot export %s (%s): %s'
-                              % (where, kind_of(layer), e)) from None
+        problems.append(Problem(step.place, str(e)))
+        return [g.name('unconverted') for _ in ys]
 
 
 def _entropy(g, logits, out):
@@ -184,96 +205,105 @@ def _batched(shape):
     return ['N'] + [int(n) for n in shape[1:]]
 
 
-def _trace_input(model, input_shape):
-    return model.xp.zeros((1,) + tuple(input_shape), numpy.float32)
+def _traces(model, input_shape, traces=None):
+    """Checked traces of the model (:func:`~branchynet.networks.tracing.
+    checked_traces`); a refusal lists every problem."""
+    if traces is None:
+        traces, problems = tracing.checked_traces(model, input_shape)
+        refuse(problems, 'cannot export')
+    return traces
 
 
-def segment_graphs(model, input_shape):
+def segment_graphs(model, input_shape, traces=None):
     """One ONNX graph per segment of a BranchyNet (see the module doc).
 
     Args:
         model (BranchyNet): the network, on any device.
         input_shape (tuple): ``(C, H, W)`` of one image.
+        traces: the model's checked traces, when the caller has them.
 
     Returns:
         list of onnx.ModelProto: ``K`` graphs, segment 1 first.
+
+    Raises:
+        BranchyNetError: one line listing every place that cannot be
+        exported.
     """
-    graphs = []
-    x = _trace_input(model, input_shape)
+    parts, problems = [], []
     last = model.n_exits - 1
-    with chainer.using_config('train', False), chainer.no_backprop_mode():
-        for k, (stage, head) in enumerate(zip(model.stages, model.exits)):
-            g = _Graph()
-            inputs = [('input', _batched(x.shape))]
-            h, x = _convert(g, stage, 'input', x, 'stages/%d' % k)
-            # named in every segment, so that the trunk alone can be cut out
-            # (branchynet.runtimes.runtime times it for the reference's accounting)
-            h = g.name_output(h, 'stage_output')
-            z, logits = _convert(g, head, h, x, 'exits/%d' % k)
-            stage_output = [('stage_output', _batched(x.shape))]
-            z = g.name_output(z, 'logits')
-            _entropy(g, z, 'entropy')
-            outputs = [('logits', _batched(logits.shape)), ('entropy', ['N'])]
-            if k != last:
-                outputs = stage_output + outputs
-            graphs.append(g.model(inputs, outputs, 'segment%d' % (k + 1),
-                                  inner=[] if k != last else stage_output))
-    return graphs
+    for k, (stage, head) in enumerate(_traces(model, input_shape, traces)):
+        g = _Graph()
+        # named in every segment, so that the trunk alone can be cut out
+        # (branchynet.runtimes.runtime times it for the reference's accounting)
+        h = g.name_output(_emit(g, stage, 'input', problems), 'stage_output')
+        z = _emit(g, head, h, problems)
+        z = g.name_output(g.op('Identity', [z]) if z == h else z, 'logits')
+        _entropy(g, z, 'entropy')
+        stage_output = [('stage_output', _batched(stage.output.shape))]
+        outputs = [('logits', _batched(head.output.shape)), ('entropy', ['N'])]
+        if k != last:
+            outputs = stage_output + outputs
+        parts.append((g, [('input', _batched(stage.x.shape))], outputs,
+                      'segment%d' % (k + 1),
+                      [] if k != last else stage_output))
+    refuse(problems, 'cannot export')
+    return [g.model(inputs, outputs, name, inner=inner)
+            for g, inputs, outputs, name, inner in parts]
 
 
-def main_graph(model, input_shape):
+def main_graph(model, input_shape, traces=None):
     """The main network (every stage, then the final exit) as one graph.
 
     Returns:
         onnx.ModelProto: ``input`` float32 ``(N, C, H, W)`` -> ``logits``
         float32 ``(N, classes)``.
     """
-    g = _Graph()
-    x = _trace_input(model, input_shape)
-    with chainer.using_config('train', False), chainer.no_backprop_mode():
-        h = 'input'
-        for k, stage in enumerate(model.stages):
-            h, x = _convert(g, stage, h, x, 'stages/%d' % k)
-        z, logits = _convert(g, model.exits[-1], h, x,
-                             'exits/%d' % (model.n_exits - 1))
-    g.name_output(z, 'logits')
+    traces = _traces(model, input_shape, traces)
+    g, problems, h = _Graph(), [], 'input'
+    for trace in [s for s, _ in traces] + [traces[-1][1]]:
+        h = _emit(g, trace, h, problems)
+    refuse(problems, 'cannot export')
+    g.name_output(g.op('Identity', [h]) if h == 'input' else h, 'logits')
     return g.model([('input', _batched((1,) + tuple(input_shape)))],
-                   [('logits', _batched(logits.shape))], 'main')
+                   [('logits', _batched(traces[-1][1].output.shape))], 'main')
 
 
 class _DryGraph(_Graph):
     """A graph that keeps no weights: for checking, never for writing."""
 
     def weight(self, array, hint='w', dtype=numpy.float32):
-        return self._name(hint)
+        return self.name(hint)
+
+
+def export_problems(traces):
+    """What in the traces cannot be converted (a list of
+    :class:`~branchynet.networks.tracing.Problem`), converted into a graph
+    that keeps no weights and is never checked or written."""
+    g, problems = _DryGraph(), []
+    for stage, head in traces:
+        _emit(g, head, _emit(g, stage, 'input', problems), problems)
+    return problems
 
 
 def check_exportable(model, input_shape):
-    """Every layer of every stage and exit head converts to ONNX.
-
-    One zero sample is traced through the model, each layer converted
-    into a graph that keeps no weights and is never checked, serialised or
-    written: the same converters and checks as an export, at a fraction of
-    its cost. The model is run once (parameters that Chainer sizes on the
-    first call get sized).
+    """Every stage and exit head of ``model`` converts to ONNX: the traces
+    agree and every function they ran converts.
 
     Raises:
-        BranchyNetError: one line naming the first layer that cannot be
-        exported, ``cannot export stages/1/3 (sigmoid): ...``.
+        BranchyNetError: one line listing every place that cannot be
+        exported, ``cannot export: stages/1/3 (BasicBlock) ran Sin, which
+        has no ONNX converter ...; ...``.
     """
-    g, x = _DryGraph(), _trace_input(model, input_shape)
-    with chainer.using_config('train', False), chainer.no_backprop_mode():
-        h = 'input'
-        for k, (stage, head) in enumerate(zip(model.stages, model.exits)):
-            h, x = _convert(g, stage, h, x, 'stages/%d' % k)
-            _convert(g, head, h, x, 'exits/%d' % k)
+    traces, problems = tracing.checked_traces(model, input_shape)
+    refuse(problems + export_problems(traces), 'cannot export')
 
 
 def n_classes(model, input_shape):
     """Number of classes the final exit predicts (traced)."""
+    x = model.device.send(numpy.zeros((1,) + tuple(input_shape),
+                                      numpy.float32))
     with chainer.using_config('train', False), chainer.no_backprop_mode():
-        return int(model.forward_main(_trace_input(model,
-                                                   input_shape)).shape[1])
+        return int(model.forward_main(x).shape[1])
 
 
 def _check_model_dir(model_dir):
