@@ -51,13 +51,31 @@ def check_supported(model, in_shape):
     try:
         cpu = _on_cpu(model)
         traces, problems = checked_traces(cpu, in_shape)
-        problems += cost_problems(traces) + export_problems(traces)
+        problems += cost_problems(traces) + export_problems(traces) + \
+            _lambda_problems(model)
         refuse(problems, 'cannot count or export this network')
         _compare_with_chainer(cpu, in_shape, traces)
     finally:
         numpy.random.set_state(state)
         for param in unsized:       # sized by training's first batch
             param.array = None
+
+
+def _lambda_problems(model):
+    """A lambda in a ``chainer.Sequential``: traced and exported as it
+    runs, but Chainer refuses to copy such a Sequential (it cannot be
+    pickled), and training copies the model."""
+    from branchynet.networks.tracing import Problem
+    found = []
+    for path, link in model.namedlinks(skipself=True):
+        if isinstance(link, chainer.Sequential):
+            found += [Problem('%s/%d (<lambda>)' % (path.lstrip('/'), i),
+                              'a lambda in a chainer.Sequential cannot be '
+                              'copied, and training copies the model: use '
+                              'a functools.partial or a Chain of your own')
+                      for i, layer in enumerate(link)
+                      if getattr(layer, '__name__', None) == '<lambda>']
+    return found
 
 
 def _on_cpu(model):

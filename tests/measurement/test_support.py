@@ -162,3 +162,15 @@ def test_a_subclass_with_a_call_of_its_own_is_exported_as_it_runs():
     check_supported(model, (3, 8, 8))
     x = numpy.random.RandomState(1).randn(2, 3, 8, 8).astype(numpy.float32)
     assert_onnx_matches_chainer(model, x)
+
+
+def test_a_lambda_in_a_sequential_is_refused_before_training():
+    """Traced and exported as it runs, but training copies the model and
+    Chainer cannot copy a Sequential holding a lambda: one line now, not
+    a traceback when training starts."""
+    with pytest.raises(BranchyNetError) as e:
+        check_supported(every_kind([lambda h: h * 2]), (3, 8, 8))
+    assert str(e.value) == (
+        'cannot count or export this network: stages/1/12 (<lambda>): a '
+        'lambda in a chainer.Sequential cannot be copied, and training '
+        'copies the model: use a functools.partial or a Chain of your own')
