@@ -49,7 +49,8 @@ This module imports only the standard library and NumPy, so importing it
 never imports chainer. The call is idempotent. ``numpy.float`` on NumPy 1.24
 to 1.26 is deliberately left alone there: on NumPy 1.x nothing is patched.
 """
-__all__ = ['import_chainer', 'install_import_hook', 'patch_numpy_for_chainer']
+__all__ = ['import_chainer', 'install_import_hook', 'patch_numpy_for_chainer',
+           'write_startup_hook']
 
 # The names _patch restores, in order.
 PATCHED_NAMES = ('sctypes', 'float')
@@ -261,6 +262,29 @@ class ChainerFirst:
         if spec is not None and spec.loader is not None:
             spec.loader = _StubbedLoader(spec.loader)
         return spec
+
+
+#: the start-up file :func:`write_startup_hook` puts in site-packages
+STARTUP_FILE = 'branchynet-chainer-numpy2.pth'
+
+
+def write_startup_hook(site_dir=None):
+    """Make a plain ``import chainer`` work in this environment, before
+    anything imports branchynet (a network file or a notebook that imports
+    chainer first): a ``.pth`` file in ``site_dir`` (default: this
+    interpreter's site-packages) whose line ``import branchynet`` runs at
+    every interpreter start and installs :func:`install_import_hook` (a
+    few milliseconds: the package root imports no chainer and no NumPy).
+    The project's setup (``scripts/setup_venv.sh``, the Docker images)
+    calls it. Returns the file's path."""
+    import os
+    import sysconfig
+    site_dir = site_dir or sysconfig.get_paths()['purelib']
+    path = os.path.join(site_dir, STARTUP_FILE)
+    with open(path + '.tmp', 'w') as f:
+        f.write('import branchynet\n')
+    os.replace(path + '.tmp', path)
+    return path
 
 
 def install_import_hook():

@@ -217,7 +217,8 @@ if [ -x "$VPY" ]; then
   if [ "$DRY" = 1 ]; then say "would reuse $VENV (Python $have_v) and install locks/$LOCKNAME.txt"; exit 0; fi
   # Fast path: the stamp matches and the venv's chainer and branchynet work.
   if [ -z "${BRANCHYNET_SETUP_FORCE:-}" ] && stamp_ok && [ -x "$VENV/bin/branchynet" ] \
-     && "$VPY" -c 'import branchynet' 2>/dev/null; then
+     && "$VPY" -c 'import branchynet.compat as c; c.write_startup_hook()' 2>/dev/null \
+     && "$VPY" -c 'import chainer, branchynet' 2>/dev/null; then
     say "$VENV is up to date (Python $have_v, stamp matches), nothing to do"
     exit 0
   fi
@@ -260,7 +261,11 @@ cat "$PIPLOG" >&2
 # The checkout itself, built with the setuptools the lock just installed.
 (cd "$ROOT" && "$VPY" -m pip install --quiet --no-deps --no-build-isolation -e .) \
   || die "pip install -e . failed in $VENV (see pip's messages above)"
-"$VPY" -c 'import sys, branchynet, chainer, numpy; print("setup_venv.sh: Python %d.%d.%d" % sys.version_info[:3], "numpy", numpy.__version__, "chainer", chainer.__version__)' \
+# a plain `import chainer` first (a network file, a notebook) works on NumPy 2
+# too: a .pth file imports branchynet at start-up (branchynet.compat)
+"$VPY" -c 'import branchynet.compat as c; c.write_startup_hook()' \
+  || die "could not write branchynet's start-up file into $VENV"
+"$VPY" -c 'import sys, chainer, branchynet, numpy; print("setup_venv.sh: Python %d.%d.%d" % sys.version_info[:3], "numpy", numpy.__version__, "chainer", chainer.__version__)' \
   || die "the venv was installed but 'import branchynet' (which imports chainer) fails"
 if [ "$GPU" = 1 ]; then
   "$VPY" -c 'import cupy; print("setup_venv.sh: CuPy", cupy.__version__, "sees", cupy.cuda.runtime.getDeviceCount(), "GPU(s)")' \

@@ -118,10 +118,18 @@ def test_compat_imports_no_chainer():
                    check=True, timeout=120)
 
 
+#: prepended to code run "without us": the venv's start-up file
+#: (write_startup_hook) has put compat's hook on sys.meta_path; take it off
+WITHOUT_HOOK = ('import sys\n'
+                'sys.meta_path[:] = [f for f in sys.meta_path\n'
+                '                    if type(f).__name__ != "ChainerFirst"]\n')
+
+
 def test_the_stack_is_numpy2_and_chainer_needs_the_shim_there():
     """The locked stack is NumPy 2 on every Python; chainer fails without us."""
     assert not NUMPY1, 'the locks install NumPy 2 (locks/cpu.txt)'
-    plain = subprocess.run([sys.executable, '-c', 'import chainer'],
+    plain = subprocess.run([sys.executable, '-c',
+                            WITHOUT_HOOK + 'import chainer'],
                            capture_output=True, text=True, cwd='/',
                            timeout=120)
     assert plain.returncode != 0
@@ -161,8 +169,8 @@ def test_chainer_imports_without_numpy_distutils_and_pkg_resources():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ['7.8.1', '[(2,', '10),', '(2,', '10)]']
     # and without the shim chainer's import fails there
-    plain = BLOCKED_IMPORT.replace('import branchynet, chainer, numpy',
-                                   'import chainer')
+    plain = WITHOUT_HOOK + BLOCKED_IMPORT.replace(
+        'import branchynet, chainer, numpy', 'import chainer')
     proc = subprocess.run([sys.executable, '-c', plain], capture_output=True,
                           text=True, cwd=ROOT, timeout=120)
     assert proc.returncode != 0
@@ -173,3 +181,50 @@ def test_chainer_imports_without_numpy_distutils_and_pkg_resources():
 
 def test_import_chainer_is_a_plain_import_where_nothing_is_missing():
     assert compat.import_chainer() == []
+
+
+NETWORK_FILE_CHAINER_FIRST = '''
+import chainer                      # before branchynet, as a researcher writes
+import chainer.functions as F
+import chainer.links as L
+import branchynet
+
+
+def tiny(n_classes, in_shape):
+    c = in_shape[0]
+    return branchynet.BranchyNet(
+        [chainer.Sequential(L.Convolution2D(c, 4, 3, pad=1), F.relu)],
+        [chainer.Sequential(L.Linear(None, n_classes))])
+'''
+
+
+def test_a_plain_import_chainer_first_works_in_the_projects_venv():
+    """The start-up file the setup writes (write_startup_hook) prepares a
+    plain ``import chainer`` on NumPy 2, before anything imports
+    branchynet: a network file run alone, a notebook."""
+    proc = subprocess.run(
+        [sys.executable, '-c', 'import chainer, numpy\n'
+         'print(chainer.functions.relu(numpy.ones(2, "f")).shape)'],
+        capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ['(2,)']
+
+
+def test_a_network_file_that_imports_chainer_first_works_alone(tmp_path):
+    path = tmp_path / 'mynet.py'
+    path.write_text(NETWORK_FILE_CHAINER_FIRST)
+    proc = subprocess.run(
+        [sys.executable, '-c', 'import sys, numpy; sys.path.insert(0, %r)\n'
+         'import mynet\n'
+         'm = mynet.tiny(3, (1, 4, 4))\n'
+         'print(m(numpy.zeros((2, 1, 4, 4), "f"))[0].shape)' % str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ['(2,', '3)']
+
+
+def test_the_startup_file_imports_the_package(tmp_path):
+    path = compat.write_startup_hook(str(tmp_path))
+    assert path == str(tmp_path / compat.STARTUP_FILE)
+    assert (tmp_path / compat.STARTUP_FILE).read_text() == 'import branchynet\n'
+    assert not list(tmp_path.glob('*.tmp'))
