@@ -347,3 +347,23 @@ def test_a_deeply_nested_network_json_is_one_line(trained, capsys):
         assert run_cli(['evaluate', str(out / 'branchynet'), '-t',
                         '0.5'] + flag) == 2
         assert 'nested too deeply' in one_error_line(capsys)
+
+
+@pytest.mark.parametrize('name, args', [
+    ('network.py', ['evaluate', 'MODEL/branchynet', '--trust-saved-network']),
+    ('network.json', ['evaluate', 'MODEL/branchynet', '--network', 'SPEC']),
+    ('branchynet.json', ['evaluate', 'MODEL/branchynet']),
+    ('settings.json', ['train', '--network', 'SPEC', '--dataset', 'DATA',
+                       '--out', 'MODEL', '--resume'] + TRAIN),
+])
+def test_a_fifo_in_the_folder_is_one_line_not_a_hang(trained, capsys, name,
+                                                     args):
+    spec, data, out = trained
+    (out / name).unlink()
+    if name == 'settings.json':             # a phase left to train
+        (out / 'branchynet.json').unlink()
+    os.mkfifo(str(out / name))
+    args = [{'MODEL': str(out), 'SPEC': spec, 'DATA': data}.get(a, a)
+            .replace('MODEL/', str(out) + '/') for a in args]
+    assert run_cli(args) == 2
+    assert 'not a regular file' in one_error_line(capsys)
