@@ -164,6 +164,19 @@ def add_runtime(p):
                         'CPU; default 1)' % MAX_THREADS)
 
 
+def add_figs(p):
+    """``--figs``: where the figures go (``compare``, ``report``)."""
+    p.add_argument('--figs', default='_figs',
+                   help='figure folder (default _figs)')
+
+
+def default_results(model_dir):
+    """The results folder of a model folder when none is named:
+    ``results/`` + its name (what ``sweep`` writes, ``compare`` reads)."""
+    return os.path.join('results', os.path.basename(os.path.normpath(
+        model_dir)))
+
+
 def check_folder(option, path):
     """An output folder must be a folder (or not exist yet)."""
     from branchynet.errors import BranchyNetError

@@ -1,8 +1,7 @@
 """``branchynet compare``: every exit score under every rule."""
-import os
-
-from branchynet.cli.args import (MAX_ALPHA, MAX_GRID_SIZE, check_folder,
-                                 float_in, int_in)
+from branchynet.cli.args import (MAX_ALPHA, MAX_GRID_SIZE, add_figs,
+                                 check_folder, default_results, float_in,
+                                 int_in)
 
 NAME = 'compare'
 
@@ -15,8 +14,7 @@ def add_parser(subparsers):
     p.add_argument('model_dir', help='folder written by `branchynet train`')
     p.add_argument('--results', help="the sweep's results folder (default "
                    'results/NAME, as `sweep` writes it)')
-    p.add_argument('--figs', default='_figs',
-                   help='figure folder (default _figs)')
+    add_figs(p)
     p.add_argument('--alpha', type=float_in(0, MAX_ALPHA), default=0.01,
                    help='trade-off weight of the tradeoff rule, 0 to %g '
                         '(default 0.01)' % MAX_ALPHA)
@@ -33,8 +31,7 @@ def add_parser(subparsers):
 def run(args):
     from branchynet.measurement.compare import RULES
     from branchynet.report.compare import run_compare
-    results = args.results or os.path.join(
-        'results', os.path.basename(os.path.normpath(args.model_dir)))
+    results = args.results or default_results(args.model_dir)
     check_folder('--figs', args.figs)
     result, markdown, written = run_compare(
         args.model_dir, results, args.figs, alpha=args.alpha,

@@ -1,5 +1,5 @@
 """``branchynet report``: Table I and the figures from the sweeps."""
-from branchynet.cli.args import check_folder
+from branchynet.cli.args import add_figs, check_folder
 
 NAME = 'report'
 
@@ -10,8 +10,7 @@ def add_parser(subparsers):
                               'sweep results')
     p.add_argument('--results', default='results',
                    help='folder holding NAME/sweep.json (default results)')
-    p.add_argument('--figs', default='_figs',
-                   help='figure folder (default _figs)')
+    add_figs(p)
     return p
 
 

@@ -1,9 +1,8 @@
 """``branchynet sweep``: profile, sweep the thresholds, validate."""
-import os
-
 from branchynet.cli.args import (MAX_ALPHA, MAX_MS, MAX_TIMED, add_common,
                                  add_runtime, add_score, add_user_network,
-                                 float_in, int_in, threshold_list)
+                                 default_results, float_in, int_in,
+                                 threshold_list)
 
 NAME = 'sweep'
 #: the model argument (a user network's code is run for it first)
@@ -94,8 +93,7 @@ def run(args):
     from branchynet.report.table import (to_markdown, validation_markdown,
                                          write_table)
     _apply_quick(args)
-    out = args.out or os.path.join(
-        'results', os.path.basename(os.path.normpath(args.model_dir)))
+    out = args.out or default_results(args.model_dir)
     summary = measure_experiment(
         args.model_dir, out, device=args.device, data_dir=args.data_dir,
         tune_on=args.tune_on, rule=args.rule, epsilon=args.epsilon,
