@@ -262,7 +262,18 @@ def exported(trained, tmp_path_factory):
 
 #: run in a fresh interpreter: only onnxruntime, numpy and the one file
 DEPLOYED = '''
-import importlib.util, sys, numpy
+import importlib.abc, importlib.util, sys
+# the project's venv imports the package root at start-up (its .pth file,
+# branchynet.compat.write_startup_hook); a deployment has no branchynet:
+# drop it, and make any import of it, chainer or cupy an error
+for name in [m for m in sys.modules if m.split('.')[0] == 'branchynet']:
+    del sys.modules[name]
+class NoProject(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('branchynet', 'chainer', 'cupy'):
+            raise ImportError('the deployed early exit imports ' + name)
+sys.meta_path.insert(0, NoProject())
+import numpy
 spec = importlib.util.spec_from_file_location('ort_early_exit', sys.argv[1])
 mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mod)
