@@ -17,25 +17,14 @@ from branchynet.networks.user import MAX_SIDE
 from helpers import (TINY_NETWORK as TINY, run_cli, save_untrained_lenet,
                      tiny_data, write_network as write)
 from test_cli import one_error_line
-from test_user_network import forget_user_networks
+# the folder a tiny network was trained into (test_user_network's fixture)
+from test_user_network import forget_user_networks, trained  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures('user_networks')
 
 TRAIN = ['--epochs-main', '1', '--epochs-joint', '1', '--batch-size', '16',
          '--val-size', '32', '--no-progress']
 ROLES = ('baseline', 'branchynet', 'baseline_after_joint')
-
-
-@pytest.fixture
-def trained(tmp_path, capsys):
-    spec = write(tmp_path / 'net.py')
-    data = tiny_data(tmp_path / 'd.npz')
-    out = tmp_path / 'model'
-    assert run_cli(['train', '--network', spec, '--dataset', data,
-                    '--out', str(out)] + TRAIN) == 0
-    capsys.readouterr()
-    forget_user_networks()
-    return spec, data, out
 
 
 def marking(marker, text=TINY):
