@@ -17,13 +17,11 @@ from branchynet.networks.user import MAX_SIDE
 from helpers import (TINY_NETWORK as TINY, run_cli, save_untrained_lenet,
                      tiny_data, write_network as write)
 from test_cli import one_error_line
-# the folder a tiny network was trained into (test_user_network's fixture)
-from test_user_network import forget_user_networks, trained  # noqa: F401
+# the tiny training settings and the folder trained with them, shared
+from test_user_network import TRAIN, forget_user_networks, trained  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures('user_networks')
 
-TRAIN = ['--epochs-main', '1', '--epochs-joint', '1', '--batch-size', '16',
-         '--val-size', '32', '--no-progress']
 ROLES = ('baseline', 'branchynet', 'baseline_after_joint')
 
 
