@@ -4,6 +4,8 @@ import pathlib
 import textwrap
 import zlib
 
+import chainer
+import chainer.links as L
 import numpy
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -143,3 +145,18 @@ def run_cli(argv):
         return main(argv)
     except SystemExit as e:            # argparse exits on usage errors
         return e.code
+
+
+class Block(chainer.Chain):
+    """A researcher's own block: a 3 -> 4 channel convolution, then
+    ``then(self, h, x)`` (``h`` the convolution's output, ``x`` the input):
+    whatever code a test wants the tracer and the exporter to meet."""
+
+    def __init__(self, then):
+        super().__init__()
+        self.then = then
+        with self.init_scope():
+            self.conv = L.Convolution2D(3, 4, 3, pad=1)
+
+    def forward(self, x):
+        return self.then(self, self.conv(x), x)

@@ -15,19 +15,7 @@ from branchynet.networks.layers import ResBlock
 from branchynet.networks.model import BranchyNet
 from branchynet.runtimes.onnx.export import segment_graphs
 from branchynet.testing import assert_onnx_matches_chainer
-
-
-class Block(chainer.Chain):
-    """conv, then ``then(self, h, x)``: the researcher's own code."""
-
-    def __init__(self, then):
-        super().__init__()
-        self.then = then
-        with self.init_scope():
-            self.conv = L.Convolution2D(3, 4, 3, pad=1)
-
-    def forward(self, x):
-        return self.then(self, self.conv(x), x)
+from helpers import Block
 
 
 def net(then):

@@ -27,6 +27,7 @@ from branchynet.runtimes.onnx.export import (INPUT_SHAPES, OPSET, _emit,
                                              segment_graphs)
 from branchynet.networks.serialization import save_model
 from branchynet.testing import assert_onnx_matches_chainer
+from helpers import Block
 
 #: samples per network (B-ResNet-110 is large: keep its batch tiny)
 BATCH = {'b_lenet': 5, 'b_alexnet': 3, 'b_resnet110': 2}
@@ -547,21 +548,10 @@ def test_relu_after_max_pool_is_moved_before_it_on_the_traced_graph():
     same values; ONNX Runtime fuses the ReLU into the convolution), a rewrite
     on the traced functions, not on the layer list."""
     numpy.random.seed(0)
-    block = Block2(lambda self, h: F.relu(F.max_pooling_2d(self.conv(h), 2)))
+    block = Block(lambda self, h, x: F.relu(F.max_pooling_2d(h, 2)))
     model = BranchyNet([chainer.Sequential(block)],
                        [chainer.Sequential(L.Linear(None, 5))])
     ops = [n.op_type for n in segment_graphs(model, (3, 8, 8))[0].graph.node]
     assert ops[:3] == ['Conv', 'Relu', 'MaxPool'], ops
     x = numpy.random.RandomState(1).randn(3, 3, 8, 8).astype(numpy.float32)
     assert_onnx_matches_chainer(model, x)
-
-
-class Block2(chainer.Chain):
-    def __init__(self, then):
-        super().__init__()
-        self.then = then
-        with self.init_scope():
-            self.conv = L.Convolution2D(3, 4, 3, pad=1)
-
-    def forward(self, x):
-        return self.then(self, x)
