@@ -51,8 +51,8 @@ def _sweep_again(args, recorded, out):
     from branchynet.cli.commands import sweep
     from branchynet.measurement.pipeline import measure_experiment
     # sweep's own sample counts, and its --quick caps
-    args.profile_samples, args.warmup, args.validate_samples = 200, 20, 1000
-    sweep._apply_quick(args)
+    vars(args).update(sweep.SAMPLES)
+    sweep.apply_quick(args)
     settings = recorded.get('runtime_settings', {})
     return measure_experiment(
         args.model_dir, out, device=recorded['device'],

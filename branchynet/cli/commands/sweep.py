@@ -63,16 +63,23 @@ def _add_rule(p):
                         "the tuning split's scores inside it)")
 
 
+#: samples timed per exit path, untimed runs before, samples validated
+#: (the defaults; ``recheck`` sweeps with them too)
+SAMPLES = {'profile_samples': 200, 'warmup': 20, 'validate_samples': 1000}
+
+
 def _add_samples(p):
     """How many samples are timed and validated."""
     p.add_argument('--profile-samples', type=int_in(1, MAX_TIMED),
-                   default=200, help='samples timed per exit path, 1 to %d '
-                   '(default 200)' % MAX_TIMED)
-    p.add_argument('--warmup', type=int_in(0, MAX_TIMED), default=20,
-                   help='untimed runs before timing, 0 to %d (default 20)'
-                        % MAX_TIMED)
+                   default=SAMPLES['profile_samples'],
+                   help='samples timed per exit path, 1 to %d (default %d)'
+                   % (MAX_TIMED, SAMPLES['profile_samples']))
+    p.add_argument('--warmup', type=int_in(0, MAX_TIMED),
+                   default=SAMPLES['warmup'],
+                   help='untimed runs before timing, 0 to %d (default %d)'
+                        % (MAX_TIMED, SAMPLES['warmup']))
     p.add_argument('--validate-samples', type=int_in(0, MAX_TIMED),
-                   default=1000,
+                   default=SAMPLES['validate_samples'],
                    help='test samples run for real at batch size 1 per '
                         'validation point, 0 to %d (0: skip validation)'
                         % MAX_TIMED)
@@ -80,7 +87,7 @@ def _add_samples(p):
                    help='few profiling and validation samples')
 
 
-def _apply_quick(args):
+def apply_quick(args):
     """``--quick``: at most 30 timed, 5 warm-up and 200 validated samples."""
     if args.quick:
         args.profile_samples = min(args.profile_samples, 30)
@@ -92,7 +99,7 @@ def run(args):
     from branchynet.measurement.pipeline import measure_experiment
     from branchynet.report.table import (to_markdown, validation_markdown,
                                          write_table)
-    _apply_quick(args)
+    apply_quick(args)
     out = args.out or default_results(args.model_dir)
     summary = measure_experiment(
         args.model_dir, out, device=args.device, data_dir=args.data_dir,
