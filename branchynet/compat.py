@@ -199,19 +199,34 @@ def import_chainer():
     patch_numpy_for_chainer()
     if 'chainer' in sys.modules:
         return []
-    stubs = _stub_modules()
-    import numpy
-    sys.modules.update(stubs)
-    if 'numpy.distutils' in stubs:
-        numpy.distutils = stubs['numpy.distutils']
-    try:
+    with _stand_ins() as stubs:
         import chainer  # noqa: F401
-    finally:
-        for name in stubs:
-            sys.modules.pop(name, None)
-        if 'numpy.distutils' in stubs:
-            del numpy.distutils
     return sorted(stubs)
+
+
+class _stand_ins:
+    """The stand-ins of :func:`_stub_modules` in ``sys.modules`` (and
+    ``numpy.distutils``) while chainer's ``__init__`` runs, removed after,
+    so nothing else in the process sees a fake ``pkg_resources``; ``with``
+    gives the stubbed names' dict."""
+
+    def __enter__(self):
+        import sys
+        import numpy
+        self.stubs = _stub_modules()
+        sys.modules.update(self.stubs)
+        if 'numpy.distutils' in self.stubs:
+            numpy.distutils = self.stubs['numpy.distutils']
+        return self.stubs
+
+    def __exit__(self, *exc):
+        import sys
+        import numpy
+        for name in self.stubs:
+            sys.modules.pop(name, None)
+        if 'numpy.distutils' in self.stubs:
+            del numpy.distutils
+        return False
 
 
 class _StubbedLoader:
@@ -229,19 +244,8 @@ class _StubbedLoader:
         return self._real.create_module(spec)
 
     def exec_module(self, module):
-        import sys
-        import numpy
-        stubs = _stub_modules()
-        sys.modules.update(stubs)
-        if 'numpy.distutils' in stubs:
-            numpy.distutils = stubs['numpy.distutils']
-        try:
+        with _stand_ins():
             self._real.exec_module(module)
-        finally:
-            for name in stubs:
-                sys.modules.pop(name, None)
-            if 'numpy.distutils' in stubs:
-                del numpy.distutils
 
 
 class ChainerFirst:
