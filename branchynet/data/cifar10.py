@@ -52,6 +52,9 @@ TRAIN_BATCHES = tuple('data_batch_%d' % i for i in range(1, 6))
 TEST_BATCH = 'test_batch'
 IMAGE_SHAPE = (3, 32, 32)
 N_CLASSES = 10
+#: CIFAR-10's class names in label order
+CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
+                   'frog', 'horse', 'ship', 'truck')
 #: the most bytes one batch file may have: 10000 images of 3072 bytes plus
 #: room for the labels, file names and pickle framing (about 30 KiB used)
 BATCH_MAX_BYTES = 10000 * 3072 + 2 ** 21

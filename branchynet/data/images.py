@@ -39,6 +39,9 @@ decoding: one changed while it was read is refused (nothing cached), so the
 fingerprint always describes the images decoded (pcifar10 ``--from-images``
 records it). Every image and the cache are opened only when they are regular
 files (:mod:`branchynet.data.files`).
+
+:data:`SOURCE` names such a folder ``images:DIR``, standing in for the
+experiment's data set: its image size, at most its classes, pixels / 255.
 """
 import contextlib
 import hashlib
@@ -49,9 +52,12 @@ import warnings
 import numpy
 
 from branchynet.data.files import check_folder, check_regular, open_regular
+from branchynet.data.registry import DataSource
 from branchynet.utils.atomic import atomic_path
 from branchynet.errors import BranchyNetError
 
+#: how a user's image folder is named
+IMAGES_PREFIX = 'images:'
 #: the file extensions read (lower case)
 EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp')
 SPLITS = ('train', 'test')
@@ -405,3 +411,41 @@ def channel_statistics(x):
     n = len(x) * x.shape[2] * x.shape[3]
     mean /= n
     return mean, numpy.sqrt(sq / n - mean ** 2)
+
+
+def _check_source(path):
+    if not os.path.isdir(path):
+        raise BranchyNetError('image folder %s does not exist or is not '
+                              'a folder' % path)
+
+
+def _load_like(root, data_root, like):
+    """An image folder standing in for data set ``like``: its image shape,
+    at most its classes; pixels / 255 as float32."""
+    (c, h, w), n_classes = like.shape, like.n_classes
+    (x_train, y_train, x_test, y_test), classes = load_image_folder(
+        root, channels=c, size=(h, w), data_root=data_root)
+    if len(classes) > n_classes:
+        raise BranchyNetError('image folder %s has %d classes, more than the '
+                              '%d of %s' % (root, len(classes), n_classes,
+                                            like.name))
+    return (_scaled(x_train), y_train, _scaled(x_test), y_test)
+
+
+def _scaled(x):
+    out = numpy.empty(x.shape, numpy.float32)
+    for i in range(0, len(x), 4096):
+        out[i:i + 4096] = x[i:i + 4096] / numpy.float32(255)
+    return out
+
+
+def _classes(root):
+    """Its sorted class folders."""
+    return scan(root)[0]
+
+
+#: ``images:DIR``, a user's image folder (registered in
+#: :mod:`branchynet.data`)
+SOURCE = DataSource(IMAGES_PREFIX, IMAGES_PREFIX + 'DIR for an image folder',
+                    'an image folder', _check_source, _load_like, _classes,
+                    describe)

@@ -11,6 +11,8 @@ Memory is bounded whatever the files hold: the four files have known sizes
 and a ``.gz`` is inflated as a stream that stops one byte past that size, so
 a gzip bomb (2 MB inflating to 2 GiB) costs at most the largest MNIST file,
 47 MB.
+
+:data:`SPEC` is MNIST as a named data set (``mnist``).
 """
 import gzip
 import hashlib
@@ -24,6 +26,7 @@ from branchynet.data.download import (LEFTOVER_AGE, dataset_dir,
                                       download_verified, get_data_root)
 from branchynet.utils.atomic import remove_leftovers
 from branchynet.data.files import check_folder, open_regular
+from branchynet.data.registry import DatasetSpec
 from branchynet.errors import BranchyNetError
 
 #: sha256 of the decompressed IDX files (as published with the data set)
@@ -228,3 +231,14 @@ def get_mnist(data_root='auto', mirrors=None, checksums=None, download=True):
             arrays['train-labels-idx1-ubyte'].astype(numpy.int32),
             images(arrays['t10k-images-idx3-ubyte']),
             arrays['t10k-labels-idx1-ubyte'].astype(numpy.int32))
+
+
+def _digits(data_root):
+    """MNIST's classes in label order: the digits."""
+    return [str(d) for d in range(10)]
+
+
+#: MNIST as a named data set, loaded by :func:`get_mnist` with its defaults
+#: (registered in :mod:`branchynet.data`)
+SPEC = DatasetSpec('mnist', get_mnist, (1, 28, 28), 10, _digits,
+                   n_train=60000)

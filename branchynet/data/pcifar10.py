@@ -25,17 +25,21 @@ Folders (below the data root, :func:`~branchynet.data.get_data_root`):
 - ``cifar10/``: ``cifar-10-python.tar.gz`` and/or ``cifar-10-batches-py/``;
 - ``pcifar10/``: ``data.npz`` (keys ``train_x``, ``train_y``, ``test_x``,
   ``test_y``) and ``data.json``.
+
+:data:`SPEC` is pcifar10 as a named data set (``pcifar10``), with its
+classes (:func:`pcifar10_classes`).
 """
 import datetime
 import os
 
 import numpy
 
-from branchynet.data.cifar10 import (CIFAR10_FILE_MD5, CIFAR10_MD5,
-                                     CIFAR10_URLS, IMAGE_SHAPE, N_CLASSES,
-                                     load_cifar10)
+from branchynet.data.cifar10 import (CIFAR10_CLASSES, CIFAR10_FILE_MD5,
+                                     CIFAR10_MD5, CIFAR10_URLS, IMAGE_SHAPE,
+                                     N_CLASSES, load_cifar10)
 from branchynet.data.download import LEFTOVER_AGE, dataset_dir
 from branchynet.data.files import check_folder, read_json
+from branchynet.data.registry import DatasetSpec
 from branchynet.data.user_npz import load_user_npz
 from branchynet.errors import BranchyNetError
 from branchynet.utils.atomic import (atomic_path, remove_leftovers,
@@ -453,5 +457,29 @@ def prepare_pcifar10(data_root='auto', cifar_dir=None, recipe='zca',
     return npz_path
 
 
-__all__ = ['RECIPES', 'build_pcifar10', 'get_pcifar10', 'load_pcifar10_npz',
-           'minmax_rows', 'prepare_pcifar10', 'zca_fit']
+def _load_built(data_root):
+    """pcifar10 as built on disk, whichever recipe built it (its
+    ``data.json`` says which): the registered loader."""
+    return get_pcifar10(data_root, recipe=None)
+
+
+def pcifar10_classes(data_root='auto'):
+    """pcifar10's class names in label order: those its ``data.json``
+    records (built from images), else CIFAR-10's."""
+    path = os.path.join(dataset_dir('pcifar10', data_root), 'data.json')
+    try:
+        classes = read_json(path, 'pcifar10 description').get(
+            'source', {}).get('classes') if os.path.lexists(path) else None
+    except (BranchyNetError, AttributeError):
+        classes = None
+    return list(classes) if classes else list(CIFAR10_CLASSES)
+
+
+#: pcifar10 as a named data set (registered in :mod:`branchynet.data`)
+SPEC = DatasetSpec('pcifar10', _load_built, IMAGE_SHAPE, N_CLASSES,
+                   pcifar10_classes, n_train=50000, whitened=True)
+
+
+__all__ = ['RECIPES', 'SPEC', 'build_pcifar10', 'get_pcifar10',
+           'load_pcifar10_npz', 'minmax_rows', 'pcifar10_classes',
+           'prepare_pcifar10', 'zca_fit']

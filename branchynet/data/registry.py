@@ -4,14 +4,18 @@ A *data set* (:class:`DatasetSpec`: ``mnist``, ``pcifar10``) is a name with
 its loader, image shape, classes and size; a *source*
 (:class:`DataSource`: ``npz:PATH``, ``images:DIR``) is a prefix naming a
 user's own data, which stands in for an experiment's data set and takes
-its shape and classes. :mod:`branchynet.data` registers both, one line
-each; :func:`~branchynet.data.resolve_dataset`,
-:func:`~branchynet.data.load_dataset` and
-:func:`~branchynet.data.dataset_classes` only ask these registries.
+its shape and classes. Each is declared in its own module (``SPEC`` in
+:mod:`~branchynet.data.mnist`, ``SOURCE`` in
+:mod:`~branchynet.data.user_npz`...) and registered in
+:mod:`branchynet.data`, one line each; :mod:`~branchynet.data.loading`
+(:func:`~branchynet.data.resolve_dataset`,
+:func:`~branchynet.data.load_dataset`,
+:func:`~branchynet.data.dataset_classes`...) only asks these registries.
 
-A new data set is its loader (a module in ``branchynet/data/``), one
-``register_dataset(DatasetSpec(...))`` line in ``branchynet/data/__init__.py``
-and its test.
+A new data set is a module in ``branchynet/data/`` with its loader and its
+``SPEC = DatasetSpec(...)``, one ``register_dataset(module.SPEC)`` line in
+``branchynet/data/__init__.py``, and its test. This module imports none of
+the modules that register.
 """
 import dataclasses
 from typing import Callable, Optional, Tuple

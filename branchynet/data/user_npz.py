@@ -7,16 +7,23 @@ headers of all four are checked first (keys, shapes, dtypes, sizes), before
 any data are read; then the values (NaN, infinity, label range). Nothing is
 ever unpickled (:class:`~branchynet.utils.safe_npz.SafeNpz`). Every defect is one
 :class:`~branchynet.errors.BranchyNetError` naming the file and the key.
+
+:data:`SOURCE` names such a file ``npz:PATH``, standing in for the
+experiment's data set with its image shape and classes.
 """
 import contextlib
 import math
+import os
 
 import numpy
 
-from branchynet.data.files import open_regular
+from branchynet.data.files import check_regular, open_regular
+from branchynet.data.registry import DataSource
 from branchynet.errors import BranchyNetError
 from branchynet.utils.safe_npz import SafeNpz
 
+#: how a user's own data set file is named
+USER_PREFIX = 'npz:'
 KEYS = ('train_x', 'train_y', 'test_x', 'test_y')
 #: the most bytes the four arrays may declare together
 MAX_BYTES = 32 * 2 ** 30
@@ -182,3 +189,21 @@ def load_user_images(path, input_shape, n_classes, name='images file'):
             raise npz.error('y should be (%d,) integer labels matching x, '
                             'got %s %s' % (shape[0], y_shape, y_dtype))
         return x, _read_labels(npz, 'y', y_shape, y_dtype, n_classes)
+
+
+def _check_file(path):
+    if not os.path.lexists(path):
+        raise BranchyNetError('data set file %s does not exist' % path)
+    check_regular(path, 'data set file')
+
+
+def _load_like(path, data_root, like):
+    """The file standing in for data set ``like``: its shape and classes."""
+    return load_user_npz(path, like.shape, like.n_classes)
+
+
+#: ``npz:PATH``, a user's own data set file (registered in
+#: :mod:`branchynet.data`)
+SOURCE = DataSource(USER_PREFIX, USER_PREFIX + 'PATH for your own file',
+                    'a data set file', _check_file, _load_like,
+                    describe=describe_user_npz)

@@ -1,12 +1,10 @@
 """The command line: user mistakes end with one line and exit status 2."""
-import functools
 import subprocess
 import sys
 
 import pytest
 
 from branchynet.cli import main
-from branchynet.data.mnist import get_mnist
 from branchynet.networks import b_lenet
 from branchynet.networks.serialization import save_model
 from helpers import run_cli
@@ -86,8 +84,7 @@ def test_missing_data_is_one_error_line(capsys, saved_branchynet, tmp_path,
                                         monkeypatch):
     monkeypatch.setenv('BRANCHYNET_DATA_ROOT', str(tmp_path / 'root'))
     offline = (tmp_path / 'offline').as_uri() + '/'
-    monkeypatch.setattr('branchynet.data.get_mnist',
-                        functools.partial(get_mnist, mirrors=[offline]))
+    monkeypatch.setenv('BRANCHYNET_MNIST_MIRRORS', offline)
     assert run_cli(['evaluate', saved_branchynet, '-t', '0.1',
                     '--data-dir', str(tmp_path / 'mnist')]) == 2
     # chainer prints a "Downloading from ..." line per try; one error line

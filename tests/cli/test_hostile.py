@@ -33,6 +33,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from branchynet import cli
+from branchynet.data import DATASETS, register_dataset
 from branchynet.data.mnist import MNIST_SIZES
 from branchynet.errors import BranchyNetError
 from branchynet.networks import b_lenet
@@ -1292,16 +1293,21 @@ def fake_images(shape, n_train=8, n_test=4):
     ('lenet_mnist', 'pcifar10', '(3, 32, 32)', '(1, 28, 28)')])
 def test_images_that_do_not_fit_the_network(tmp_path, offline, monkeypatch,
                                             network, dataset, got, want):
-    """One line naming both shapes, before any training step."""
-    loader = fake_images((1, 28, 28) if dataset == 'mnist' else (3, 32, 32))
-    monkeypatch.setattr('branchynet.data.get_' + dataset, loader)
+    """One line naming both shapes, before any training step (the data
+    set registered again as ``fake_NAME``, with a loader of its shape)."""
+    spec = DATASETS[dataset]
+    fake = register_dataset(dataclasses.replace(
+        spec, name='fake_' + dataset, load=fake_images(spec.shape)))
     monkeypatch.setattr('branchynet.training.trainer.train_phase1',
                         lambda *a: pytest.fail('training started'))
-    status, err = in_process(['train', network, '--dataset', dataset,
-                              '--val-size', '2', '--batch-size', '2',
-                              '--out', str(tmp_path / 'out')])
+    try:
+        status, err = in_process(['train', network, '--dataset', fake.name,
+                                  '--val-size', '2', '--batch-size', '2',
+                                  '--out', str(tmp_path / 'out')])
+    finally:
+        DATASETS.unregister(fake.name)
     assert_in_process_error(status, err)
-    assert 'data set %s holds images of shape %s' % (dataset, got) in err
+    assert 'data set %s holds images of shape %s' % (fake.name, got) in err
     assert 'takes %s' % want in err
 
 

@@ -2,11 +2,11 @@
 import numpy
 import pytest
 
-from branchynet import data
+from branchynet.data import images, mnist, pcifar10, user_npz
 from branchynet.data import (DATASETS, SHAPES, SOURCES, DatasetSpec,
-                             DataSource, dataset_classes, load_dataset,
-                             register_dataset, register_source,
-                             resolve_dataset)
+                             DataSource, check_classes, dataset_classes,
+                             load_dataset, register_dataset,
+                             register_source, resolve_dataset)
 from branchynet.errors import BranchyNetError
 
 
@@ -87,10 +87,37 @@ def test_a_registered_data_set_is_resolved_loaded_and_stood_in_for(
     numpy.testing.assert_array_equal(loaded[0], x)
 
 
-def test_the_loaders_are_looked_up_when_called(monkeypatch):
-    """Replacing ``branchynet.data.get_mnist`` replaces the data set."""
-    monkeypatch.setattr(data, 'get_mnist', lambda root: ('mnist', root))
-    monkeypatch.setattr(data, 'get_pcifar10',
+
+def test_check_classes_names_what_changed(tiny):
+    check_classes('tiny', ['a', 'b', 'c'])
+    check_classes('tiny', [])        # a model saved before classes were kept
+    with pytest.raises(BranchyNetError, match='same names in another order'):
+        check_classes('tiny', ['b', 'a', 'c'])
+    with pytest.raises(BranchyNetError, match="only in the model: 'd'; only "
+                                              "in the data set now: 'c'"):
+        check_classes('tiny', ['a', 'b', 'd'])
+    with pytest.raises(BranchyNetError, match='not a list of names'):
+        check_classes('tiny', 'abc')
+
+def test_the_named_data_sets_load_with_their_modules_loaders(monkeypatch):
+    """mnist is :func:`get_mnist` with its defaults; pcifar10 whichever
+    recipe built its ``data.npz`` (``recipe=None``)."""
+    assert DATASETS['mnist'] is mnist.SPEC
+    assert DATASETS['mnist'].load is mnist.get_mnist
+    assert DATASETS['pcifar10'] is pcifar10.SPEC
+    monkeypatch.setattr(pcifar10, 'get_pcifar10',
                         lambda root, recipe: ('pcifar10', root, recipe))
-    assert load_dataset('mnist', 'r') == ('mnist', 'r')
     assert load_dataset('pcifar10', 'r') == ('pcifar10', 'r', None)
+    assert list(SOURCES.values()) == [user_npz.SOURCE, images.SOURCE]
+
+
+def test_the_package_only_re_exports_and_registers():
+    """``data/__init__.py`` defines no function or class (issue 32): the
+    logic is in the modules named for it; every name it lists is there."""
+    import ast
+    import branchynet.data as package
+    tree = ast.parse(open(package.__file__).read())
+    assert not [node.name for node in ast.walk(tree) if isinstance(
+        node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    assert [name for name in package.__all__
+            if not hasattr(package, name)] == []

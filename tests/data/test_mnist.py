@@ -1,5 +1,5 @@
 """MNIST loading: IDX parsing, checksums, mirrors, errors, bounded memory
-(gzip bombs, oversized files, hanging mirrors); validation split.
+(gzip bombs, oversized files, hanging mirrors).
 
 Every call passes the *data root*; the files are in its ``mnist/``.
 """
@@ -13,7 +13,7 @@ import numpy
 import pytest
 
 from branchynet.utils.atomic import TMP_PREFIX
-from branchynet.data import load_dataset, split_validation
+from branchynet.data import load_dataset
 from branchynet.data.mnist import (MNIST_SHA256, MNIST_SIZES, default_mirrors,
                                    get_mnist)
 from branchynet.errors import BranchyNetError
@@ -317,36 +317,3 @@ def test_leftovers_of_a_killed_download_are_removed(tmp_path, data_root,
     check_loaded(get_mnist(str(tmp_path), checksums=checksums,
                            download=False), arrays)
     assert not old.exists() and young.exists()   # young: maybe still written
-
-
-# ---------------------------------------------------------------- splitting
-
-def test_split_validation_is_disjoint_and_sized():
-    x = numpy.arange(100)
-    y = x * 10
-    x_train, y_train, x_val, y_val = split_validation(x, y, 30, seed=0)
-    assert len(x_train) == 70 and len(x_val) == 30
-    assert set(x_train).isdisjoint(x_val)
-    assert sorted(numpy.concatenate([x_train, x_val])) == list(x)
-    numpy.testing.assert_array_equal(y_train, x_train * 10)   # pairs kept
-    numpy.testing.assert_array_equal(y_val, x_val * 10)
-    assert not numpy.array_equal(x_val, numpy.arange(30))     # random
-
-
-def test_split_validation_is_deterministic():
-    x = numpy.arange(50)
-    a = split_validation(x, x, 10, seed=3)
-    b = split_validation(x, x, 10, seed=3)
-    c = split_validation(x, x, 10, seed=4)
-    for u, v in zip(a, b):
-        numpy.testing.assert_array_equal(u, v)
-    assert not numpy.array_equal(a[2], c[2])
-
-
-def test_split_validation_sizes_at_the_edges():
-    x = numpy.arange(20)
-    x_train, _, x_val, y_val = split_validation(x, x, 0)
-    assert len(x_train) == 20 and len(x_val) == 0 and len(y_val) == 0
-    for bad in (-1, 20, 25):
-        with pytest.raises(BranchyNetError):
-            split_validation(x, x, bad)
