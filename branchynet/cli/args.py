@@ -1,6 +1,7 @@
 """What the sub-commands share: the parser class, the argument types and
-the option groups (``--score``, ``--data-dir``, ``--device``,
-``--runtime``)."""
+the options two commands take (each declared once here: ``--score``,
+``--data-dir``, ``--device``, ``--runtime``, ``--alpha`` and ``--target``,
+``--figs``, ``MODEL_DIR``, ``--network``)."""
 import argparse
 import math
 import os
@@ -170,6 +171,46 @@ def add_figs(p):
                    help='figure folder (default _figs)')
 
 
+def add_model_dir(p, note=None):
+    """``MODEL_DIR``, a folder of ``branchynet train`` (``note``: what the
+    command adds about it, in parentheses)."""
+    p.add_argument('model_dir', help='folder written by `branchynet train`%s'
+                   % ('' if note is None else ' (%s)' % note))
+
+
+def _rule_needing(setting):
+    """The rule that cannot do without ``setting`` (a key of
+    :data:`branchynet.measurement.rules.SETTINGS`)."""
+    from branchynet.measurement.rules import REGISTRY
+    return next(rule.name for rule in REGISTRY.values()
+                if setting in rule.needs)
+
+
+def add_rule_settings(p, rule='--rule %s', alpha=None, target=None):
+    """``--alpha`` and ``--target``: the settings of the rules that need
+    them (``tradeoff`` and ``per-exit``, see
+    :data:`branchynet.measurement.rules.SETTINGS`).
+
+    Args:
+        rule: how the help names a rule: ``'--rule %s'`` (``sweep``, which
+            takes one rule), or ``'the %s rule'`` (``compare``, which runs
+            them all).
+        alpha: the default weight; None (``sweep``): none, the tradeoff
+            rule refuses to start without one.
+        target: the default target, in words; None (``sweep``): none, the
+            per-exit rule refuses to start without one.
+    """
+    p.add_argument('--alpha', type=float_in(0, MAX_ALPHA), default=alpha,
+                   help='trade-off weight for %s, 0 to %g%s'
+                        % (rule % _rule_needing('alpha'), MAX_ALPHA,
+                           '' if alpha is None else ' (default %g)' % alpha))
+    p.add_argument('--target', type=float_in(0, 1),
+                   help='accuracy of the samples leaving at each exit for '
+                        '%s (fraction in [0, 1], e.g. 0.99%s)'
+                        % (rule % _rule_needing('target'),
+                           '' if target is None else '; default: ' + target))
+
+
 def default_results(model_dir):
     """The results folder of a model folder when none is named:
     ``results/`` + its name (what ``sweep`` writes, ``compare`` reads)."""
@@ -189,6 +230,9 @@ def add_user_network(p):
     trained on a network of your own (:mod:`branchynet.networks.user`);
     :func:`branchynet.cli.main._run` runs it before the command."""
     from branchynet.networks.user import SAVED_FLAG
+    # dest network_code: the code of the trained model's network, which
+    # main._run installs for every command that has it; train's --network
+    # (the network to train, a file or an experiment) has its own dest
     p.add_argument('--network', dest='network_code',
                    metavar='FILE.py:FUNCTION',
                    help='a model trained with --network: the same network '

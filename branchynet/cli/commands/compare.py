@@ -1,7 +1,7 @@
 """``branchynet compare``: every exit score under every rule."""
-from branchynet.cli.args import (MAX_ALPHA, MAX_GRID_SIZE, add_figs,
-                                 check_folder, default_results, float_in,
-                                 int_in)
+from branchynet.cli.args import (MAX_GRID_SIZE, add_figs, add_model_dir,
+                                 add_rule_settings, check_folder,
+                                 default_results, int_in)
 
 NAME = 'compare'
 
@@ -11,17 +11,14 @@ def add_parser(subparsers):
     p = subparsers.add_parser(NAME, help='every exit score under every '
                               'rule, side by side, from the records `sweep` '
                               'wrote (no network runs)')
-    p.add_argument('model_dir', help='folder written by `branchynet train`')
+    add_model_dir(p)
     p.add_argument('--results', help="the sweep's results folder (default "
                    'results/NAME, as `sweep` writes it)')
     add_figs(p)
-    p.add_argument('--alpha', type=float_in(0, MAX_ALPHA), default=0.01,
-                   help='trade-off weight of the tradeoff rule, 0 to %g '
-                        '(default 0.01)' % MAX_ALPHA)
-    p.add_argument('--target', type=float_in(0, 1),
-                   help="per-exit accuracy of the per-exit rule, in [0, 1] "
-                        "(default: the sweep's choice's accuracy on the "
-                        "tuning split)")
+    # every rule has a row: the settings have defaults
+    add_rule_settings(p, 'the %s rule', alpha=0.01,
+                      target="the sweep's choice's accuracy on the tuning "
+                             'split')
     p.add_argument('--grid-size', type=int_in(1, MAX_GRID_SIZE), default=33,
                    help="quantiles of each score's grid per threshold, 1 "
                         "to %d (default 33)" % MAX_GRID_SIZE)

@@ -15,7 +15,9 @@ def add_parser(subparsers):
     p.add_argument('dataset', choices=list(PREPARE),
                    help='mnist: verify the four files, downloading the '
                         'missing ones; pcifar10: build data.npz')
-    p.add_argument('--recipe', choices=list(RECIPES), default='zca',
+    # the pcifar10 recipe, not train's --recipe: its own dest
+    p.add_argument('--recipe', dest='pcifar10_recipe', choices=list(RECIPES),
+                   default='zca',
                    help="'zca' (ZCA whitening + per-image min-max, the "
                         "reference's cifar10.py, fitted in float64), 'zca32' "
                         "(the same fitted in float32, as the reference did) "
@@ -53,9 +55,9 @@ def _prepare_pcifar10(args):
         raise BranchyNetError('data pcifar10: --from-images and --cifar-dir '
                               'name two sources; give one')
     path = prepare_pcifar10(data_root=args.data_dir, cifar_dir=args.cifar_dir,
-                            recipe=args.recipe, force=args.force,
+                            recipe=args.pcifar10_recipe, force=args.force,
                             images_dir=args.from_images)
-    print('pcifar10 (%s recipe): %s' % (args.recipe, path))
+    print('pcifar10 (%s recipe): %s' % (args.pcifar10_recipe, path))
     if args.from_images is not None:
         _print_classes(os.path.join(os.path.dirname(path), 'data.json'))
 

@@ -1,7 +1,7 @@
 """``branchynet export``: a trained experiment as ONNX graphs."""
 import os
 
-from branchynet.cli.args import add_user_network
+from branchynet.cli.args import add_model_dir, add_user_network
 
 NAME = 'export'
 #: the model argument (a user network's code is run for it first)
@@ -13,7 +13,7 @@ def add_parser(subparsers):
     p = subparsers.add_parser(NAME, help='write a trained experiment as '
                               'ONNX graphs (one per segment, and the '
                               'baseline)')
-    p.add_argument('model_dir', help='folder written by `branchynet train`')
+    add_model_dir(p)
     p.add_argument('--out', help='output folder (default MODEL_DIR/onnx)')
     add_user_network(p)
     return p

@@ -2,7 +2,8 @@
 recorded sweep (the trained models in ``pretrained/``)."""
 import os
 
-from branchynet.cli.args import add_data_root, check_folder
+from branchynet.cli.args import add_data_root, add_model_dir, check_folder
+from branchynet.cli.commands import sweep
 
 NAME = 'recheck'
 #: runs the networks on the CPU (see :func:`branchynet.cli.main._run`)
@@ -19,16 +20,13 @@ def add_parser(subparsers):
         'recorded sweep and compare every quantity that does not depend on '
         'the clock (accuracies, exit shares, multiply-adds); for the models '
         'in pretrained/')
-    p.add_argument('model_dir', help='the model folder (with SHA256SUMS, '
-                   'checked first, as in pretrained/NAME)')
+    add_model_dir(p, 'with SHA256SUMS, checked first, as in pretrained/NAME')
     p.add_argument('results', help='the recorded sweep: a folder holding '
                    'sweep.json (as in pretrained/results/NAME); its runtime, '
                    'device, rule, score, grid and split are used again')
     p.add_argument('--out', help='folder for the new sweep (default '
                    'results_recheck/ + the recorded folder\'s name)')
-    p.add_argument('--quick', action='store_true',
-                   help='fewer timed and validated samples (the timing '
-                   'columns are not compared)')
+    sweep.add_quick(p, 'the timing columns are not compared')
     add_data_root(p)
     return p
 
@@ -48,7 +46,6 @@ def _recorded(results):
 
 
 def _sweep_again(args, recorded, out):
-    from branchynet.cli.commands import sweep
     from branchynet.measurement.pipeline import measure_experiment
     # sweep's own sample counts, and its --quick caps
     vars(args).update(sweep.SAMPLES)

@@ -1,8 +1,8 @@
 """``branchynet sweep``: profile, sweep the thresholds, validate."""
-from branchynet.cli.args import (MAX_ALPHA, MAX_MS, MAX_TIMED, add_common,
-                                 add_runtime, add_score, add_user_network,
-                                 default_results, float_in, int_in,
-                                 threshold_list)
+from branchynet.cli.args import (MAX_MS, MAX_TIMED, add_common, add_model_dir,
+                                 add_rule_settings, add_runtime, add_score,
+                                 add_user_network, default_results, float_in,
+                                 int_in, threshold_list)
 
 NAME = 'sweep'
 #: the model argument (a user network's code is run for it first)
@@ -16,8 +16,7 @@ def add_parser(subparsers):
     p = subparsers.add_parser(NAME, help='measure a trained experiment: '
                               'latency profile, one-pass threshold sweep, '
                               'validation')
-    p.add_argument('model_dir', help='folder written by `branchynet train` '
-                   '(holds baseline.* and branchynet.*)')
+    add_model_dir(p, 'holds baseline.* and branchynet.*')
     p.add_argument('--out', help='results folder (default results/NAME)')
     _add_rule(p)
     _add_samples(p)
@@ -44,12 +43,7 @@ def _add_rule(p):
                    'least (1 - accuracy) + ALPHA x ms / baseline ms, or per '
                    'exit the loosest threshold whose leavers reach --target')
     add_score(p)
-    p.add_argument('--alpha', type=float_in(0, MAX_ALPHA),
-                   help='trade-off weight for --rule tradeoff, 0 to %g'
-                        % MAX_ALPHA)
-    p.add_argument('--target', type=float_in(0, 1),
-                   help='accuracy of the samples leaving at each exit for '
-                        '--rule per-exit (fraction in [0, 1], e.g. 0.99)')
+    add_rule_settings(p)
     p.add_argument('--epsilon', type=float_in(0, 1), default=0.0,
                    help="accuracy allowance for --rule accuracy (fraction "
                         "in [0, 1])")
@@ -83,8 +77,15 @@ def _add_samples(p):
                    help='test samples run for real at batch size 1 per '
                         'validation point, 0 to %d (0: skip validation)'
                         % MAX_TIMED)
+    add_quick(p)
+
+
+def add_quick(p, note=None):
+    """``--quick`` (:func:`apply_quick`), in ``sweep`` and ``recheck``
+    (``note``: what the command adds about it, in parentheses)."""
     p.add_argument('--quick', action='store_true',
-                   help='few profiling and validation samples')
+                   help='few profiling and validation samples%s'
+                        % ('' if note is None else ' (%s)' % note))
 
 
 def apply_quick(args):

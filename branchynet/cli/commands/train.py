@@ -18,7 +18,10 @@ def add_parser(subparsers):
                               'BranchyNet (two phases)')
     p.add_argument('network', nargs='?', help='one of: %s (or --network)'
                    % ', '.join(EXPERIMENTS))
-    p.add_argument('--network', dest='network_code',
+    # the network to train (a file, or an experiment as NETWORK): not the
+    # trained model's network code of the other commands (dest
+    # network_code, which main._run installs)
+    p.add_argument('--network', dest='own_network',
                    metavar='FILE.py:FUNCTION',
                    help='your own network instead: FUNCTION(n_classes=, '
                         'in_shape=) in FILE.py (or package.module:FUNCTION) '
@@ -166,14 +169,14 @@ def _exit_weights(text):
 def _experiment(args):
     """The experiment to train: a built-in one, or ``--network``'s, run
     and registered now (:mod:`branchynet.networks.user`)."""
-    if (args.network is None) == (args.network_code is None):
+    if (args.network is None) == (args.own_network is None):
         raise BranchyNetError('train takes a network: one of the '
                               'experiments, or --network FILE.py:FUNCTION '
                               '(not both)')
     from branchynet.experiments import EXPERIMENTS
-    if args.network_code in EXPERIMENTS:      # --network lenet_mnist
-        args.network, args.network_code = args.network_code, None
-    if args.network_code is None:
+    if args.own_network in EXPERIMENTS:      # --network lenet_mnist
+        args.network, args.own_network = args.own_network, None
+    if args.own_network is None:
         return args.network, args.network
     if args.dataset is None:
         raise BranchyNetError('--network needs --dataset (npz:PATH, '
@@ -183,7 +186,7 @@ def _experiment(args):
     from branchynet.networks import user as user_lib
     from branchynet.measurement.support import check_supported
     shape, n_classes = describe_dataset(args.dataset)
-    user, builder = user_lib.load_user_network(args.network_code, shape,
+    user, builder = user_lib.load_user_network(args.own_network, shape,
                                                n_classes)
     check_supported(builder(), shape)    # before any training
     # a folder trained with another file: that line, before the registry's
