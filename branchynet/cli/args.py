@@ -1,7 +1,9 @@
-"""What the sub-commands share: the parser class, the argument types and
-the options two commands take (each declared once here: ``--score``,
+"""What the sub-commands share: the parser class, the argument types, the
+options two commands take (each declared once here: ``--score``,
 ``--data-dir``, ``--device``, ``--runtime``, ``--alpha`` and ``--target``,
-``--figs``, ``MODEL_DIR``, ``--network``)."""
+``--figs``, ``MODEL_DIR``, ``--network``) and the help of a registry's
+choices (:func:`one_of`: the names come from the registry, so that a new
+entry needs no help edit)."""
 import argparse
 import math
 import os
@@ -131,14 +133,60 @@ def check_score_values(parser, args):
                             % (reason, args.command))
 
 
+def words(items, oxford=False, last='or'):
+    """``a``, ``a or b``, ``a, b or c`` (``a, b, or c`` with ``oxford``;
+    ``last``: the word before the last item)."""
+    items = list(items)
+    if len(items) < 2:
+        return ''.join(items)
+    return '%s%s %s %s' % (', '.join(items[:-1]), ',' if oxford else '',
+                           last, items[-1])
+
+
+def one_of(names, descriptions, default=None):
+    """A registry's choices for a help text, in the registry's order:
+    ``'a' (what a is), 'b' or 'c' (...)``.
+
+    ``descriptions``: name -> its description; a name it lacks (a registry
+    entry added since) is listed bare. The ``default``'s description starts
+    with ``default``.
+    """
+    parts = []
+    for name in names:
+        text = descriptions.get(name)
+        if name == default:
+            text = 'default: ' + text if text else 'default'
+        parts.append("'%s' (%s)" % (name, text) if text else "'%s'" % name)
+    return words(parts)
+
+
+#: what each exit score compares with T, for ``--score``'s help (the
+#: registry, :data:`branchynet.exits.scores.SCORES`, has no descriptions;
+#: the direction and the range come from each score)
+SCORE_HELP = {
+    'entropy': "the paper's, leave when H",
+    'maxprob': 'leave when max p',
+    'margin': 'top-1 minus top-2 probability',
+    'energy': '-logsumexp of the logits',
+}
+
+
+def _score_help(score):
+    """``leave when max p > T``: the score's quantity and direction; how
+    to give a negative threshold where the score takes one."""
+    text = '%s %s T' % (SCORE_HELP.get(score.name, 'leave when its score'),
+                        '<' if score.low_is_confident else '>')
+    if score.threshold_range[0] < 0:
+        text += '; negative thresholds as -t=-7.5,-6'
+    return text
+
+
 def add_score(p):
-    from branchynet.exits.scores import SCORES
-    p.add_argument('--score', choices=list(SCORES), default='entropy',
-                   help="exit score: 'entropy' (the paper's, leave when "
-                        "H < T), 'maxprob' (leave when max p > T), 'margin' "
-                        "(top-1 minus top-2 probability > T) or 'energy' "
-                        "(-logsumexp of the logits < T; negative thresholds "
-                        "as -t=-7.5,-6)")
+    from branchynet.exits.scores import DEFAULT, SCORES
+    p.add_argument('--score', choices=list(SCORES), default=DEFAULT,
+                   help='exit score: ' + one_of(SCORES, {
+                       name: _score_help(score)
+                       for name, score in SCORES.items()}))
 
 
 def add_data_root(p):
@@ -155,11 +203,18 @@ def add_common(p):
     add_data_root(p)
 
 
+#: the runtimes' descriptions, for ``--runtime``'s help (a
+#: :class:`~branchynet.runtimes.runtime.Runtime` has none of its own)
+RUNTIME_HELP = {'onnxruntime': 'the model exported to ONNX in memory'}
+DEFAULT_RUNTIME = 'chainer'
+
+
 def add_runtime(p):
-    from branchynet.runtimes import RUNTIMES
-    p.add_argument('--runtime', choices=list(RUNTIMES), default='chainer',
-                   help="inference engine: 'chainer' (default) or "
-                        "'onnxruntime' (the model exported to ONNX in memory)")
+    from branchynet.runtimes import REGISTRY
+    p.add_argument('--runtime', choices=list(REGISTRY),
+                   default=DEFAULT_RUNTIME,
+                   help='inference engine: ' + one_of(REGISTRY, RUNTIME_HELP,
+                                                      DEFAULT_RUNTIME))
     p.add_argument('--threads', type=int_in(1, MAX_THREADS), default=1,
                    help='ONNX Runtime intra-op threads, 1 to %d (4 per '
                         'CPU; default 1)' % MAX_THREADS)

@@ -1,27 +1,34 @@
 """``branchynet data``: prepare a built-in data set."""
 import os
 
-from branchynet.cli.args import add_data_root
+from branchynet.cli.args import add_data_root, one_of
 from branchynet.errors import BranchyNetError
 
 NAME = 'data'
 
+#: the pcifar10 recipes in short, for ``--recipe``'s help; a recipe missing
+#: here is described by its
+#: :data:`~branchynet.data.pcifar10.RECIPE_DESCRIPTIONS` entry
+RECIPE_HELP = {
+    'zca': "ZCA whitening + per-image min-max, the reference's cifar10.py, "
+           'fitted in float64',
+    'zca32': 'the same fitted in float32, as the reference did',
+    'gcn': 'global contrast normalisation',
+}
+
 
 def add_parser(subparsers):
     """The ``data`` sub-command's options."""
-    from branchynet.data.pcifar10 import RECIPES
+    from branchynet.data.pcifar10 import RECIPE_DESCRIPTIONS, RECIPES
     p = subparsers.add_parser(NAME, help='prepare a data set: pcifar10 from '
                               'the CIFAR-10 python batches')
-    p.add_argument('dataset', choices=list(PREPARE),
-                   help='mnist: verify the four files, downloading the '
-                        'missing ones; pcifar10: build data.npz')
+    p.add_argument('dataset', choices=list(PREPARE), help='; '.join(
+        '%s: %s' % (name, what) for name, (_, what) in PREPARE.items()))
     # the pcifar10 recipe, not train's --recipe: its own dest
     p.add_argument('--recipe', dest='pcifar10_recipe', choices=list(RECIPES),
-                   default='zca',
-                   help="'zca' (ZCA whitening + per-image min-max, the "
-                        "reference's cifar10.py, fitted in float64), 'zca32' "
-                        "(the same fitted in float32, as the reference did) "
-                        "or 'gcn' (global contrast normalisation)")
+                   default='zca', help=one_of(RECIPES, {
+                       name: RECIPE_HELP.get(name, RECIPE_DESCRIPTIONS.get(
+                           name)) for name in RECIPES}))
     p.add_argument('--force', action='store_true',
                    help='rebuild data.npz even when it exists')
     add_data_root(p)
@@ -37,7 +44,8 @@ def add_parser(subparsers):
 
 
 def run(args):
-    PREPARE[args.dataset](args)
+    prepare, _ = PREPARE[args.dataset]
+    prepare(args)
 
 
 def _prepare_mnist(args):
@@ -75,5 +83,10 @@ def _print_classes(path):
             counts['train'], counts['test'], source.get('path')))
 
 
-#: the data sets this command prepares (the choices of DATASET, in order)
-PREPARE = {'mnist': _prepare_mnist, 'pcifar10': _prepare_pcifar10}
+#: the data sets this command prepares (the choices of DATASET, in order):
+#: how, and what it does (the help of DATASET)
+PREPARE = {
+    'mnist': (_prepare_mnist,
+              'verify the four files, downloading the missing ones'),
+    'pcifar10': (_prepare_pcifar10, 'build data.npz'),
+}

@@ -11,6 +11,7 @@ RUNS_NETWORKS = True
 
 def add_parser(subparsers):
     """The ``evaluate`` sub-command's options."""
+    from branchynet.measurement.ood import TRANSFORMS
     p = subparsers.add_parser(NAME, help='early-exit inference of a saved '
                               'model on the test set')
     p.add_argument('model', help='saved model (PREFIX, PREFIX.npz)')
@@ -26,10 +27,10 @@ def add_parser(subparsers):
     p.add_argument('--ood', metavar='SOURCE',
                    help='out-of-distribution check instead: npz:PATH (key '
                         'x, images of the input shape) or a transform of '
-                        'the test set (inverted, noise, rotated); every '
-                        'score matched to the exit shares that -t gives on '
-                        'in-distribution data, then how many OOD samples '
-                        'leave early and how confident they were')
+                        'the test set (%s); every score matched to the exit '
+                        'shares that -t gives on in-distribution data, then '
+                        'how many OOD samples leave early and how confident '
+                        'they were' % ', '.join(TRANSFORMS))
     add_common(p)
     add_runtime(p)
     add_user_network(p)

@@ -2,7 +2,7 @@
 from branchynet.cli.args import (MAX_MS, MAX_TIMED, add_common, add_model_dir,
                                  add_rule_settings, add_runtime, add_score,
                                  add_user_network, default_results, float_in,
-                                 int_in, threshold_list)
+                                 int_in, threshold_list, words)
 
 NAME = 'sweep'
 #: the model argument (a user network's code is run for it first)
@@ -26,6 +26,17 @@ def add_parser(subparsers):
     return p
 
 
+#: what each rule chooses, for ``--rule``'s help (the rules,
+#: :data:`branchynet.measurement.rules.REGISTRY`, have no descriptions)
+RULE_HELP = {
+    'knee': 'the knee of the frontier',
+    'accuracy': 'the fastest within --epsilon of the baseline accuracy',
+    'budget': 'the most accurate within --budget-ms',
+    'tradeoff': 'the least (1 - accuracy) + ALPHA x ms / baseline ms',
+    'per-exit': 'per exit the loosest threshold whose leavers reach --target',
+}
+
+
 def _add_rule(p):
     """Where and how the thresholds are chosen: split, rule, score, grid."""
     from branchynet.measurement.rules import RULES
@@ -37,11 +48,9 @@ def _add_rule(p):
                         'set, as the paper did, for a model trained with '
                         '--protocol reference)')
     p.add_argument('--rule', choices=list(RULES), default='knee',
-                   help='how to choose the thresholds: the knee of the '
-                   'frontier, the fastest within --epsilon of the baseline '
-                   'accuracy, the most accurate within --budget-ms, the '
-                   'least (1 - accuracy) + ALPHA x ms / baseline ms, or per '
-                   'exit the loosest threshold whose leavers reach --target')
+                   help='how to choose the thresholds: ' + words(
+                       [RULE_HELP.get(rule, "'%s'" % rule) for rule in RULES],
+                       oxford=True))
     add_score(p)
     add_rule_settings(p)
     p.add_argument('--epsilon', type=float_in(0, 1), default=0.0,

@@ -3,7 +3,7 @@ import argparse
 
 from branchynet.cli.args import (MAX_BATCH, MAX_EPOCHS, MAX_SAMPLES,
                                  MAX_WEIGHT, add_common, float_in, int_in,
-                                 non_negative_int)
+                                 non_negative_int, one_of, words)
 from branchynet.errors import BranchyNetError
 
 NAME = 'train'
@@ -48,6 +48,69 @@ def add_parser(subparsers):
     return p
 
 
+#: the recipes' descriptions, for ``--recipe``'s help (a
+#: :class:`~branchynet.experiments.Recipe` has none; which experiments have
+#: each comes from the experiments)
+RECIPE_HELP = {
+    'reference': 'Adam, the reference schedule',
+    'modern': 'SGD, weight decay, lr drops, crop and flip',
+}
+#: the reference recipe's schedules, for ``--schedule``'s help (their
+#: epochs and batch sizes come from each experiment)
+SCHEDULE_HELP = {
+    'notebook': "the reference's notebooks",
+    'script': 'its experiment_*.py',
+}
+
+
+def _builtin_experiments():
+    from branchynet.experiments import EXPERIMENTS
+    return [e for e in EXPERIMENTS.values() if e.stands_for is None]
+
+
+def _recipes():
+    """Recipe name -> the experiments that have it, in order: the
+    ``reference`` recipe (every experiment's), then the experiments'
+    others."""
+    experiments = _builtin_experiments()
+    recipes = {'reference': [e.name for e in experiments]}
+    for experiment in experiments:
+        for name in experiment.recipes:
+            recipes.setdefault(name, []).append(experiment.name)
+    return recipes
+
+
+def _recipe_help():
+    """Each recipe, and the experiments that have it where not all do."""
+    everywhere = len(_builtin_experiments())
+    recipes = _recipes()
+    described = {}
+    for name, experiments in recipes.items():
+        parts = [RECIPE_HELP[name]] if name in RECIPE_HELP else []
+        if len(experiments) < everywhere:
+            parts.append('%s only' % words(experiments, last='and'))
+        described[name] = '; '.join(parts)
+    return one_of(recipes, described)
+
+
+def _schedule_help():
+    """The schedules, and each experiment's epochs and batch size in
+    them."""
+    from branchynet.experiments import DEFAULT_SCHEDULE, SCHEDULES
+    runs = []
+    for experiment in _builtin_experiments():
+        each = ['%d+%d at %d' % (main, joint, batch) for batch, main, joint
+                in (experiment.schedules[name] for name in SCHEDULES)]
+        if len(set(each)) == 1:
+            each = ['%s in %s' % (each[0], 'both' if len(each) == 2
+                                  else 'all')]
+        runs.append('%s %s' % (experiment.name, ' / '.join(each)))
+    return ("the reference recipe's epochs and batch size: %s; phase-1+"
+            'phase-2 epochs at batch size (%s): %s'
+            % (one_of(SCHEDULES, SCHEDULE_HELP, DEFAULT_SCHEDULE),
+               ' / '.join(SCHEDULES), ', '.join(runs)))
+
+
 def _add_schedule(p):
     """How long and with which recipe: epochs, batch size, learning rate."""
     from branchynet.experiments import SCHEDULES
@@ -60,23 +123,34 @@ def _add_schedule(p):
     p.add_argument('--batch-size', type=int_in(1, MAX_BATCH),
                    help='training batch size, 1 to %d (default: the '
                         'reference)' % MAX_BATCH)
-    # the recipe names have no constant in branchynet.experiments (each
-    # experiment lists its own besides 'reference')
-    p.add_argument('--recipe', choices=['reference', 'modern'],
-                   default='reference',
-                   help="'reference' (Adam, the reference schedule) or "
-                        "'modern' (CIFAR only: SGD, weight decay, lr drops, "
-                        "crop and flip)")
+    p.add_argument('--recipe', choices=list(_recipes()), default='reference',
+                   help=_recipe_help())
     p.add_argument('--schedule', choices=list(SCHEDULES),
-                   help="the reference recipe's epochs and batch size: "
-                        "'notebook' (default: the reference's notebooks, "
-                        "LeNet 100 + 100 epochs, ResNet batch 128) or "
-                        "'script' (its experiment_*.py: LeNet 50 + 100, "
-                        "ResNet batch 64); AlexNet is 50 + 100 at 512 in "
-                        "both")
+                   help=_schedule_help())
     p.add_argument('--lr', type=float_in(0, 10, low_open=True),
                    help="learning rate in (0, 10] (Adam's alpha for the "
                         "reference recipe; default: the recipe's)")
+
+
+#: what each Adam betas setting is besides its values, how each phase-2
+#: mode starts, each protocol (for the help; the registries,
+#: ``ADAM_BETAS``, ``PHASE2_MODES`` and ``PROTOCOLS``, have no
+#: descriptions)
+BETAS_HELP = {'code': 'the reference code'}
+PHASE2_HELP = {
+    'reference': "exit heads from their initial weights, main's optimizer "
+                 'carried over, as the reference code',
+    'warm': 'final exit from the phase-1 classifier, one fresh optimizer',
+}
+PROTOCOL_HELP = {
+    'holdout': '--val-size images held out to tune thresholds',
+    'reference': 'all training images, short last batch, test set only '
+                 'after training; sweep then tunes on the test set, as the '
+                 'paper did',
+}
+#: where each ChainerMN communicator runs, for ``--communicator``'s help
+COMMUNICATOR_HELP = {'naive': 'CPUs', 'flat': 'CPUs',
+                     'pure_nccl': 'GPUs (one per process)'}
 
 
 def _add_optimization(p):
@@ -87,28 +161,22 @@ def _add_optimization(p):
                    help='random seed of initialisation, order, dropout and '
                         'augmentation, 0 to 2**32-1 (default 0)')
     p.add_argument('--betas', choices=list(ADAM_BETAS), default='code',
-                   help="Adam betas: 'code' (0.9, 0.999, the reference "
-                        "code) or 'paper' (0.99, 0.999)")
+                   help='Adam betas: ' + one_of(ADAM_BETAS, {
+                       name: _betas_help(name, betas)
+                       for name, betas in ADAM_BETAS.items()}))
     p.add_argument('--exit-weights', default='code',
                    help="'code' (all 1), 'paper' (1.0 ... 0.3) or numbers "
                         "in [0, %g] like 1,0.3" % MAX_WEIGHT)
     p.add_argument('--phase2', choices=list(PHASE2_MODES),
-                   help="how phase 2 starts: 'reference' (exit heads from "
-                        "their initial weights, main's optimizer carried "
-                        "over, as the reference code) or 'warm' (final exit "
-                        "from the phase-1 classifier, one fresh optimizer); "
-                        "default: the recipe's")
+                   help='how phase 2 starts: %s; default: the recipe\'s'
+                        % one_of(PHASE2_MODES, PHASE2_HELP))
 
 
 def _add_splits(p):
     """The protocol, the held-out split, the data set and its limits."""
     from branchynet.training.settings import PROTOCOLS
     p.add_argument('--protocol', choices=list(PROTOCOLS), default='holdout',
-                   help="'holdout' (default: --val-size images held out to "
-                        "tune thresholds) or 'reference' (all training "
-                        "images, short last batch, test set only after "
-                        "training; sweep then tunes on the test set, as the "
-                        "paper did)")
+                   help=one_of(PROTOCOLS, PROTOCOL_HELP, 'holdout'))
     p.add_argument('--val-size', type=non_negative_int,
                    help='training samples held out to tune thresholds, 0 to '
                         '%d (default 5000; 0 with --protocol reference)'
@@ -142,15 +210,30 @@ def _add_run_control(p):
     p.add_argument('--communicator', choices=list(COMMUNICATORS),
                    help='train data-parallel across the processes of an MPI '
                         'job (mpiexec -n N branchynet train ...) with this '
-                        'ChainerMN communicator: naive or flat on CPUs, '
-                        'pure_nccl on GPUs (one per process); --batch-size '
-                        'stays the global batch')
+                        'ChainerMN communicator: %s; --batch-size stays the '
+                        'global batch' % _communicator_help(COMMUNICATORS))
     p.add_argument('--allow-changed-settings', action='store_true',
                    help='--resume even though the settings differ from '
                         "those the run started with (the saved models "
                         "record the new ones)")
     p.add_argument('--no-progress', action='store_true',
                    help='no progress bar')
+
+
+def _betas_help(name, betas):
+    """``0.9, 0.999, the reference code``: the values, then what they are.
+    """
+    return ', '.join(['%g' % beta for beta in betas]
+                     + ([BETAS_HELP[name]] if name in BETAS_HELP else []))
+
+
+def _communicator_help(communicators):
+    """``naive or flat on CPUs, pure_nccl on GPUs (one per process)``."""
+    where = {}       # CPUs -> the communicators for them, in order
+    for name in communicators:
+        where.setdefault(COMMUNICATOR_HELP.get(name), []).append(name)
+    return ', '.join(words(names) + (' on ' + devices if devices else '')
+                     for devices, names in where.items())
 
 
 def _exit_weights(text):
