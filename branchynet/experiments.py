@@ -128,29 +128,86 @@ EXPERIMENTS = {e.name: e for e in [
 USER_SCHEDULE = (512, 50, 100)
 
 
-def register_user_experiment(network):
-    """The experiment of user network ``network`` (registered, see
-    :mod:`branchynet.networks.user`): the reference recipe (Adam) with
-    :data:`USER_SCHEDULE`, any data set of its input shape and classes,
-    the 17-point threshold grid. Its name is the network's key."""
+def _no_classes(data_root):
+    return None
+
+
+def user_experiment(network):
+    """The experiment of user network ``network`` (registered by
+    :mod:`branchynet.networks.user`), or None when ``network`` is not one:
+    the reference recipe (Adam) with :data:`USER_SCHEDULE`, any data set
+    of its input shape and classes, the 17-point threshold grid. Its name
+    is the network's key.
+
+    Derived here, where experiments are looked up, so that networks never
+    import experiments (the layers run one way, ``tests/test_layers.py``).
+    """
     from branchynet.data.registry import DatasetSpec
-    from branchynet.networks.registry import get_network
-    user = get_network(network).source
+    from branchynet.networks.registry import REGISTRY
+    spec = REGISTRY.get(network) if isinstance(network, str) else None
+    user = None if spec is None else spec.source
+    if user is None:
+        return None
     like = DatasetSpec(network, None, tuple(user.in_shape), user.n_classes,
-                       lambda data_root: None, 0)
-    EXPERIMENTS[network] = Experiment(
-        network, network, None, GRID_17, {},
-        dict.fromkeys(SCHEDULES, USER_SCHEDULE), stands_for=like)
-    return EXPERIMENTS[network]
+                       _no_classes, 0)
+    return Experiment(network, network, None, GRID_17, {},
+                      dict.fromkeys(SCHEDULES, USER_SCHEDULE),
+                      stands_for=like)
+
+
+def find_experiment(name):
+    """The :class:`Experiment` called ``name`` (a built-in one, or a
+    registered user network's, :func:`user_experiment`), or None."""
+    if not isinstance(name, str):
+        return None
+    return EXPERIMENTS.get(name) or user_experiment(name)
 
 
 def get_experiment(name):
-    """The :class:`Experiment` called ``name``; a clear error otherwise."""
-    try:
-        return EXPERIMENTS[name]
-    except KeyError:
+    """:func:`find_experiment`, with a clear error for an unknown name."""
+    experiment = find_experiment(name)
+    if experiment is None:
         raise BranchyNetError('unknown network %r (choose from %s)' % (
-            name, ', '.join(sorted(EXPERIMENTS)))) from None
+            name, ', '.join(sorted(EXPERIMENTS))))
+    return experiment
+
+
+def check_trained(info, json_path):
+    """Raise unless model description ``info`` (read from ``json_path`` by
+    :func:`~branchynet.networks.serialization.read_model_info`) names, if
+    any, a known experiment that trains its network."""
+    settings = info['settings']
+    if 'experiment' not in settings:
+        return
+    name, network = settings['experiment'], info['network']
+    experiment = find_experiment(name)
+    if experiment is None:
+        raise BranchyNetError(
+            'model file %s: names an unknown experiment %.80r (known: %s)'
+            % (json_path, name, ', '.join(EXPERIMENTS)))
+    if experiment.network != network:
+        raise BranchyNetError(
+            'model file %s: says network %s but experiment %s, which trains '
+            '%s' % (json_path, network, name, experiment.network))
+
+
+def read_trained_info(json_path):
+    """A trained model's checked description: its network known
+    (:func:`~branchynet.networks.serialization.read_model_info`) and its
+    experiment too (:func:`check_trained`)."""
+    from branchynet.networks.serialization import read_model_info
+    info = read_model_info(json_path)
+    check_trained(info, json_path)
+    return info
+
+
+def load_trained(prefix):
+    """``(model, info)`` of the model saved at ``prefix``
+    (:func:`~branchynet.networks.serialization.load_model`), its
+    description checked by :func:`check_trained` before its weights are
+    read."""
+    from branchynet.networks.serialization import load_model
+    return load_model(prefix, check_info=check_trained)
 
 
 def print_experiments():

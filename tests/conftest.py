@@ -111,14 +111,13 @@ def tiny_mnist():
 
 @pytest.fixture
 def user_networks():
-    from branchynet.experiments import EXPERIMENTS
+    """The user networks a test registers are forgotten after it (their
+    experiments go with them: they are derived from the registry)."""
     from branchynet.networks.registry import REGISTRY
-    before, experiments = set(REGISTRY), dict(EXPERIMENTS)
+    before = set(REGISTRY)
     yield
     for name in set(REGISTRY) - before:
         REGISTRY.unregister(name)
-    EXPERIMENTS.clear()
-    EXPERIMENTS.update(experiments)
 
 
 @pytest.fixture

@@ -33,20 +33,6 @@ LAYERS = (
 )
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
-#: the climbs still to remove, ``(module, imported)``: networks look up
-#: experiments (a model JSON's experiment is checked against its network
-#: when it is read, and a user network registers its experiment). They go
-#: when experiments check what they train where models are loaded; the
-#: test fails on any other climb, and when one of these is gone, so that
-#: this list only shrinks.
-KNOWN_CLIMBS = {
-    ('branchynet/networks/serialization.py',
-     'branchynet.experiments.EXPERIMENTS'),
-    ('branchynet/networks/user.py',
-     'branchynet.experiments.register_user_experiment'),
-}
-
-
 def _part(dotted):
     """The top-level part of ``branchynet.X...``: ``__init__`` for the
     package itself and the names it defines (``branchynet.__version__``);
@@ -109,11 +95,8 @@ def test_every_top_level_part_has_a_layer():
 
 
 def test_no_import_climbs_to_a_higher_layer():
-    found = climbing_imports()
-    bad = [b for b in found if (b[0], b[2]) not in KNOWN_CLIMBS]
+    bad = climbing_imports()
     assert not bad, '\n'.join('%s:%d imports %s (%s -> %s)' % b for b in bad)
-    gone = KNOWN_CLIMBS - {(b[0], b[2]) for b in found}
-    assert not gone, 'no longer climbs, take it off KNOWN_CLIMBS: %s' % gone
 
 
 @pytest.mark.parametrize('source, expected', [

@@ -40,7 +40,7 @@ from branchynet.exits.scores import SCORES
 # RULES: the rules compared, in table order (read by the command's summary)
 from branchynet.measurement.rules import (REGISTRY, RULES,  # noqa: F401
                                           reference_frontier, settings_of)
-from branchynet.networks.serialization import read_model_info
+from branchynet.experiments import read_trained_info
 
 #: the fields of ``sweep.json`` beyond report's that compare reads
 REQUIRED = ('profile', 'sweep_tune', 'training', 'n_tune')
@@ -59,7 +59,7 @@ def read_records(model_dir, results_dir, summary, path):
         BranchyNetError: results written for another model, or records
             that do not match them.
     """
-    info = read_model_info(os.path.join(model_dir, 'branchynet.json'))
+    info = read_trained_info(os.path.join(model_dir, 'branchynet.json'))
     if summary.get('training', {}).get('branchynet') != info:
         raise BranchyNetError(
             '%s was written for another model than %s (or before it was '

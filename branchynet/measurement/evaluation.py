@@ -5,10 +5,9 @@ import numpy
 
 from branchynet.data import check_classes
 from branchynet.errors import BranchyNetError
-from branchynet.experiments import get_experiment
+from branchynet.experiments import get_experiment, load_trained
 from branchynet.exits.inference import check_thresholds
 from branchynet.runtimes import as_runtime, get_runtime, make_runtime
-from branchynet.networks.serialization import load_model
 from branchynet.training.settings import TrainSettings, prepare_data
 
 
@@ -79,7 +78,7 @@ def evaluate_saved(path, thresholds=None, device='@numpy', data_dir='auto',
     memory; ``threads`` intra-op threads); ``thresholds`` are thresholds of
     the exit score ``score`` (:mod:`branchynet.exits.scores`).
     """
-    model, info = load_model(path)
+    model, info = load_trained(path)
     if thresholds is not None:
         if info.get('role') == 'baseline':
             raise BranchyNetError('%s is a baseline (main network only); it '

@@ -37,7 +37,7 @@ from branchynet.exits.inference import check_thresholds, choose_exits, score_of
 from branchynet.exits.records import Records
 from branchynet.runtimes import make_runtime
 from branchynet.exits.scores import SCORES, maxprob
-from branchynet.networks.serialization import load_model
+from branchynet.experiments import load_trained
 
 #: the built-in transforms of the test set
 TRANSFORMS = ('inverted', 'noise', 'rotated')
@@ -185,7 +185,7 @@ def evaluate_ood(path, source, thresholds, score='entropy', device='@numpy',
         raise BranchyNetError(
             '--ood needs -t THRESHOLDS (of --score): the operating point on '
             'in-distribution data that every score is matched to')
-    model, info = load_model(path)
+    model, info = load_trained(path)
     if info.get('role') == 'baseline':
         raise BranchyNetError('%s is a baseline (one exit); --ood needs the '
                               'B-network (MODEL_DIR/branchynet)' % path)

@@ -41,7 +41,7 @@ from branchynet.measurement import sweep as sweep_lib
 from branchynet.utils.atomic import write_json_atomic
 from branchynet.errors import BranchyNetError
 from branchynet.measurement.evaluation import evaluation_split, predict
-from branchynet.experiments import EXPERIMENTS
+from branchynet.experiments import get_experiment, load_trained
 from branchynet.exits.inference import score_of
 from branchynet.exits.records import Records, save_records
 from branchynet.measurement.profiling import count_macs, profile_paths
@@ -49,7 +49,6 @@ from branchynet.measurement.rules import (check_rule, get_rule,
                                          reference_frontier, settings_of)
 from branchynet.measurement.validation import validate, validation_points
 from branchynet.runtimes import make_runtime
-from branchynet.networks.serialization import load_model
 
 
 def _grid_rows(grid_result):
@@ -88,7 +87,7 @@ def load_models(model_dir, runtime, device, threads):
         a list of ``(name, description, runtime, info)``, the reference's
         Table I baseline first.
     """
-    chainer_model, info = load_model(os.path.join(model_dir, 'branchynet'))
+    chainer_model, info = load_trained(os.path.join(model_dir, 'branchynet'))
     model = make_runtime(chainer_model, info['network'], runtime, device,
                          threads)
     baselines = []
@@ -96,7 +95,7 @@ def load_models(model_dir, runtime, device, threads):
         prefix = os.path.join(model_dir, name)
         if not os.path.exists(prefix + '.json'):
             continue
-        base, base_info = load_model(prefix)
+        base, base_info = load_trained(prefix)
         baselines.append((name, description, make_runtime(
             base, base_info['network'], runtime, device, threads,
             main_only=True), base_info))
@@ -282,7 +281,7 @@ def prepare(model_dir, runtime, device, threads, tune_on, score, grid):
     loaded = load_models(model_dir, runtime, device, threads)
     info = loaded[2]
     tune_on = tuning_split(info, tune_on)
-    experiment = EXPERIMENTS[info['settings']['experiment']]
+    experiment = get_experiment(info['settings']['experiment'])
     if grid is None and score == 'entropy':
         grid = sweep_lib.check_grid(experiment.grid)
     return loaded, tune_on, experiment, grid

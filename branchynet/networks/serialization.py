@@ -28,7 +28,6 @@ import numpy
 
 from branchynet.utils.atomic import atomic_path, write_json_atomic
 from branchynet.errors import BranchyNetError
-from branchynet.experiments import EXPERIMENTS
 from branchynet.networks import NETWORKS, REGISTRY
 from branchynet.utils.safe_npz import ARCHIVE_ERRORS, NUMBER_KINDS, SafeNpz
 
@@ -260,9 +259,10 @@ def read_model_info(json_path):
 
     Returns:
         dict: with a ``network`` of :data:`~branchynet.networks.NETWORKS`
-        and a ``settings`` dict whose ``experiment``, if given, is known.
-        The settings are not otherwise checked: that is
-        :meth:`branchynet.training.settings.TrainSettings.from_saved`'s job.
+        and a ``settings`` dict. Its experiment is checked a layer up
+        (:func:`branchynet.experiments.check_trained`, networks do not
+        import experiments), the other settings by
+        :meth:`branchynet.training.settings.TrainSettings.from_saved`.
     """
     def bad(message):
         return BranchyNetError('model file %s: %s' % (json_path, message))
@@ -295,15 +295,6 @@ def read_model_info(json_path):
     if not isinstance(settings, dict):
         raise bad("has no 'settings' object (got %.80r): not written by "
                   "`branchynet train`" % (settings,))
-    if 'experiment' in settings:
-        experiment = settings['experiment']
-        if not isinstance(experiment, str) or experiment not in EXPERIMENTS:
-            raise bad('names an unknown experiment %.80r (known: %s)'
-                      % (experiment, ', '.join(EXPERIMENTS)))
-        if EXPERIMENTS[experiment].network != network:
-            raise bad('says network %s but experiment %s, which trains %s'
-                      % (network, experiment,
-                         EXPERIMENTS[experiment].network))
     return info
 
 
@@ -321,8 +312,16 @@ def _register_user(info, json_path):
     user.register_record(record, os.path.dirname(json_path) or '.', n_exits)
 
 
-def load_model(prefix):
+def load_model(prefix, check_info=None):
     """Rebuild and load a model saved by :func:`save_model`.
+
+    Args:
+        prefix (str): the files' path without ``.npz`` / ``.json``.
+        check_info: called as ``check_info(info, json_path)`` on the
+            description before anything is built or read, to raise on what
+            this layer cannot check (the experiment:
+            :func:`branchynet.experiments.load_trained` passes
+            :func:`~branchynet.experiments.check_trained`).
 
     Returns:
         tuple: ``(model, info)``; the model is on the CPU.
@@ -336,6 +335,8 @@ def load_model(prefix):
         if not os.path.exists(path):
             raise BranchyNetError('model file %s does not exist' % path)
     info = read_model_info(json_path)
+    if check_info is not None:
+        check_info(info, json_path)
     model = NETWORKS[info['network']]()
     load_npz_safe(npz_path, model)
     return model, info

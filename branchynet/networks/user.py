@@ -377,7 +377,8 @@ def _differ(old, new):
 
 
 def register(user, builder, n_exits=None):
-    """Register ``user`` as network (and experiment) ``user.key``.
+    """Register ``user`` as network ``user.key`` (its experiment is derived
+    where experiments are looked up, :func:`branchynet.experiments.user_experiment`).
 
     A key registered before with a record of the same network (see
     :data:`IDENTITY`: the file may have been elsewhere), or for its names
@@ -385,7 +386,6 @@ def register(user, builder, n_exits=None):
     name is an error naming what differs. ``n_exits``: None to count them
     by building it.
     """
-    from branchynet.experiments import register_user_experiment
     old = REGISTRY.get(user.key)
     if old is not None and old.source is not None and \
             old.source.differences(user):
@@ -396,7 +396,6 @@ def register(user, builder, n_exits=None):
         user.key, builder, user.in_shape,
         builder().n_exits if n_exits is None else n_exits,
         'B-' + user.name, user.name, source=user))
-    register_user_experiment(user.key)
     return REGISTRY[user.key]
 
 

@@ -43,11 +43,11 @@ import chainer
 import numpy
 
 from branchynet.errors import BranchyNetError
-from branchynet.experiments import get_experiment
+from branchynet.experiments import get_experiment, load_trained
 from branchynet.exits.inference import exit_records
 from branchynet.networks import N_EXITS, NETWORKS
 from branchynet.networks.model import JointLoss
-from branchynet.networks.serialization import (load_model, load_npz_safe,
+from branchynet.networks.serialization import (load_npz_safe,
                                                load_trained_parts,
                                                model_paths, save_model,
                                                save_npz_atomic)
@@ -134,7 +134,7 @@ def train_phase1(run):
     """
     prefix = os.path.join(run.out, 'baseline')
     if _done(prefix):
-        model, info = load_model(prefix)
+        model, info = load_trained(prefix)
         _skip_note(run, 'phase 1: ' + prefix, info)
         return model, info if run.workers.is_root else None
     if run.settings.from_trained:
@@ -274,11 +274,11 @@ def train_phase2(run, baseline):
     prefix = os.path.join(run.out, 'branchynet')
     after_prefix = os.path.join(run.out, 'baseline_after_joint')
     if _done(prefix) and _done(after_prefix):
-        info = load_model(prefix)[1]
+        info = load_trained(prefix)[1]
         _skip_note(run, 'phase 2: ' + prefix, info)
         if not run.workers.is_root:
             return None, None
-        return info, load_model(after_prefix)[1]
+        return info, load_trained(after_prefix)[1]
     settings = run.settings
     initial = initial_network(run.out, settings, run.workers.is_root)
     weights = resolve_exit_weights(settings.exit_weights, initial.n_exits)

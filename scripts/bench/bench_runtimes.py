@@ -63,7 +63,7 @@ from branchynet.networks import INPUT_SHAPES, get_network, random_network  # noq
 from branchynet.measurement.profiling import (count_macs, forcing_thresholds,  # noqa: E402
                                   robust_ms)
 from branchynet.runtimes import RUNTIMES, get_runtime, make_runtime  # noqa: E402
-from branchynet.networks.serialization import load_model  # noqa: E402
+from branchynet.experiments import load_trained  # noqa: E402
 
 #: the paper's exit shares (Table I), per network
 PAPER_SHARES = {'b_alexnet': (0.656, 0.252, 0.092),
@@ -143,13 +143,13 @@ def chosen_thresholds(model_dir, given):
 
 
 def lenet_case(args):
-    model, info = load_model(os.path.join(args.model_dir, 'branchynet'))
+    model, info = load_trained(os.path.join(args.model_dir, 'branchynet'))
     # Table I's baseline: the main network after phase 2, as the reference
     # measured it (older model folders have only the phase-1 one)
     name = 'baseline_after_joint'
     if not os.path.exists(os.path.join(args.model_dir, name + '.json')):
         name = 'baseline'
-    baseline, _ = load_model(os.path.join(args.model_dir, name))
+    baseline, _ = load_trained(os.path.join(args.model_dir, name))
     x, y = evaluation_split(info, 'test', args.data_dir)
     t, how = chosen_thresholds(args.model_dir, args.threshold)
     macs = count_macs(model, x[:1])

@@ -27,11 +27,10 @@ import numpy
 
 from branchynet.utils.device import tune_malloc
 from branchynet.measurement.evaluation import evaluation_split
-from branchynet.experiments import EXPERIMENTS
+from branchynet.experiments import get_experiment, load_trained
 from branchynet.exits.inference import choose_exits, early_exit_one, exit_records
 from branchynet.measurement.profiling import profile_paths
 from branchynet.runtimes import RUNTIMES, make_runtime
-from branchynet.networks.serialization import load_model
 from branchynet.measurement.sweep import evaluate_thresholds, threshold_grid
 
 
@@ -89,11 +88,11 @@ def main():
                         help='ONNX Runtime intra-op threads')
     args = parser.parse_args()
     tune_malloc()
-    model, info = load_model(os.path.join(args.model_dir, 'branchynet'))
+    model, info = load_trained(os.path.join(args.model_dir, 'branchynet'))
     x, y = evaluation_split(info, 'test', args.data_dir)
     if args.samples:
         x, y = x[:args.samples], y[:args.samples]
-    grid = EXPERIMENTS[info['settings']['experiment']].grid
+    grid = get_experiment(info['settings']['experiment']).grid
     thresholds = threshold_grid(grid, model.n_exits)
     print('%s: %d threshold vectors, %d test samples'
           % (info['network'], len(thresholds), len(y)))

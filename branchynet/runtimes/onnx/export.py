@@ -46,7 +46,8 @@ from onnx import TensorProto, helper, numpy_helper
 from branchynet.utils.atomic import atomic_path, write_json_atomic
 from branchynet.errors import BranchyNetError
 from branchynet.networks import INPUT_SHAPES
-from branchynet.networks.serialization import load_model, model_paths
+from branchynet.experiments import load_trained
+from branchynet.networks.serialization import model_paths
 from branchynet.networks import tracing
 from branchynet.networks.tracing import Problem, refuse
 from branchynet.runtimes.onnx.converters import convert
@@ -339,8 +340,8 @@ def export_model_dir(model_dir, out=None):
     out = out or os.path.join(model_dir, 'onnx')
     if os.path.exists(out) and not os.path.isdir(out):
         raise BranchyNetError('--out %s exists and is not a folder' % out)
-    model, info = load_model(os.path.join(model_dir, 'branchynet'))
-    baseline, base_info = load_model(os.path.join(model_dir, 'baseline'))
+    model, info = load_trained(os.path.join(model_dir, 'branchynet'))
+    baseline, base_info = load_trained(os.path.join(model_dir, 'baseline'))
     network = info['network']
     if base_info['network'] != network:
         raise BranchyNetError('%s: baseline (%s) and branchynet (%s) are '
