@@ -249,7 +249,8 @@ def early_exit_one(model, x, thresholds, score='entropy'):
         model (OnnxBranchyNet): the sessions.
         x (numpy.ndarray): float32 ``(1, C, H, W)``, C-contiguous.
         thresholds (sequence of float): ``K - 1`` thresholds of ``score``.
-        score (str): the exit score (default: entropy, the paper's).
+        score (str or Score): the exit score of
+            :mod:`branchynet.exits.scores` (default: entropy, the paper's).
 
     Returns:
         tuple: ``(prediction, exit_index)`` as Python ints.
@@ -277,7 +278,8 @@ def early_exit(model, x, thresholds, score='entropy'):
         model (OnnxBranchyNet): the sessions.
         x (numpy.ndarray): float32 ``(N, C, H, W)``.
         thresholds (sequence of float): ``K - 1`` thresholds of ``score``.
-        score (str): the exit score (default: entropy, the paper's).
+        score (str or Score): the exit score of
+            :mod:`branchynet.exits.scores` (default: entropy, the paper's).
 
     Returns:
         tuple: ``prediction`` int32 ``(N,)`` and ``exit_index`` int32 ``(N,)``

@@ -95,11 +95,11 @@ class OnnxRuntime(Runtime):
             return int(onnx_inference.forward_main(self.net, x1).argmax()), \
                 self.n_exits - 1
         return onnx_inference.early_exit_one(self.net, x1, thresholds,
-                                             inference.score_of(score).name)
+                                             inference.score_of(score))
 
     def early_exit(self, x, thresholds, score=DEFAULT):
         return onnx_inference.early_exit(self.net, self.send(x), thresholds,
-                                         inference.score_of(score).name)
+                                         inference.score_of(score))
 
     def predict_main(self, x):
         return onnx_inference.forward_main(self.net, self.send(x)).argmax(
