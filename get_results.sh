@@ -160,18 +160,24 @@ else
 fi
 
 # The experiments and the data set each needs, from the package
-# (branchynet.experiments.EXPERIMENTS): NETWORKS[i] trains on DATASETS[i].
+# (branchynet.experiments.EXPERIMENTS): NETWORKS[i] trains on DATASETS[i];
+# without --only, those marked "full" (Experiment.in_full_job) run.
 rc=0
 EXPERIMENTS=$("$PYTHON" -c 'from branchynet.experiments import print_experiments; print_experiments()') || rc=$?
 if [ "$rc" -ne 0 ] || [ -z "$EXPERIMENTS" ]; then
   echo "$PROG: setup failed for the experiments (exit $rc): $PYTHON cannot list them" >&2
   exit $((rc ? rc : 1))
 fi
-NETWORKS=() DATASETS=()
-while read -r net dataset; do
-  NETWORKS+=("$net") DATASETS+=("$dataset")
+NETWORKS=() DATASETS=() FULL=()
+while read -r net dataset full; do
+  NETWORKS+=("$net") DATASETS+=("$dataset") FULL+=("$full")
 done <<< "$EXPERIMENTS"
-if [ -n "$ONLY" ]; then
+if [ -z "$ONLY" ]; then
+  ALL=("${NETWORKS[@]}") SETS=("${DATASETS[@]}") NETWORKS=() DATASETS=()
+  for i in "${!ALL[@]}"; do
+    [ "${FULL[$i]}" = only ] || { NETWORKS+=("${ALL[$i]}") DATASETS+=("${SETS[$i]}"); }
+  done
+else
   found=''
   for i in "${!NETWORKS[@]}"; do
     if [ "${NETWORKS[$i]}" = "$ONLY" ]; then found=$i; fi

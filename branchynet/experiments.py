@@ -86,14 +86,18 @@ class Experiment:
             :class:`~branchynet.data.registry.DatasetSpec` (shape, classes)
             that its ``--dataset`` must fit; None for the package's own,
             whose ``dataset`` says it.
+        in_full_job: whether ``get_results.sh`` without ``--only`` runs it
+            (False: only ``--only NAME`` does; for an experiment that is
+            not one of the paper's rows).
     """
     name: str
     network: str
     dataset: str
     grid: tuple
     recipes: dict
-    schedules: dict = None
+    schedules: dict
     stands_for: object = None
+    in_full_job: bool = True
 
     def recipe(self, name='reference', schedule=DEFAULT_SCHEDULE):
         """The :class:`Recipe` called ``name`` (the reference one in
@@ -211,9 +215,11 @@ def load_trained(prefix):
 
 
 def print_experiments():
-    """Print ``NAME DATASET`` of every experiment, one a line, in order:
-    the experiments ``get_results.sh`` runs, and the data set it prepares
-    for each."""
+    """Print ``NAME DATASET FULL`` of every experiment of the package, one a
+    line, in order: what ``get_results.sh`` may run, the data set it
+    prepares for each, and ``full`` when its full job (no ``--only``) runs
+    it, else ``only`` (:attr:`Experiment.in_full_job`)."""
     for experiment in EXPERIMENTS.values():
         if experiment.stands_for is None:
-            print(experiment.name, experiment.dataset)
+            print(experiment.name, experiment.dataset,
+                  'full' if experiment.in_full_job else 'only')

@@ -57,8 +57,10 @@ def test_the_data_comes_first_then_train_sweep_report(tmp_path):
 def test_every_experiment_of_the_package_runs_on_its_data_set(tmp_path):
     process, calls = get_results(tmp_path, '--quick')
     assert process.returncode == 0, process.stderr
+    # the paper's three first, each after its data set (an experiment added
+    # to the package comes after them and needs no edit here)
     assert calls[:3] == ['data mnist', 'data pcifar10', 'data pcifar10']
-    assert [c.split()[1] for c in calls if c.startswith('train ')] == [
+    assert [c.split()[1] for c in calls if c.startswith('train ')][:3] == [
         'lenet_mnist', 'alexnet_cifar10', 'resnet_cifar10']
     process, calls = get_results(tmp_path / 'r', '--quick', '--only',
                                  'resnet_cifar10')
@@ -95,6 +97,26 @@ def test_a_new_experiment_needs_nothing_in_the_script(tmp_path):
     assert process.stderr == (
         "get_results.sh: error: unknown network 'vgg' (choose from: "
         "lenet_mnist alexnet_cifar10 resnet_cifar10 toy_cifar10)\n")
+
+
+#: the same, with the fourth kept out of the full job
+WITH_A_FOURTH_ONLY = WITH_A_FOURTH.replace(
+    "dataset='pcifar10')", "dataset='pcifar10', in_full_job=False)")
+
+
+def test_an_experiment_can_stay_out_of_the_full_job(tmp_path):
+    assert WITH_A_FOURTH_ONLY != WITH_A_FOURTH
+    process, calls = get_results(tmp_path, '--quick',
+                                 python=WITH_A_FOURTH_ONLY)
+    assert process.returncode == 0, process.stderr
+    assert [c.split()[1] for c in calls if c.startswith('train ')] == [
+        'lenet_mnist', 'alexnet_cifar10', 'resnet_cifar10']
+    assert not any('toy_cifar10' in c for c in calls)
+    process, calls = get_results(tmp_path / 'r', '--quick', '--only',
+                                 'toy_cifar10', python=WITH_A_FOURTH_ONLY)
+    assert process.returncode == 0, process.stderr
+    assert calls[0] == 'data pcifar10'
+    assert calls[1].startswith('train toy_cifar10 ')
 
 
 def test_a_python_without_the_package_stops_the_script(tmp_path):
