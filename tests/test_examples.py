@@ -4,7 +4,7 @@ equal to Chainer) and train through the command line."""
 import chainer.links as L
 import pytest
 
-from branchynet.measurement.support import check_supported
+from branchynet.measurement.preflight import check_supported
 from branchynet.networks import REGISTRY, user
 from branchynet import testing
 from helpers import REPO, run_cli, tiny_data

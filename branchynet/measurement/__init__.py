@@ -6,9 +6,11 @@
   multiply-adds
 - :mod:`~branchynet.measurement.sweep`: threshold sweeps from one pass
 - :mod:`~branchynet.measurement.rules`: the rules that pick T, by name
-- :mod:`~branchynet.measurement.sequential`: thresholds chosen exit by exit
+- :mod:`~branchynet.measurement.per_exit`: thresholds chosen exit by exit
 - :mod:`~branchynet.measurement.pipeline`: what ``branchynet sweep`` runs
 - :mod:`~branchynet.measurement.validation`: the sweep against real batch-1
   runs
+- :mod:`~branchynet.measurement.preflight`: can a network be counted and
+  exported faithfully? asked before training
 - :mod:`~branchynet.measurement.compare`: every score under every rule
 """

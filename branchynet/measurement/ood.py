@@ -11,7 +11,7 @@ it on one's own model, all from one-pass records:
    of ``--score`` send a share of these samples out at each exit;
 2. *matching*: every other score gets the thresholds that send the same
    number of in-distribution samples out at each exit
-   (:func:`branchynet.measurement.sequential.matched_thresholds`), so that
+   (:func:`branchynet.measurement.per_exit.matched_thresholds`), so that
    all scores work at the same in-distribution operating point;
 3. the records of the OOD samples, one pass: under each score's
    thresholds, where each OOD sample leaves.
@@ -29,7 +29,7 @@ set's value range, no content; no labels) or ``rotated`` (90 degrees).
 """
 import numpy
 
-from branchynet.measurement.sequential import matched_thresholds
+from branchynet.measurement.per_exit import matched_thresholds
 from branchynet.data.user_npz import load_user_images
 from branchynet.errors import BranchyNetError
 from branchynet.measurement.evaluation import evaluation_split

@@ -309,7 +309,7 @@ def check_layers(model, x1=None):
 
     Counting is by the functions a forward runs, so nothing can be said
     without a sample: with ``x1`` None only the model's type is checked
-    (:func:`count_macs` and :func:`branchynet.measurement.support.
+    (:func:`count_macs` and :func:`branchynet.measurement.preflight.
     check_supported` trace it).
 
     Raises:

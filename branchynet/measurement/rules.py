@@ -30,7 +30,7 @@ import numpy
 
 from branchynet.errors import BranchyNetError
 from branchynet.exits.scores import DEFAULT
-from branchynet.measurement.sequential import (largest_prefix,
+from branchynet.measurement.per_exit import (largest_prefix,
                                                sequential_thresholds)
 
 

@@ -13,7 +13,7 @@ Also here: each score's grid. The rules that choose a threshold vector
 (the knee of the reference's frontier, by accuracy, by latency budget, by
 an accuracy/latency trade-off weight (LEENet), and per exit to a target
 accuracy) are in :mod:`branchynet.measurement.rules`, and thresholds chosen
-exit by exit in :mod:`branchynet.measurement.sequential`; their names are
+exit by exit in :mod:`branchynet.measurement.per_exit`; their names are
 importable from here as before.
 """
 import itertools

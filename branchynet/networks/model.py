@@ -7,6 +7,10 @@ the main network's architecture. (Table I's baseline is the saved
 ``baseline_after_joint`` model: after a reference phase 2, whose final exit
 was trained from its initial weights, that is the phase-2 trunk with main's
 phase-1 classifier; see :mod:`branchynet.training.trainer`.)
+
+Also here: :class:`MainNetwork`, the main network as a view on a
+BranchyNet's links (what the trunk's optimizer steps), and
+:class:`JointLoss`, the weighted loss of every exit.
 """
 import chainer
 import chainer.functions as F
@@ -62,6 +66,25 @@ class BranchyNet(chainer.Chain):
         for stage in self.stages:
             h = stage(h)
         return self.exits[-1](h)
+
+
+class MainNetwork(chainer.Chain):
+    """The main network as the reference's ``main``: trunk + own classifier.
+
+    A view on links that also belong to a :class:`~branchynet.BranchyNet`
+    (the stages), so that the trunk's optimizer has one target in both
+    phases and its state carries over.
+
+    Args:
+        stages (chainer.ChainList): the trunk stages (shared, not copied).
+        head (chainer.Link): main's classifier.
+    """
+
+    def __init__(self, stages, head):
+        super().__init__()
+        with self.init_scope():
+            self.stages = stages
+            self.head = head
 
 
 class JointLoss(chainer.Chain):

@@ -3,7 +3,7 @@ the whole run, its leftovers cleaned, its settings recorded.
 
 :func:`check_output` runs before any data is read, :func:`prepare_output`
 creates the folder once the data are accepted; :func:`locked` holds
-the folder's lock (:class:`~branchynet.training.resume.OutputLock`) on rank
+the folder's lock (:class:`OutputLock`) on rank
 0, and :func:`start` checks a resumed run's settings against
 ``OUT/settings.json``, removes the temporaries a killed run left and
 records the settings, every rank of an MPI job failing alike.
@@ -13,10 +13,50 @@ import glob
 import os
 import stat
 
+import filelock
+
 from branchynet.errors import BranchyNetError
-from branchynet.training.resume import OutputLock, check_resume_settings
+from branchynet.training.resume import check_resume_settings
 from branchynet.training.settings import with_schedule
 from branchynet.utils.atomic import remove_leftovers, write_json_atomic
+
+
+class OutputLock:
+    """An exclusive lock on a training output folder (``OUT/.lock``).
+
+    Uses the ``filelock`` package (a dependency of chainer): the lock is an
+    OS-level lock, released when the process dies, so a killed run never
+    leaves the folder locked. The holder writes its PID to ``OUT/.lock.pid``
+    so that a second run can name it.
+
+    Raises:
+        BranchyNetError: another process holds the lock.
+    """
+
+    def __init__(self, out):
+        self.out = out
+        self._lock = filelock.FileLock(os.path.join(out, '.lock'), timeout=0)
+        self._pid_path = os.path.join(out, '.lock.pid')
+
+    def __enter__(self):
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            try:
+                with open(self._pid_path) as f:
+                    holder = 'PID %s' % f.read().strip()
+            except OSError:
+                holder = 'another process'
+            raise BranchyNetError('%s is in use by another training run (%s);'
+                                  ' wait for it or choose another --out'
+                                  % (self.out, holder)) from None
+        with open(self._pid_path, 'w') as f:
+            f.write('%d\n' % os.getpid())
+        return self
+
+    def __exit__(self, *exc):
+        self._lock.release()
+        return False
 
 
 def check_output(out):

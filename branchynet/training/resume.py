@@ -7,16 +7,14 @@ global NumPy generator that dropout draws from on the CPU, and the one of
 the crop/flip augmentation. :class:`RandomStates` is an extension whose only
 job is to be serialized with the trainer, carrying those generators.
 
-Also here: the lock that keeps two runs out of one output folder, and the
-check that a resumed run asks for the settings it was started with. (What a
-killed write leaves behind is removed by
-:func:`branchynet.utils.atomic.remove_leftovers` under that lock.)
+Also here: the check that a resumed run asks for the settings it was
+started with. (The lock that keeps two runs out of one output folder is
+:class:`branchynet.training.output.OutputLock`.)
 """
 import glob
 import os
 import re
 
-import filelock
 import numpy
 from chainer import training
 
@@ -73,44 +71,6 @@ def latest_snapshot(directory):
     """Path of the highest-numbered ``snapshot_iter_N`` in ``directory``."""
     found = snapshot_iterations(directory)
     return found[-1][1] if found else None
-
-
-class OutputLock:
-    """An exclusive lock on a training output folder (``OUT/.lock``).
-
-    Uses the ``filelock`` package (a dependency of chainer): the lock is an
-    OS-level lock, released when the process dies, so a killed run never
-    leaves the folder locked. The holder writes its PID to ``OUT/.lock.pid``
-    so that a second run can name it.
-
-    Raises:
-        BranchyNetError: another process holds the lock.
-    """
-
-    def __init__(self, out):
-        self.out = out
-        self._lock = filelock.FileLock(os.path.join(out, '.lock'), timeout=0)
-        self._pid_path = os.path.join(out, '.lock.pid')
-
-    def __enter__(self):
-        try:
-            self._lock.acquire()
-        except filelock.Timeout:
-            try:
-                with open(self._pid_path) as f:
-                    holder = 'PID %s' % f.read().strip()
-            except OSError:
-                holder = 'another process'
-            raise BranchyNetError('%s is in use by another training run (%s);'
-                                  ' wait for it or choose another --out'
-                                  % (self.out, holder)) from None
-        with open(self._pid_path, 'w') as f:
-            f.write('%d\n' % os.getpid())
-        return self
-
-    def __exit__(self, *exc):
-        self._lock.release()
-        return False
 
 
 def settings_diff(saved, asked):

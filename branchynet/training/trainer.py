@@ -46,7 +46,7 @@ from branchynet.errors import BranchyNetError
 from branchynet.experiments import get_experiment, load_trained
 from branchynet.exits.inference import exit_records
 from branchynet.networks import N_EXITS, NETWORKS
-from branchynet.networks.model import JointLoss
+from branchynet.networks.model import JointLoss, MainNetwork
 from branchynet.networks.serialization import (load_npz_safe,
                                                load_trained_parts,
                                                model_paths, save_model,
@@ -60,7 +60,7 @@ from branchynet.training.resume import settings_diff
 from branchynet.training.settings import (prepare_data, resolve_exit_weights,
                                           resolve_settings, saved_form,
                                           with_schedule)
-from branchynet.training.updater import MainNetwork, setup_optimizers
+from branchynet.training.updater import setup_optimizers
 from branchynet.utils.device import get_device
 
 

@@ -23,25 +23,6 @@ from branchynet.errors import BranchyNetError
 ADAM_BETAS = {'code': (0.9, 0.999), 'paper': (0.99, 0.999)}
 
 
-class MainNetwork(chainer.Chain):
-    """The main network as the reference's ``main``: trunk + own classifier.
-
-    A view on links that also belong to a :class:`~branchynet.BranchyNet`
-    (the stages), so that the trunk's optimizer has one target in both
-    phases and its state carries over.
-
-    Args:
-        stages (chainer.ChainList): the trunk stages (shared, not copied).
-        head (chainer.Link): main's classifier.
-    """
-
-    def __init__(self, stages, head):
-        super().__init__()
-        with self.init_scope():
-            self.stages = stages
-            self.head = head
-
-
 def make_optimizer(recipe, settings):
     """A fresh optimizer of ``recipe`` (its hooks added at setup).
 

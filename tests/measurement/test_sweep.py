@@ -6,7 +6,7 @@ import math
 import numpy
 import pytest
 
-from branchynet.measurement import rules, sequential, sweep
+from branchynet.measurement import per_exit, rules, sweep
 from branchynet.errors import BranchyNetError
 from branchynet.exits.inference import (choose_exits, early_exit, exit_records,
                                   score_of)
@@ -187,7 +187,7 @@ def test_matched_thresholds_reproduce_the_exit_counts(name):
     s = hand_scores(name)
     for n_first in range(7):
         exits = numpy.array([0] * n_first + [1] * (6 - n_first))
-        t = sequential.matched_thresholds(s, exits, name, 10)
+        t = per_exit.matched_thresholds(s, exits, name, 10)
         assert numpy.bincount(choose_exits(s, t, name), minlength=2) \
             .tolist() == [n_first, 6 - n_first]
 
@@ -196,7 +196,7 @@ def test_matched_thresholds_with_three_exits_and_a_tie():
     s = numpy.array([[0.1, 0.5, 0], [0.2, 0.1, 0], [0.2, 0.2, 0],
                      [0.3, 0.3, 0]])
     # 2 at exit 1 would split the tie at 0.2: only 1 leaves there
-    t = sequential.matched_thresholds(s, numpy.array([0, 0, 1, 2]),
+    t = per_exit.matched_thresholds(s, numpy.array([0, 0, 1, 2]),
                                       'entropy', 4)
     assert t == (0.2, 0.2)
     assert choose_exits(s, t).tolist() == [0, 1, 2, 2]

@@ -9,7 +9,7 @@ import numpy
 import pytest
 
 from branchynet.errors import BranchyNetError
-from branchynet.measurement.support import check_supported
+from branchynet.measurement.preflight import check_supported
 from branchynet.networks import tracing
 from branchynet.networks.layers import ResBlock
 from branchynet.networks.model import BranchyNet

@@ -31,7 +31,8 @@ from branchynet.networks.model import BranchyNet, JointLoss
 from branchynet.training.settings import resolve_settings
 from branchynet.training.trainer import (baseline_after_joint, phase2_start,
                                  phase2_targets)
-from branchynet.training.updater import JointUpdater, MainNetwork, setup_optimizers
+from branchynet.networks.model import MainNetwork
+from branchynet.training.updater import JointUpdater, setup_optimizers
 
 N_IN, N_CLASSES, BATCH = 8, 4, 6
 

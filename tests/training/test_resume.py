@@ -17,6 +17,7 @@ import numpy
 import pytest
 
 from branchynet.training import resume
+from branchynet.training.output import OutputLock
 from branchynet.utils.atomic import TMP_PREFIX
 from branchynet.errors import BranchyNetError
 from helpers import CLI_WRAPPER
@@ -109,7 +110,7 @@ def test_sigkill_then_resume_gives_the_same_weights(phase, recipe, straight,
 def test_a_second_run_on_the_same_folder_is_refused(tmp_path, mnist_files):
     out = tmp_path / 'out'
     out.mkdir()
-    with resume.OutputLock(str(out)):
+    with OutputLock(str(out)):
         proc = run_cli(train_args(out),
                        mnist_files, check=False)
     assert proc.returncode == 2

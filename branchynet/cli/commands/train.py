@@ -267,7 +267,7 @@ def _experiment(args):
                               'is built for its image shape and classes')
     from branchynet.data import describe_dataset
     from branchynet.networks import user as user_lib
-    from branchynet.measurement.support import check_supported
+    from branchynet.measurement.preflight import check_supported
     shape, n_classes = describe_dataset(args.dataset)
     user, builder = user_lib.load_user_network(args.own_network, shape,
                                                n_classes)

@@ -9,7 +9,7 @@ import pytest
 
 from branchynet.errors import BranchyNetError
 from branchynet.measurement import profiling
-from branchynet.measurement.support import check_supported
+from branchynet.measurement.preflight import check_supported
 from branchynet.networks import INPUT_SHAPES, b_lenet
 from branchynet.networks.layers import (avg_pool, dropout, flatten, lrn,
                                         max_pool, relu)
