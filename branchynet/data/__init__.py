@@ -5,8 +5,9 @@ line each, so that it is the list of what :mod:`branchynet.data` offers.
 
 Every function takes the **data root**, the folder holding ``mnist/``,
 ``cifar10/`` and ``pcifar10/`` (as ChainerCV's dataset root); ``'auto'`` is
-:func:`get_data_root`'s default. The modules: :mod:`.download` (data root,
-bounded verified downloads), :mod:`.mnist`, :mod:`.cifar10` (the official
+:func:`get_data_root`'s default. The modules: :mod:`.root` (the data root
+and a data set's folder in it), :mod:`.download` (bounded verified
+downloads), :mod:`.mnist`, :mod:`.cifar10` (the official
 python batches), :mod:`.safe_pickle` (their restricted unpickling),
 :mod:`.pcifar10` (recipes and ``data.npz``), :mod:`.user_npz` (a user's own
 data set file, validated), :mod:`.images` (an image folder), :mod:`.files`
@@ -30,7 +31,7 @@ shape, classes, size; each module's ``SPEC``) and :data:`SOURCES` (prefix
 """
 from branchynet.data import images, mnist, pcifar10, user_npz
 from branchynet.data.cifar10 import CIFAR10_CLASSES
-from branchynet.data.download import get_data_root
+from branchynet.data.root import get_data_root
 from branchynet.data.images import IMAGES_PREFIX
 from branchynet.data.loading import (check_classes, dataset_classes,
                                      describe_dataset, load_dataset,

@@ -21,8 +21,8 @@ import zlib
 
 import numpy
 
-from branchynet.data.download import (LEFTOVER_AGE, dataset_dir,
-                                      download_verified)
+from branchynet.data.download import download_verified
+from branchynet.data.root import LEFTOVER_AGE, dataset_dir
 from branchynet.utils.atomic import remove_leftovers
 from branchynet.data.files import check_folder, check_regular, open_regular
 from branchynet.data.safe_pickle import restricted_loads

@@ -1,11 +1,11 @@
-"""The data root, and bounded, verified downloads from mirrors.
+"""Bounded, verified downloads from mirrors.
 
 A download streams into a temporary file beside its target, never more than
 a size cap, and a mirror that sends nothing for ``timeout`` seconds (or takes
 longer than ``deadline`` in all) is given up with a message; the file is
 checked (``verify``) before it is moved into place, so nothing unverified is
-ever kept. The atomic writes themselves live in :mod:`branchynet.utils.atomic`
-(re-exported here for the modules that import them from this one).
+ever kept (written with :func:`branchynet.utils.atomic.atomic_path`). The
+data root and a data set's folder are :mod:`branchynet.data.root`'s.
 """
 import http.client
 import os
@@ -17,56 +17,12 @@ import urllib.request
 from branchynet.utils.atomic import atomic_path
 from branchynet.errors import BranchyNetError
 
-_REPO_DATASETS = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-        __file__)))), 'datasets')
-
 #: seconds a mirror may send nothing before it is given up
 #: (``$BRANCHYNET_DOWNLOAD_TIMEOUT`` overrides)
 DOWNLOAD_TIMEOUT = 60.0
 #: seconds one download from one mirror may take in all
 DOWNLOAD_DEADLINE = 3600.0
-#: temporaries in data folders older than this are leftovers of a killed run
-LEFTOVER_AGE = 600.0
 _BLOCK = 1 << 20
-
-
-def get_data_root(data_root='auto'):
-    """The data root, the folder holding ``mnist/``, ``cifar10/``,
-    ``pcifar10/``.
-
-    ``'auto'`` (or None) means ``$BRANCHYNET_DATA_ROOT`` if set, else
-    ``datasets/data`` in the repository when the package runs from a
-    checkout, else ``~/.branchynet/data``.
-    """
-    if data_root not in (None, 'auto'):
-        return _checked_root(data_root, 'the data root (--data-dir)')
-    env = os.environ.get('BRANCHYNET_DATA_ROOT')
-    if env:
-        return _checked_root(env, 'the data root ($BRANCHYNET_DATA_ROOT)')
-    if os.path.isdir(_REPO_DATASETS):
-        return os.path.join(_REPO_DATASETS, 'data')
-    return _checked_root(os.path.join('~', '.branchynet', 'data'),
-                         'the data root')
-
-
-def _checked_root(path, what):
-    """``path`` made absolute, if it is a folder or can become one: a file
-    on the way is one line now, not a download to every mirror first."""
-    root = os.path.abspath(os.path.expanduser(path))
-    parent = root
-    while not os.path.lexists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise BranchyNetError('%s %s is not a folder%s' % (
-            what, root, '' if parent == root
-            else ' (%s is not one)' % parent))
-    return root
-
-
-def dataset_dir(name, data_root='auto'):
-    """``<data root>/<name>``, the folder of data set ``name``."""
-    return os.path.join(get_data_root(data_root), name)
 
 
 def download_timeout():
@@ -173,6 +129,5 @@ def download_verified(urls, target, verify, max_bytes, timeout=None,
     raise BranchyNetError('; '.join(failures) or 'no mirror given')
 
 
-__all__ = ['DOWNLOAD_DEADLINE', 'DOWNLOAD_TIMEOUT', 'LEFTOVER_AGE',
-           'dataset_dir', 'download_timeout', 'download_verified',
-           'get_data_root']
+__all__ = ['DOWNLOAD_DEADLINE', 'DOWNLOAD_TIMEOUT', 'download_timeout',
+           'download_verified']

@@ -271,7 +271,7 @@ def decode_all(files, channels=3, size=None, max_bytes=MAX_BYTES,
 
 
 def _cache_path(root, channels, data_root):
-    from branchynet.data.download import dataset_dir
+    from branchynet.data.root import dataset_dir
     key = hashlib.sha256(('%s\0%d' % (os.path.realpath(root), channels))
                          .encode()).hexdigest()[:24]
     folder = dataset_dir('images-cache', data_root)

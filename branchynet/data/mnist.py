@@ -22,8 +22,8 @@ import zlib
 
 import numpy
 
-from branchynet.data.download import (LEFTOVER_AGE, dataset_dir,
-                                      download_verified, get_data_root)
+from branchynet.data.download import download_verified
+from branchynet.data.root import LEFTOVER_AGE, dataset_dir, get_data_root
 from branchynet.utils.atomic import remove_leftovers
 from branchynet.data.files import check_folder, open_regular
 from branchynet.data.registry import DatasetSpec
@@ -177,7 +177,7 @@ def get_mnist(data_root='auto', mirrors=None, checksums=None, download=True):
 
     Args:
         data_root (str): the data root; the files are in its ``mnist/``.
-            ``'auto'``: :func:`~branchynet.data.download.get_data_root`.
+            ``'auto'``: :func:`~branchynet.data.root.get_data_root`.
         mirrors (sequence of str): base URLs tried in order for a missing
             file (default :func:`default_mirrors`).
         checksums (dict): file name -> sha256 of its decompressed content;

@@ -37,7 +37,7 @@ import numpy
 from branchynet.data.cifar10 import (CIFAR10_CLASSES, CIFAR10_FILE_MD5,
                                      CIFAR10_MD5, CIFAR10_URLS, IMAGE_SHAPE,
                                      N_CLASSES, load_cifar10)
-from branchynet.data.download import LEFTOVER_AGE, dataset_dir
+from branchynet.data.root import LEFTOVER_AGE, dataset_dir
 from branchynet.data.files import check_folder, read_json
 from branchynet.data.registry import DatasetSpec
 from branchynet.data.user_npz import load_user_npz

@@ -27,7 +27,7 @@ from branchynet import __version__
 from branchynet.data import load_dataset
 from branchynet.data import cifar10, pcifar10
 from branchynet.data.cifar10 import BATCH_MAX_BYTES, load_cifar10
-from branchynet.data.download import dataset_dir
+from branchynet.data.root import dataset_dir
 from branchynet.data.pcifar10 import (build_pcifar10, get_pcifar10,
                                       load_pcifar10_npz, minmax_rows,
                                       prepare_pcifar10, zca_fit)

@@ -49,7 +49,7 @@ def run(args):
 
 
 def _prepare_mnist(args):
-    from branchynet.data.download import dataset_dir
+    from branchynet.data.root import dataset_dir
     from branchynet.data.mnist import get_mnist
     x_train, _, x_test, _ = get_mnist(args.data_dir)
     print('mnist: %d training and %d test images, checksums verified, '
