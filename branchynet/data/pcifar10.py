@@ -8,7 +8,9 @@ writes it atomically with a sidecar ``data.json`` saying how it was made,
 and accepts a user's own ``data.npz`` (same four keys) after validating it
 (:func:`~branchynet.data.user_npz.load_user_npz`).
 
-The recipes (see :func:`build_pcifar10`):
+The recipes (see :func:`build_pcifar10`; their arithmetic, ZCA whitening,
+min-max rescaling and global contrast normalisation of pixel rows, is
+:mod:`branchynet.data.normalisation`'s):
 
 - ``'zca'`` (default; the reference's ``datasets/cifar10.py``): ZCA whitening
   fitted on the raw 0-255 training vectors (3072-d; mean subtracted;
@@ -39,6 +41,8 @@ from branchynet.data.cifar10 import (CIFAR10_CLASSES, CIFAR10_FILE_MD5,
                                      N_CLASSES, load_cifar10)
 from branchynet.data.root import LEFTOVER_AGE, dataset_dir
 from branchynet.data.files import check_folder, read_json
+from branchynet.data.normalisation import (CHUNK, flat_rows, gcn_rows,
+                                           map_rows, minmax_rows, zca_fit)
 from branchynet.data.registry import DatasetSpec
 from branchynet.data.user_npz import load_user_npz
 from branchynet.errors import BranchyNetError
@@ -59,128 +63,13 @@ RECIPE_DESCRIPTIONS = {
            'minus its mean and divided by its std (ddof=1) '
            '(reference datasets/cifar10gcn.py)',
 }
-_CHUNK = 2048
 
 
 # ---------------------------------------------------------------------------
-# The recipes
+# The recipes (their arithmetic is in normalisation.py)
 # ---------------------------------------------------------------------------
 
-def _flat(x):
-    x = numpy.asarray(x)
-    return x.reshape(len(x), -1)
-
-
-def _map_rows(x, fn, chunk=_CHUNK, dtype=numpy.float32):
-    """``fn`` applied to row chunks of 2-d ``x``, gathered in a ``dtype``
-    array (so the float64 work never holds more than a chunk)."""
-    out = numpy.empty(x.shape, dtype)
-    for i in range(0, len(x), chunk):
-        out[i:i + chunk] = fn(x[i:i + chunk].astype(numpy.float64))
-    return out
-
-
-def zca_fit(x, chunk=_CHUNK, method='auto', dtype=numpy.float64):
-    """Fit ZCA whitening on the rows of ``x``.
-
-    The covariance is taken over the rows, divided by N (as the reference
-    does), in float64; the matrix is ``V diag(lambda ** -1/2) V^T`` from its
-    eigendecomposition (the reference's SVD of the covariance gives the same
-    matrix), with no epsilon. Eigenvalues at rounding level
-    (``<= lambda_max * D * eps``), which only exist when the data do not span
-    all D dimensions (e.g. fewer samples than dimensions), get 0 instead of
-    an infinite gain: those directions are dropped rather than blown up. On
-    CIFAR-10 (50000 x 3072 raw pixels) the covariance has full rank and
-    nothing is dropped.
-
-    Args:
-        x (array): ``(N, ...)``, any numeric dtype; rows are flattened.
-        chunk (int): rows converted to float64 at a time.
-        dtype: the precision of the fit: float64 (ours), or float32 (the
-            reference's ``datasets/cifar10.py`` lines 20-27: mean, covariance
-            and scipy's SVD of the covariance, all in float32; numpy.linalg
-            would compute in float64 whatever the input).
-        method (str): ``'cov'`` (eigendecomposition of the D x D covariance,
-            accumulated over row chunks), ``'svd'`` (thin SVD of the centred
-            N x D data, cheaper when N < D), or ``'auto'`` (``'svd'`` when
-            N <= D). Both give the same matrix up to rounding.
-
-    Returns:
-        tuple: ``(mean, matrix)``: float64 ``(D,)`` and the symmetric float64
-        ``(D, D)`` whitening matrix; whitened rows are
-        ``(row - mean) @ matrix``.
-    """
-    x = _flat(x)
-    n, d = x.shape
-    if n < 2:
-        raise BranchyNetError('ZCA needs at least 2 samples, got %d' % n)
-    mean = numpy.zeros(d, dtype)
-    for i in range(0, n, chunk):
-        mean += x[i:i + chunk].sum(axis=0, dtype=dtype)
-    mean /= n
-    if method == 'auto':
-        method = 'svd' if n <= d else 'cov'
-    if method == 'cov':
-        cov = numpy.zeros((d, d), dtype)
-        for i in range(0, n, chunk):
-            c = x[i:i + chunk].astype(dtype)
-            c -= mean
-            cov += c.T @ c  # BLAS syrk
-        cov /= n
-        if dtype == numpy.float64:
-            eigval, eigvec = numpy.linalg.eigh(cov)
-        else:
-            from scipy import linalg
-            eigvec, eigval, _ = linalg.svd(cov)
-        del cov
-    elif method == 'svd':
-        c = x.astype(dtype) - mean
-        if dtype == numpy.float64:
-            _, s, vt = numpy.linalg.svd(c, full_matrices=False)
-        else:
-            from scipy import linalg
-            _, s, vt = linalg.svd(c, full_matrices=False)
-        eigval, eigvec = s ** 2 / n, vt.T
-    else:
-        raise BranchyNetError("ZCA method must be 'auto', 'cov' or 'svd', "
-                              "got %r" % (method,))
-    top = max(float(eigval.max()), 0.0)
-    keep = eigval > top * d * numpy.finfo(numpy.float64).eps
-    gain = numpy.zeros_like(eigval)
-    gain[keep] = 1 / numpy.sqrt(eigval[keep])
-    matrix = (eigvec * gain) @ eigvec.T
-    return mean, (matrix + matrix.T) / 2
-
-
-def minmax_rows(a):
-    """Rescale every row of 2-d float ``a`` by its own min and max to [0, 1].
-
-    Each row's minimum maps to exactly 0 and its maximum to exactly 1. A
-    constant row (zero range) maps to all zeros instead of dividing by zero
-    (the reference would produce NaN there).
-    """
-    lo = a.min(axis=1, keepdims=True)
-    span = a.max(axis=1, keepdims=True) - lo
-    span[span == 0] = 1  # constant rows: (a - lo) is already all zero
-    return (a - lo) / span
-
-
-def gcn_rows(a, pixel_mean, min_divisor=1e-8):
-    """The ``'gcn'`` recipe on 2-d raw pixel rows ``a`` (float64).
-
-    ``a / 255 - pixel_mean``, then each row minus its own mean, divided by
-    its own std (``ddof=1``); a row whose std is below ``min_divisor`` (a
-    constant image) is not divided, so it maps to zeros.
-    """
-    a = a / 255 - pixel_mean
-    a -= a.mean(axis=1, keepdims=True)
-    std = a.std(axis=1, ddof=1 if a.shape[1] > 1 else 0, keepdims=True)
-    std[std < min_divisor] = 1
-    a /= std
-    return a
-
-
-def build_pcifar10(x_train, x_test, recipe='zca', chunk=_CHUNK):
+def build_pcifar10(x_train, x_test, recipe='zca', chunk=CHUNK):
     """Preprocess CIFAR-10 images with a pcifar10 recipe.
 
     Statistics (mean, whitening matrix) come from the training set only and
@@ -206,7 +95,7 @@ def build_pcifar10(x_train, x_test, recipe='zca', chunk=_CHUNK):
         raise BranchyNetError('training and test images must be (N, ...) with '
                               'the same image shape, got %s and %s'
                               % (x_train.shape, x_test.shape))
-    flat_train, flat_test = _flat(x_train), _flat(x_test)
+    flat_train, flat_test = flat_rows(x_train), flat_rows(x_test)
     if recipe in ('zca', 'zca32'):
         precision = numpy.float32 if recipe == 'zca32' else numpy.float64
         mean, matrix = zca_fit(flat_train, chunk, dtype=precision)
@@ -224,15 +113,14 @@ def build_pcifar10(x_train, x_test, recipe='zca', chunk=_CHUNK):
 
         def fn(c):
             return gcn_rows(c, pixel_mean)
-    return (_map_rows(flat_train, fn, chunk).reshape(x_train.shape),
-            _map_rows(flat_test, fn, chunk).reshape(x_test.shape))
+    return (map_rows(flat_train, fn, chunk).reshape(x_train.shape),
+            map_rows(flat_test, fn, chunk).reshape(x_test.shape))
 
 
 def _check_recipe(recipe):
     if recipe not in RECIPES:
         raise BranchyNetError('unknown pcifar10 recipe %r (choose one of %s)'
                               % (recipe, ', '.join(RECIPES)))
-
 
 
 # ---------------------------------------------------------------------------
@@ -480,6 +368,6 @@ SPEC = DatasetSpec('pcifar10', _load_built, IMAGE_SHAPE, N_CLASSES,
                    pcifar10_classes, n_train=50000, whitened=True)
 
 
-__all__ = ['RECIPES', 'SPEC', 'build_pcifar10', 'get_pcifar10',
-           'load_pcifar10_npz', 'minmax_rows', 'pcifar10_classes',
-           'prepare_pcifar10', 'zca_fit']
+__all__ = ['RECIPES', 'RECIPE_DESCRIPTIONS', 'SPEC', 'build_pcifar10',
+           'get_pcifar10', 'load_pcifar10_npz', 'pcifar10_classes',
+           'prepare_pcifar10']

@@ -24,7 +24,8 @@ from scipy import linalg
 from scipy.ndimage import gaussian_filter
 
 from branchynet.data import DATASETS
-from branchynet.data.pcifar10 import build_pcifar10, minmax_rows, zca_fit
+from branchynet.data.normalisation import minmax_rows, zca_fit
+from branchynet.data.pcifar10 import build_pcifar10
 
 #: pcifar10's images, (3, 32, 32)
 SHAPE = DATASETS['pcifar10'].shape

@@ -25,12 +25,12 @@ import scipy.linalg
 
 from branchynet import __version__
 from branchynet.data import load_dataset
-from branchynet.data import cifar10, pcifar10
+from branchynet.data import cifar10, normalisation, pcifar10
 from branchynet.data.cifar10 import BATCH_MAX_BYTES, load_cifar10
 from branchynet.data.root import dataset_dir
+from branchynet.data.normalisation import minmax_rows, zca_fit
 from branchynet.data.pcifar10 import (build_pcifar10, get_pcifar10,
-                                      load_pcifar10_npz, minmax_rows,
-                                      prepare_pcifar10, zca_fit)
+                                      load_pcifar10_npz, prepare_pcifar10)
 from branchynet.data.safe_pickle import restricted_loads
 from branchynet.errors import BranchyNetError
 from helpers import files_in
@@ -413,6 +413,15 @@ def test_zca_with_fewer_samples_than_dimensions_stays_finite():
     numpy.testing.assert_allclose(numpy.sort(eig)[:5], 0, atol=1e-8)
 
 
+@pytest.mark.parametrize('x, method, message', [
+    (correlated(20, 4, 2), 'eig', "method must be 'auto', 'cov' or 'svd'"),
+    (correlated(1, 4, 2), 'auto', 'at least 2 samples, got 1')])
+def test_zca_refuses_an_unknown_method_or_a_single_sample(x, method,
+                                                          message):
+    with pytest.raises(BranchyNetError, match=message):
+        zca_fit(x, method=method)
+
+
 def reference_zca(train, test):
     """The reference's cifar10.py recipe, in float64 (SVD of the
     covariance, per-image d -= d.min(); d /= d.max())."""
@@ -490,7 +499,7 @@ def test_gcn_leaves_flat_images_undivided():
     pixel_mean = numpy.linspace(0, 0.5, 12)
     rows = numpy.stack([pixel_mean * 255 + 30, numpy.arange(12.)])
     with numpy.errstate(all='raise'):
-        out = pcifar10.gcn_rows(rows, pixel_mean)
+        out = normalisation.gcn_rows(rows, pixel_mean)
     numpy.testing.assert_allclose(out[0], 0, atol=1e-12)
     numpy.testing.assert_allclose(out[1].std(ddof=1), 1)
 

@@ -5,7 +5,7 @@ import numpy
 import pytest
 from scipy import linalg
 
-from branchynet.data.pcifar10 import zca_fit
+from branchynet.data.normalisation import zca_fit
 
 
 def ill_conditioned(n=600, d=48, seed=0):
@@ -53,7 +53,8 @@ def test_float32_fit_follows_the_reference_not_float64():
 
 def test_the_zca32_recipe_fits_in_float32():
     """``branchynet data pcifar10 --recipe zca32``: the reference's precision."""
-    from branchynet.data.pcifar10 import RECIPES, build_pcifar10, minmax_rows
+    from branchynet.data.normalisation import minmax_rows
+    from branchynet.data.pcifar10 import RECIPES, build_pcifar10
     assert 'zca32' in RECIPES
     raw = numpy.clip(ill_conditioned(n=400, d=48) / 8, 0, 255)
     x = raw.astype(numpy.uint8).reshape(400, 3, 4, 4)
