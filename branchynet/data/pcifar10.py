@@ -198,7 +198,7 @@ def _from_images(images_dir, data_root):
 
 
 def _images_fingerprint(images_dir):
-    from branchynet.data.images import fingerprint, scan
+    from branchynet.data.image_files import fingerprint, scan
     root = os.path.abspath(os.path.expanduser(images_dir))
     classes, files = scan(root)
     return fingerprint(root, classes, files, 3)
