@@ -7,15 +7,19 @@ Every function takes the **data root**, the folder holding ``mnist/``,
 ``cifar10/`` and ``pcifar10/`` (as ChainerCV's dataset root); ``'auto'`` is
 :func:`get_data_root`'s default. The modules: :mod:`.root` (the data root
 and a data set's folder in it), :mod:`.download` (bounded verified
-downloads), :mod:`.mnist`, :mod:`.cifar10` (the official
-python batches), :mod:`.safe_pickle` (their restricted unpickling),
-:mod:`.pcifar10` (recipes and ``data.npz``), :mod:`.user_npz` (a user's own
-data set file, validated), :mod:`.images` (an image folder), :mod:`.files`
-(every data file is opened only when it is a regular file, never waiting on
-a FIFO; a data set's folder is checked before anything is downloaded into
-it), :mod:`.registry` (the two registries), :mod:`.loading` (a data set by
-name: resolved, described, its classes checked, loaded) and :mod:`.splits`
-(the validation split, and the three splits of a data set).
+downloads), :mod:`.mnist`, :mod:`.cifar10` (the official python batches),
+:mod:`.safe_pickle` (their restricted unpickling), :mod:`.pcifar10` (its
+recipes and ``data.npz``), :mod:`.normalisation` (the recipes' arithmetic:
+ZCA whitening, min-max, contrast normalisation), :mod:`.user_npz` (a user's
+own data set file, validated), :mod:`.images` (an image folder as a data
+set, its decoded images cached), :mod:`.image_files` (its files found,
+checked, ordered, fingerprinted), :mod:`.image_decoding` (its images
+decoded and checked), :mod:`.files` (every data file is opened only when it
+is a regular file, never waiting on a FIFO; a data set's folder is checked
+before anything is downloaded into it), :mod:`.registry` (the two
+registries), :mod:`.loading` (a data set by name: resolved, described, its
+classes checked, loaded) and :mod:`.splits` (the validation split, and the
+three splits of a data set).
 
 A data set name is ``mnist``, ``pcifar10``, ``npz:PATH``: a user's own
 file (:func:`~branchynet.data.user_npz.load_user_npz`) standing in for the
