@@ -181,10 +181,13 @@ class Rule:
     Attributes:
         name (str): what ``--rule`` takes.
         needs (tuple): keys of :data:`SETTINGS` it cannot do without.
+        help (str): what ``--rule``'s help says of it, in a few words
+            (None: its name alone).
     """
 
     name = None
     needs = ()
+    help = None
 
     def __repr__(self):
         return 'Rule(%r)' % self.name
@@ -226,6 +229,7 @@ class Knee(Rule):
     """The knee (:func:`knee`) of the reference frontier."""
 
     name = 'knee'
+    help = 'the knee of the frontier'
 
     def choose(self, ms, accuracy, settings):
         return knee(ms, accuracy, reference_frontier(
@@ -237,6 +241,7 @@ class Accuracy(Rule):
     epsilon``."""
 
     name = 'accuracy'
+    help = 'the fastest within --epsilon of the baseline accuracy'
 
     def choose(self, ms, accuracy, settings):
         if settings['baseline_accuracy'] is None:
@@ -257,6 +262,7 @@ class Budget(Rule):
     """The most accurate vector with ms <= ``budget_ms``."""
 
     name = 'budget'
+    help = 'the most accurate within --budget-ms'
     needs = ('budget_ms',)
 
     def choose(self, ms, accuracy, settings):
@@ -277,6 +283,7 @@ class Tradeoff(Rule):
     """:func:`best_tradeoff` with ``alpha`` and ``baseline_ms``."""
 
     name = 'tradeoff'
+    help = 'the least (1 - accuracy) + ALPHA x ms / baseline ms'
     needs = ('alpha',)
 
     def choose(self, ms, accuracy, settings):
@@ -297,6 +304,7 @@ class PerExit(Rule):
     """Its own vector: :func:`per_exit_thresholds` to ``target``."""
 
     name = 'per-exit'
+    help = 'per exit the loosest threshold whose leavers reach --target'
     needs = ('target',)
 
     def own_thresholds(self, records, labels, score, settings):

@@ -94,9 +94,10 @@ def test_a_new_experiment_needs_nothing_in_the_script(tmp_path):
     process, calls = get_results(tmp_path / 's', '--only', 'vgg',
                                  python=WITH_A_FOURTH)
     assert process.returncode == 2 and calls == []
+    from branchynet.experiments import EXPERIMENTS
     assert process.stderr == (
         "get_results.sh: error: unknown network 'vgg' (choose from: "
-        "lenet_mnist alexnet_cifar10 resnet_cifar10 toy_cifar10)\n")
+        "%s toy_cifar10)\n" % ' '.join(EXPERIMENTS))
 
 
 #: the same, with the fourth kept out of the full job

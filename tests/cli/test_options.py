@@ -10,7 +10,7 @@ import pytest
 
 from branchynet.cli import args as cli_args
 from branchynet.cli import build_parser
-from branchynet.cli.commands import data, sweep, train
+from branchynet.cli.commands import data, train
 
 
 def subparsers():
@@ -36,6 +36,7 @@ def registries():
     from branchynet.experiments import SCHEDULES
     from branchynet.exits.scores import SCORES
     from branchynet.measurement.ood import TRANSFORMS
+    from branchynet.measurement.rules import REGISTRY as RULE_REGISTRY
     from branchynet.measurement.rules import RULES
     from branchynet.runtimes import REGISTRY
     from branchynet.training.distributed import COMMUNICATORS
@@ -46,7 +47,8 @@ def registries():
         ('sweep', '--score', SCORES, cli_args.SCORE_HELP),
         ('evaluate', '--runtime', REGISTRY, cli_args.RUNTIME_HELP),
         ('sweep', '--runtime', REGISTRY, cli_args.RUNTIME_HELP),
-        ('sweep', '--rule', RULES, sweep.RULE_HELP),
+        ('sweep', '--rule', RULES,
+         {n: RULE_REGISTRY[n].help for n in RULES if RULE_REGISTRY[n].help}),
         ('data', '--recipe', RECIPES, data.RECIPE_HELP),
         ('data', 'dataset', data.PREPARE, {}),
         ('train', '--recipe', train._recipes(), train.RECIPE_HELP),
@@ -94,6 +96,8 @@ def test_the_help_follows_a_new_registry_entry(monkeypatch):
     monkeypatch.setitem(scores.SCORES, 'fake', scores.Score(
         'fake', scores.maxprob, False, 'probability', (-1.0, 1.0),
         scores.probability_bounds))
+    monkeypatch.setitem(rules.REGISTRY, 'fake',
+                        type('Fake', (rules.Rule,), {'name': 'fake'})())
     monkeypatch.setattr(rules, 'RULES', rules.RULES + ('fake',))
     fake_runtime = type('FakeRuntime', (Runtime,), {'name': 'fake'})
     REGISTRY.register('fake', fake_runtime)

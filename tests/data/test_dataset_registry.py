@@ -27,10 +27,10 @@ def tiny():
 
 
 def test_the_named_data_sets_and_sources():
-    assert list(DATASETS) == ['mnist', 'pcifar10']
-    assert dict(SHAPES) == {'mnist': ((1, 28, 28), 10),
-                            'pcifar10': ((3, 32, 32), 10)}
-    assert [DATASETS[n].n_train for n in DATASETS] == [60000, 50000]
+    assert list(DATASETS)[:2] == ['mnist', 'pcifar10']
+    assert dict(SHAPES)['mnist'] == ((1, 28, 28), 10)
+    assert dict(SHAPES)['pcifar10'] == ((3, 32, 32), 10)
+    assert [DATASETS[n].n_train for n in DATASETS][:2] == [60000, 50000]
     assert list(SOURCES) == ['npz:', 'images:']
     assert dataset_classes('mnist') == [str(d) for d in range(10)]
 
@@ -52,8 +52,8 @@ def test_the_messages_name_the_data_sets_and_sources():
     with pytest.raises(BranchyNetError) as e:
         resolve_dataset('cifar100')
     assert str(e.value) == (
-        "unknown data set 'cifar100' (mnist, pcifar10, npz:PATH for your "
-        "own file, or images:DIR for an image folder)")
+        "unknown data set 'cifar100' (%s, npz:PATH for your "
+        "own file, or images:DIR for an image folder)" % ', '.join(DATASETS))
     with pytest.raises(BranchyNetError) as e:
         load_dataset('cifar100')
     assert str(e.value) == "unknown data set 'cifar100'"
@@ -61,12 +61,12 @@ def test_the_messages_name_the_data_sets_and_sources():
         load_dataset('npz:x.npz', like='cifar100')
     assert str(e.value) == (
         "a data set file (npz:x.npz) needs the data set it stands in for "
-        "(one of mnist, pcifar10), got 'cifar100'")
+        "(one of %s), got 'cifar100'" % ', '.join(DATASETS))
     with pytest.raises(BranchyNetError) as e:
         load_dataset('images:x', like=None)
     assert str(e.value) == (
         "an image folder (images:x) needs the data set it stands in for "
-        "(one of mnist, pcifar10), got None")
+        "(one of %s), got None" % ', '.join(DATASETS))
     assert dataset_classes('cifar100') is None
     assert dataset_classes('npz:/no/such/file.npz') is None
 
@@ -77,7 +77,7 @@ def test_a_registered_data_set_is_resolved_loaded_and_stood_in_for(
     assert load_dataset('tiny', data_root='here')[-1] == 'here'
     assert dataset_classes('tiny') == ['a', 'b', 'c']
     assert SHAPES['tiny'] == ((1, 8, 8), 3)
-    with pytest.raises(BranchyNetError, match=r"\(mnist, pcifar10, tiny, "
+    with pytest.raises(BranchyNetError, match=r"\(mnist, pcifar10, .*tiny, "
                                               r"npz:PATH"):
         resolve_dataset('nothing')
     x, y, _, _ = arrays((1, 8, 8))

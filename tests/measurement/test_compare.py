@@ -49,8 +49,9 @@ def test_compare_writes_the_table_the_json_and_one_figure(swept, capsys):
     assert run_compare(root, results) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith('| ')]
-    assert len(rows) == 2 + 1 + 4 * 5
-    assert 'compared 4 scores x 5 rules in' in out
+    n_scores, n_rules = len(SCORES), len(compare_lib.RULES)
+    assert len(rows) == 2 + 1 + n_scores * n_rules
+    assert 'compared %d scores x %d rules in' % (n_scores, n_rules) in out
     assert 'Thresholds chosen on the validation split (40 samples)' in out
     for name in ('compare.md', 'compare.json'):
         assert (results / name).is_file()

@@ -68,8 +68,8 @@ def test_every_score_is_matched_to_the_reference_exit_shares():
     unsure = two_exit_records([0.3, 0.35, 0.38, 0.95], [1, 0, 0, 0])
     t = SCORES['entropy'](calibration.logits[5:6, 0])[0]   # the unsure rows
     rows = ood.ood_report(calibration, unsure, [float(t)], 'entropy')
-    assert [r['score'] for r in rows] == ['entropy', 'maxprob', 'margin',
-                                          'energy']
+    assert [r['score'] for r in rows] == list(SCORES)
+    assert list(SCORES)[:4] == ['entropy', 'maxprob', 'margin', 'energy']
     assert rows[0]['thresholds'] == [float(t)]
     for r in rows:
         assert r['id_early'] == 0.5            # matched: 5 of 10 leave
@@ -83,7 +83,8 @@ def test_every_score_is_matched_to_the_reference_exit_shares():
     assert rows[1]['ood_median_exit1'] == pytest.approx(0.365)
     assert rows[3]['ood_median_exit1'] == pytest.approx(-3.65, abs=1e-5)
     table = ood.to_markdown(rows)
-    assert table.count('\n') == 6 and '| 50.0 | 25.0 | 25.0, 75.0 |' in table
+    assert table.count('\n') == 2 + len(SCORES)
+    assert '| 50.0 | 25.0 | 25.0, 75.0 |' in table
 
 
 def test_no_ood_sample_leaves_early_and_no_labels():
@@ -118,7 +119,7 @@ def test_evaluate_ood_prints_one_row_per_score(model, capsys):
     assert '16 validation samples' in out and 'rotated, 40 samples' in out
     rows = [line for line in out.splitlines() if line.startswith('| ')]
     assert [r.split(' | ')[0] for r in rows[2:]] == [
-        '| entropy', '| maxprob', '| margin', '| energy']
+        '| ' + name for name in SCORES]
 
 
 def write_images(path, **arrays):

@@ -109,7 +109,7 @@ def random_input(n, c, size, seed=0):
 # ------------------------------------------------------------------ shapes
 
 def test_networks_registry_builds_every_network():
-    assert set(NETWORKS) == {'b_lenet', 'b_alexnet', 'b_resnet110'}
+    assert set(NETWORKS) >= {'b_lenet', 'b_alexnet', 'b_resnet110'}
     assert NETWORKS['b_lenet']().n_exits == 2
     assert NETWORKS['b_alexnet']().n_exits == 3
 

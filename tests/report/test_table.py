@@ -29,12 +29,12 @@ def test_every_registered_networks_names_reach_table_1(tmp_path, name):
 
 
 def test_the_papers_names():
-    assert dict(table.DISPLAY) == {
+    assert dict(list(table.DISPLAY.items())[:3]) == {
         'b_lenet': ('LeNet', 'B-LeNet'),
         'b_alexnet': ('AlexNet', 'B-AlexNet'),
         'b_resnet110': ('ResNet-110', 'B-ResNet')}
-    assert dict(table.RUNTIMES) == {'chainer': 'Chainer',
-                                    'onnxruntime': 'ONNX Runtime'}
+    assert dict(list(table.RUNTIMES.items())[:2]) == {
+        'chainer': 'Chainer', 'onnxruntime': 'ONNX Runtime'}
 
 
 def test_a_registered_network_reaches_table_1_unchanged(tmp_path):
@@ -68,16 +68,23 @@ class Fake(Runtime):
 def test_every_registered_runtime_and_its_note_reach_table_1(tmp_path):
     register_runtime(Fake)
     try:
+        # the built-ins' and the fake's settings; a runtime added to the
+        # package is shown under its display name with the note its class
+        # makes of no settings, and needs no edit here
         settings = {'chainer': {'chainer': '7.8.1'},
                     'onnxruntime': {'onnxruntime': '1.2',
                                     'intra_op_num_threads': 1,
                                     'providers': ['CPUExecutionProvider']},
                     'fake': {'fake': '0.1', 'lanes': 4}}
+        names = list(reversed(list(RUNTIME_REGISTRY)))
         rows, markdown = rows_of(tmp_path, *[
-            summary(runtime=name, runtime_settings=settings[name])
-            for name in reversed(list(RUNTIME_REGISTRY))])
-        assert [row['runtime'] for row in rows] == [
-            'Chainer'] * 2 + ['ONNX Runtime'] * 2 + ['Fake Engine'] * 2
+            summary(runtime=name, runtime_settings=settings.get(name, {}))
+            for name in names])
+        shown = [row['runtime'] for row in rows]
+        assert shown == [RUNTIME_REGISTRY[n].display for n in reversed(names)
+                         for _ in range(2)]
+        assert shown[:4] == ['Chainer'] * 2 + ['ONNX Runtime'] * 2
+        assert shown[-2:] == ['Fake Engine'] * 2
         for note in ('(Chainer 7.8.1)', '(ONNX Runtime 1.2, 1 intra-op '
                      'thread(s), CPUExecutionProvider)',
                      '(Fake Engine 0.1, 4 lanes)'):

@@ -58,7 +58,7 @@ def chainer_logits(model, x):
 def test_segments_and_main_graph_match_chainer(name):
     model = random_network(name)
     shape = INPUT_SHAPES[name]
-    x = numpy.random.RandomState(2).rand(BATCH[name], *shape).astype(
+    x = numpy.random.RandomState(2).rand(BATCH.get(name, 3), *shape).astype(
         numpy.float32)
     logits, main = chainer_logits(model, x)
     graphs = segment_graphs(model, shape)

@@ -95,10 +95,11 @@ def fake_runtime():
 
 
 def test_the_runtimes_are_registered_by_name_in_order():
-    assert RUNTIMES == ('chainer', 'onnxruntime') == tuple(REGISTRY)
+    assert RUNTIMES[:2] == ('chainer', 'onnxruntime')
+    assert RUNTIMES == tuple(REGISTRY)
     assert get_runtime('chainer') is ChainerRuntime
     assert get_runtime('onnxruntime') is OnnxRuntime
-    assert [cls.display for cls in REGISTRY.values()] == \
+    assert [cls.display for cls in REGISTRY.values()][:2] == \
         ['Chainer', 'ONNX Runtime']
 
 
@@ -116,8 +117,9 @@ def test_a_runtime_name_is_registered_once():
 def test_unknown_runtime_names_the_registered_ones():
     with pytest.raises(BranchyNetError) as e:
         make_runtime(b_lenet(), 'b_lenet', 'tvm')
-    assert str(e.value) == ("unknown runtime 'tvm' (choose from chainer, "
-                            "onnxruntime)")
+    assert str(e.value) == ("unknown runtime 'tvm' (choose from %s)"
+                            % ', '.join(REGISTRY))
+    assert 'chainer, onnxruntime' in str(e.value)
 
 
 def test_a_registered_runtime_is_made_and_wrapped_by_name(fake_runtime):

@@ -26,20 +26,9 @@ def add_parser(subparsers):
     return p
 
 
-#: what each rule chooses, for ``--rule``'s help (the rules,
-#: :data:`branchynet.measurement.rules.REGISTRY`, have no descriptions)
-RULE_HELP = {
-    'knee': 'the knee of the frontier',
-    'accuracy': 'the fastest within --epsilon of the baseline accuracy',
-    'budget': 'the most accurate within --budget-ms',
-    'tradeoff': 'the least (1 - accuracy) + ALPHA x ms / baseline ms',
-    'per-exit': 'per exit the loosest threshold whose leavers reach --target',
-}
-
-
 def _add_rule(p):
     """Where and how the thresholds are chosen: split, rule, score, grid."""
-    from branchynet.measurement.rules import RULES
+    from branchynet.measurement.rules import REGISTRY, RULES
     # the splits are named in branchynet.measurement.pipeline.tuning_split
     # (no constant)
     p.add_argument('--tune-on', choices=['val', 'test'],
@@ -49,7 +38,7 @@ def _add_rule(p):
                         '--protocol reference)')
     p.add_argument('--rule', choices=list(RULES), default='knee',
                    help='how to choose the thresholds: ' + words(
-                       [RULE_HELP.get(rule, "'%s'" % rule) for rule in RULES],
+                       [REGISTRY[rule].help or "'%s'" % rule for rule in RULES],
                        oxford=True))
     add_score(p)
     add_rule_settings(p)
