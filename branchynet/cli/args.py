@@ -160,21 +160,10 @@ def one_of(names, descriptions, default=None):
     return words(parts)
 
 
-#: what each exit score compares with T, for ``--score``'s help (the
-#: registry, :data:`branchynet.exits.scores.SCORES`, has no descriptions;
-#: the direction and the range come from each score)
-SCORE_HELP = {
-    'entropy': "the paper's, leave when H",
-    'maxprob': 'leave when max p',
-    'margin': 'top-1 minus top-2 probability',
-    'energy': '-logsumexp of the logits',
-}
-
-
 def _score_help(score):
     """``leave when max p > T``: the score's quantity and direction; how
     to give a negative threshold where the score takes one."""
-    text = '%s %s T' % (SCORE_HELP.get(score.name, 'leave when its score'),
+    text = '%s %s T' % (score.help or 'leave when its score',
                         '<' if score.low_is_confident else '>')
     if score.threshold_range[0] < 0:
         text += '; negative thresholds as -t=-7.5,-6'
@@ -205,7 +194,6 @@ def add_common(p):
 
 #: the runtimes' descriptions, for ``--runtime``'s help (a
 #: :class:`~branchynet.runtimes.runtime.Runtime` has none of its own)
-RUNTIME_HELP = {'onnxruntime': 'the model exported to ONNX in memory'}
 DEFAULT_RUNTIME = 'chainer'
 
 
@@ -213,8 +201,9 @@ def add_runtime(p):
     from branchynet.runtimes import REGISTRY
     p.add_argument('--runtime', choices=list(REGISTRY),
                    default=DEFAULT_RUNTIME,
-                   help='inference engine: ' + one_of(REGISTRY, RUNTIME_HELP,
-                                                      DEFAULT_RUNTIME))
+                   help='inference engine: ' + one_of(
+                       REGISTRY, {n: c.help for n, c in REGISTRY.items()},
+                       DEFAULT_RUNTIME))
     p.add_argument('--threads', type=int_in(1, MAX_THREADS), default=1,
                    help='ONNX Runtime intra-op threads, 1 to %d (4 per '
                         'CPU; default 1)' % MAX_THREADS)

@@ -151,11 +151,15 @@ class Score:
             (infinite ends for none).
         bounds_function: ``(name, n_classes, seen)`` -> ``(never,
             always)`` (see :meth:`bounds`).
+        help (str): what ``--score``'s help says it compares with T, in a
+            few words (None: ``leave when its score``; the direction and
+            the range come from the attributes above).
     """
 
     def __init__(self, name, function, low_is_confident, unit,
-                 threshold_range, bounds_function):
+                 threshold_range, bounds_function, help=None):
         self.name = name
+        self.help = help
         self.function = function
         self.low_is_confident = low_is_confident
         self.unit = unit
@@ -253,13 +257,14 @@ def _just_above(values):
 #: every score by name: name, function, low is confident, unit, threshold
 #: range, bounds
 SCORES = {s.name: s for s in (
-    Score('entropy', entropy, True, 'nats', (0.0, math.inf), entropy_bounds),
+    Score('entropy', entropy, True, 'nats', (0.0, math.inf), entropy_bounds,
+          "the paper's, leave when H"),
     Score('maxprob', maxprob, False, 'probability', (0.0, 1.0),
-          probability_bounds),
+          probability_bounds, 'leave when max p'),
     Score('margin', margin, False, 'probability', (0.0, 1.0),
-          probability_bounds),
+          probability_bounds, 'top-1 minus top-2 probability'),
     Score('energy', energy, True, '-logsumexp', (-math.inf, math.inf),
-          seen_bounds),
+          seen_bounds, '-logsumexp of the logits'),
 )}
 
 

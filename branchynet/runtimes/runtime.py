@@ -18,11 +18,14 @@ class Runtime:
     Attributes:
         name: ``--runtime``'s value, recorded in results (``chainer``).
         display: its name in Table I (``Chainer``).
+        help: what ``--runtime``'s help says of it, in a few words (None:
+            its name alone).
         n_exits: the model's number of exits (instances).
         device: the Chainer device specifier it runs on (instances).
     """
     name = None
     display = None
+    help = None
     n_exits = None
     device = None
 

@@ -42,11 +42,14 @@ def registries():
     from branchynet.training.distributed import COMMUNICATORS
     from branchynet.training.settings import PHASE2_MODES, PROTOCOLS
     from branchynet.training.updater import ADAM_BETAS
+    # the descriptions the registries carry (Score.help, Runtime.help)
+    SCORE_HELP = {n: s.help for n, s in SCORES.items() if s.help}
+    RUNTIME_HELP = {n: c.help for n, c in REGISTRY.items() if c.help}
     return [
-        ('evaluate', '--score', SCORES, cli_args.SCORE_HELP),
-        ('sweep', '--score', SCORES, cli_args.SCORE_HELP),
-        ('evaluate', '--runtime', REGISTRY, cli_args.RUNTIME_HELP),
-        ('sweep', '--runtime', REGISTRY, cli_args.RUNTIME_HELP),
+        ('evaluate', '--score', SCORES, SCORE_HELP),
+        ('sweep', '--score', SCORES, SCORE_HELP),
+        ('evaluate', '--runtime', REGISTRY, RUNTIME_HELP),
+        ('sweep', '--runtime', REGISTRY, RUNTIME_HELP),
         ('sweep', '--rule', RULES,
          {n: RULE_REGISTRY[n].help for n in RULES if RULE_REGISTRY[n].help}),
         ('data', '--recipe', RECIPES, data.RECIPE_HELP),

@@ -38,6 +38,7 @@ class OnnxRuntime(Runtime):
 
     name = 'onnxruntime'
     display = 'ONNX Runtime'
+    help = 'the model exported to ONNX in memory'
 
     def __init__(self, net, device='@numpy'):
         self.net = net
