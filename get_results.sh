@@ -168,16 +168,13 @@ if [ "$rc" -ne 0 ] || [ -z "$EXPERIMENTS" ]; then
   echo "$PROG: setup failed for the experiments (exit $rc): $PYTHON cannot list them" >&2
   exit $((rc ? rc : 1))
 fi
-NETWORKS=() DATASETS=() FULL=()
+NETWORKS=() DATASETS=()
 while read -r net dataset full; do
-  NETWORKS+=("$net") DATASETS+=("$dataset") FULL+=("$full")
+  # the full job leaves out those marked "only"; --only may name any
+  [ -n "$ONLY" ] || [ "$full" != only ] || continue
+  NETWORKS+=("$net") DATASETS+=("$dataset")
 done <<< "$EXPERIMENTS"
-if [ -z "$ONLY" ]; then
-  ALL=("${NETWORKS[@]}") SETS=("${DATASETS[@]}") NETWORKS=() DATASETS=()
-  for i in "${!ALL[@]}"; do
-    [ "${FULL[$i]}" = only ] || { NETWORKS+=("${ALL[$i]}") DATASETS+=("${SETS[$i]}"); }
-  done
-else
+if [ -n "$ONLY" ]; then
   found=''
   for i in "${!NETWORKS[@]}"; do
     if [ "${NETWORKS[$i]}" = "$ONLY" ]; then found=$i; fi

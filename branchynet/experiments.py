@@ -148,7 +148,7 @@ def user_experiment(network):
     """
     from branchynet.data.registry import DatasetSpec
     from branchynet.networks.registry import REGISTRY
-    spec = REGISTRY.get(network) if isinstance(network, str) else None
+    spec = REGISTRY.get(network)
     user = None if spec is None else spec.source
     if user is None:
         return None

@@ -192,8 +192,8 @@ def add_common(p):
     add_data_root(p)
 
 
-#: the runtimes' descriptions, for ``--runtime``'s help (a
-#: :class:`~branchynet.runtimes.runtime.Runtime` has none of its own)
+#: ``--runtime``'s default (each runtime's words for the help are its own
+#: ``help``, :class:`~branchynet.runtimes.runtime.Runtime`)
 DEFAULT_RUNTIME = 'chainer'
 
 

@@ -44,8 +44,9 @@ def _differ(old, new):
 
 
 def register(user, builder, n_exits=None):
-    """Register ``user`` as network ``user.key`` (its experiment is derived
-    where experiments are looked up, :func:`branchynet.experiments.user_experiment`).
+    """Register ``user`` as network ``user.key`` (its experiment is
+    derived where experiments are looked up,
+    :func:`branchynet.experiments.user_experiment`).
 
     A key registered before with a record of the same network (see
     :data:`IDENTITY`: the file may have been elsewhere), or for its names
