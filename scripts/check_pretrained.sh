@@ -2,7 +2,7 @@
 # check_pretrained.sh: check the trained models that ship in pretrained/
 # against the results recorded with them, in minutes.
 #
-# usage: scripts/check_pretrained.sh [--data-dir DIR] [--quick] [NAME ...]
+# usage: scripts/check_pretrained.sh [--data-dir DIR] [--out DIR] [--quick] [NAME ...]
 #
 # Sets up (or reuses) .venv (scripts/setup_venv.sh), then for each NAME, a
 # folder of pretrained/results/ (default: every one whose data set is on
@@ -15,7 +15,9 @@
 # prints the recorded and the new Table I rows, and compares every quantity
 # that does not depend on the clock: the accuracies, the chosen T, the exit
 # shares at every threshold, the multiply-adds. Any difference ends it with
-# status 2.
+# status 2, as does a data set built otherwise than the recorded sweep's
+# (checked before the sweep). $BRANCHYNET_PRETRAINED names another folder
+# laid out as pretrained/ (default: this checkout's).
 #
 # options:
 #   --data-dir DIR   the data root holding mnist/ and pcifar10/ (default:
@@ -23,6 +25,8 @@
 #                    pcifar10 must be the one built from the JPEG copy of
 #                    CIFAR-10 it was trained on (README, "Reproducing the
 #                    CIFAR-10 rows without the official tarball")
+#   --out DIR        folder for the new sweeps, one per NAME (default:
+#                    results_recheck)
 #   --quick          fewer timed and validated samples (the timing columns
 #                    are not compared anyway)
 #   -h, --help       this help
@@ -31,13 +35,15 @@ PROG=check_pretrained.sh
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 usage_error() { echo "$PROG: error: $* (see scripts/$PROG --help)" >&2; exit 2; }
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RESULTS=$ROOT/pretrained/results
-DATA_DIR=${BRANCHYNET_DATA_ROOT:-$ROOT/datasets/data} QUICK=() NAMES=()
+RESULTS=${BRANCHYNET_PRETRAINED:-$ROOT/pretrained}/results
+DATA_DIR=${BRANCHYNET_DATA_ROOT:-$ROOT/datasets/data} OUT=results_recheck QUICK=() NAMES=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --data-dir) [ $# -ge 2 ] && [ -n "$2" ] || usage_error "--data-dir needs a value"
                 DATA_DIR=$2; shift ;;
+    --out) [ $# -ge 2 ] && [ -n "$2" ] || usage_error "--out needs a value"
+           OUT=$2; shift ;;
     --quick) QUICK=(--quick) ;;
     -*) usage_error "unknown option '$1'" ;;
     *) case "$1" in */*|.|..) usage_error "NAME is a folder name of pretrained/results, got '$1'" ;; esac
@@ -46,21 +52,29 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ -d "$RESULTS" ] || usage_error "pretrained/results is missing from this checkout"
+[ -d "$RESULTS" ] || usage_error "$RESULTS is missing"
 [ ! -e "$DATA_DIR" ] || [ -d "$DATA_DIR" ] || usage_error "--data-dir $DATA_DIR is not a folder"
 VENV=${BRANCHYNET_VENV:-$ROOT/.venv}
 bash "$ROOT/scripts/setup_venv.sh" "$VENV"
 PY=$VENV/bin/python
 cd "$ROOT"
 
-# NAME<TAB>model folder<TAB>data set, for every shipped sweep
+# NAME<TAB>model folder<TAB>data set, for every shipped sweep (a bad
+# sweep.json: one line naming it)
 plan=$("$PY" - "$RESULTS" <<'PYEOF'
-import json, pathlib, sys
+import pathlib, sys
+from branchynet.errors import BranchyNetError
 from branchynet.experiments import EXPERIMENTS
-for path in sorted(pathlib.Path(sys.argv[1]).glob('*/sweep.json')):
-    summary = json.loads(path.read_text())
-    print('%s\t%s\t%s' % (path.parent.name, summary['model_dir'],
-                          EXPERIMENTS[summary['experiment']].dataset))
+from branchynet.report.table import load_result
+try:
+    for path in sorted(pathlib.Path(sys.argv[1]).glob('*/sweep.json')):
+        summary = load_result(str(path), require=('model_dir',))
+        experiment = EXPERIMENTS.get(summary['experiment'])
+        print('%s\t%s\t%s' % (path.parent.name, summary['model_dir'],
+                              experiment.dataset if experiment else '?'))
+except BranchyNetError as e:
+    print('check_pretrained.sh: error: %s' % e, file=sys.stderr)
+    sys.exit(2)
 PYEOF
 )
 selected() { [ ${#NAMES[@]} = 0 ] && return 0; local n; for n in "${NAMES[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
@@ -72,9 +86,9 @@ while IFS=$'\t' read -r name model dataset; do
     [ ${#NAMES[@]} = 0 ] || { echo "$PROG: error: $msg" >&2; exit 2; }
     echo "$PROG: skipped $msg"; skipped=$((skipped + 1)); continue
   fi
-  echo "===== $name: branchynet recheck $model pretrained/results/$name"
-  "$VENV/bin/branchynet" recheck "$model" "pretrained/results/$name" \
-    --data-dir "$DATA_DIR" --out "results_recheck/$name" ${QUICK[@]+"${QUICK[@]}"}
+  echo "===== $name: branchynet recheck $model $RESULTS/$name"
+  "$VENV/bin/branchynet" recheck "$model" "$RESULTS/$name" \
+    --data-dir "$DATA_DIR" --out "$OUT/$name" ${QUICK[@]+"${QUICK[@]}"}
   checked=$((checked + 1))
 done <<< "$plan"
 [ "$checked" -gt 0 ] || usage_error "nothing checked ($skipped skipped for want of data)"

@@ -12,7 +12,11 @@
 #           and the same with `--runtime onnxruntime` into
 #           pretrained/results/NAME_onnxruntime (SWEEP_OPTIONS added to both)
 # Time the sweeps on an idle machine: their latency columns are the ones
-# the README quotes. An existing pretrained/NAME is refused.
+# the README quotes. An existing pretrained/NAME, or results of that NAME,
+# are refused; a failure leaves none of them (rerun it).
+# $BRANCHYNET_PRETRAINED names another folder to ship into, laid out as
+# pretrained/ (default: this checkout's, recorded as the relative
+# pretrained/NAME so that any clone finds it).
 set -euo pipefail
 PROG=ship_pretrained.sh
 usage_error() { echo "$PROG: error: $* (usage: scripts/$PROG MODEL_DIR NAME [--data-dir DIR] [-- SWEEP_OPTIONS...])" >&2; exit 2; }
@@ -27,16 +31,27 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FILES=(baseline.json baseline.npz baseline_after_joint.json baseline_after_joint.npz
        branchynet.json branchynet.npz settings.json)
 for f in "${FILES[@]}"; do [ -f "$MODEL/$f" ] || usage_error "$MODEL/$f is missing (not a finished training folder)"; done
-DEST=pretrained/$NAME
+# the paths given, from the caller's folder (the work runs in $ROOT)
+MODEL=$(cd "$MODEL" && pwd)
+[ ${#DATA[@]} = 0 ] || { [ -d "${DATA[1]}" ] || usage_error "--data-dir ${DATA[1]} is not a folder"; DATA[1]=$(cd "${DATA[1]}" && pwd); }
+PRETRAINED=pretrained
+if [ -n "${BRANCHYNET_PRETRAINED:-}" ]; then
+  mkdir -p "$BRANCHYNET_PRETRAINED" && PRETRAINED=$(cd "$BRANCHYNET_PRETRAINED" && pwd)
+fi
+DEST=$PRETRAINED/$NAME RESULTS=("$PRETRAINED/results/$NAME" "$PRETRAINED/results/${NAME}_onnxruntime")
 cd "$ROOT"
-[ ! -e "$DEST" ] || usage_error "$DEST exists already"
+for d in "$DEST" "${RESULTS[@]}"; do [ ! -e "$d" ] || usage_error "$d exists already"; done
 BRANCHYNET=${BRANCHYNET:-$ROOT/.venv/bin/branchynet}
 PY=${PYTHON:-$ROOT/.venv/bin/python}
+# a failure leaves nothing half-shipped: a rerun starts again
+shipped=0
+trap '[ $shipped = 1 ] || rm -rf "$DEST.part" "$DEST" "${RESULTS[@]}"' EXIT
 mkdir -p "$DEST.part"
 for f in "${FILES[@]}"; do cp "$MODEL/$f" "$DEST.part/$f"; done
 "$PY" -c 'import sys; from branchynet.utils.digest import write_manifest_text as w; sys.stdout.write(w(sys.argv[1], sys.argv[2:]))' \
   "$DEST.part" "${FILES[@]}" > "$DEST.part/SHA256SUMS"
 mv "$DEST.part" "$DEST"
-"$BRANCHYNET" sweep "$DEST" --out "pretrained/results/$NAME" ${DATA[@]+"${DATA[@]}"} "$@"
-"$BRANCHYNET" sweep "$DEST" --runtime onnxruntime --out "pretrained/results/${NAME}_onnxruntime" ${DATA[@]+"${DATA[@]}"} "$@"
+"$BRANCHYNET" sweep "$DEST" --out "${RESULTS[0]}" ${DATA[@]+"${DATA[@]}"} "$@"
+"$BRANCHYNET" sweep "$DEST" --runtime onnxruntime --out "${RESULTS[1]}" ${DATA[@]+"${DATA[@]}"} "$@"
+shipped=1
 echo "$PROG: shipped $DEST; check it with scripts/check_pretrained.sh"

@@ -38,8 +38,8 @@ from branchynet.data.cifar10 import CIFAR10_CLASSES
 from branchynet.data.root import get_data_root
 from branchynet.data.images import IMAGES_PREFIX
 from branchynet.data.loading import (check_classes, dataset_classes,
-                                     describe_dataset, load_dataset,
-                                     resolve_dataset)
+                                     dataset_origin, describe_dataset,
+                                     load_dataset, resolve_dataset)
 from branchynet.data.mnist import get_mnist
 from branchynet.data.pcifar10 import get_pcifar10
 from branchynet.data.registry import (DATASETS, SOURCES, DatasetSpec,
@@ -60,8 +60,8 @@ SHAPES = DATASETS.view(lambda spec: (spec.shape, spec.n_classes))
 
 __all__ = ['CIFAR10_CLASSES', 'DATASETS', 'DataSource', 'DatasetSpec',
            'IMAGES_PREFIX', 'SHAPES', 'SOURCES', 'USER_PREFIX',
-           'check_classes', 'dataset_classes', 'describe_dataset',
-           'get_data_root', 'get_mnist', 'get_pcifar10', 'load_dataset',
-           'load_splits', 'load_user_npz', 'register_dataset',
-           'register_source', 'resolve_dataset', 'source_of',
-           'split_validation']
+           'check_classes', 'dataset_classes', 'dataset_origin',
+           'describe_dataset', 'get_data_root', 'get_mnist', 'get_pcifar10',
+           'load_dataset', 'load_splits', 'load_user_npz',
+           'register_dataset', 'register_source', 'resolve_dataset',
+           'source_of', 'split_validation']

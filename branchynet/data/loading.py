@@ -60,6 +60,16 @@ def dataset_classes(name, data_root='auto'):
     return None if spec is None else spec.classes(data_root)
 
 
+def dataset_origin(name, data_root='auto'):
+    """What the copy of data set ``name`` in ``data_root`` was built from
+    (:attr:`~branchynet.data.registry.DatasetSpec.origin`), or None: a data
+    set of fixed verified files, or a user's ``npz:``/``images:`` data."""
+    spec = _named(name)
+    if spec is None or spec.origin is None:
+        return None
+    return spec.origin(data_root)
+
+
 def check_classes(name, saved, data_root='auto'):
     """Raise unless data set ``name`` has now the classes ``saved`` (those a
     model was trained on, in label order): a class folder renamed, added or

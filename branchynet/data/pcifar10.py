@@ -29,7 +29,8 @@ Folders (below the data root, :func:`~branchynet.data.get_data_root`):
   ``test_y``) and ``data.json``.
 
 :data:`SPEC` is pcifar10 as a named data set (``pcifar10``), with its
-classes (:func:`pcifar10_classes`).
+classes (:func:`pcifar10_classes`) and what it was built from
+(:func:`pcifar10_origin`).
 """
 import datetime
 import os
@@ -363,11 +364,41 @@ def pcifar10_classes(data_root='auto'):
     return list(classes) if classes else list(CIFAR10_CLASSES)
 
 
+#: what ``data.json``'s source kind says pcifar10 was built from, in words
+#: that do not depend on the machine (the tarball and its extracted folder
+#: hold the same batches)
+BUILT_FROM = {'images': 'an image folder',
+              'tarball': 'the CIFAR-10 python batches',
+              'folder': 'the CIFAR-10 python batches'}
+
+
+def pcifar10_origin(data_root='auto'):
+    """What the pcifar10 of ``data_root`` was built from, as its
+    ``data.json`` says: ``{'built_from': ..., 'recipe': ...}`` (see
+    :attr:`~branchynet.data.registry.DatasetSpec.origin`). Not the image
+    folder's fingerprint: that holds file times, which differ on every
+    copy."""
+    directory = dataset_dir('pcifar10', data_root)
+    if not os.path.lexists(os.path.join(directory, 'data.npz')):
+        return {'built_from': 'nothing yet (no data.npz)', 'recipe': None}
+    path = os.path.join(directory, 'data.json')
+    try:
+        meta = read_json(path, 'pcifar10 description') \
+            if os.path.lexists(path) else {}
+        kind = (meta.get('source') or {}).get('kind')
+    except (BranchyNetError, AttributeError):
+        meta, kind = {}, None
+    return {'built_from': BUILT_FROM.get(kind, 'a data.npz of unrecorded '
+                                         'origin'),
+            'recipe': meta.get('recipe')}
+
+
 #: pcifar10 as a named data set (registered in :mod:`branchynet.data`)
 SPEC = DatasetSpec('pcifar10', _load_built, IMAGE_SHAPE, N_CLASSES,
-                   pcifar10_classes, n_train=50000, whitened=True)
+                   pcifar10_classes, n_train=50000, whitened=True,
+                   origin=pcifar10_origin)
 
 
-__all__ = ['RECIPES', 'RECIPE_DESCRIPTIONS', 'SPEC', 'build_pcifar10',
-           'get_pcifar10', 'load_pcifar10_npz', 'pcifar10_classes',
-           'prepare_pcifar10']
+__all__ = ['BUILT_FROM', 'RECIPES', 'RECIPE_DESCRIPTIONS', 'SPEC',
+           'build_pcifar10', 'get_pcifar10', 'load_pcifar10_npz',
+           'pcifar10_classes', 'pcifar10_origin', 'prepare_pcifar10']

@@ -43,6 +43,11 @@ class DatasetSpec:
         whitened: its images are whitened (any finite values), not in
             [0, 1] (what :func:`branchynet.testing.assert_is_dataset`
             checks).
+        origin: ``origin(data_root)`` -> a dict saying what the copy in
+            ``data_root`` was built from, equal on every machine that built
+            it the same way (``branchynet recheck`` compares it with the
+            sweep's); None when the data set is fixed files verified by
+            checksum (MNIST).
     """
     name: str
     load: Callable
@@ -51,6 +56,7 @@ class DatasetSpec:
     classes: Callable
     n_train: int
     whitened: bool = False
+    origin: Optional[Callable] = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,12 +3,13 @@ import time
 
 import numpy
 
-from branchynet.data import check_classes
+from branchynet.data import check_classes, dataset_origin
 from branchynet.errors import BranchyNetError
 from branchynet.experiments import get_experiment, load_trained
 from branchynet.exits.inference import check_thresholds
 from branchynet.runtimes import as_runtime, get_runtime, make_runtime
 from branchynet.training.settings import TrainSettings, prepare_data
+from branchynet.utils.digest import sha256_of_arrays
 
 
 def evaluation_split(info, split='test', data_dir='auto'):
@@ -19,14 +20,29 @@ def evaluation_split(info, split='test', data_dir='auto'):
     """
     settings = TrainSettings.from_saved(info.get('settings'))
     # its labels mean the classes it was trained on (a renamed class folder)
-    check_classes(settings.dataset or get_experiment(
-        settings.experiment).dataset, info.get('classes'), data_dir)
+    check_classes(_dataset(settings), info.get('classes'), data_dir)
     splits = prepare_data(settings, data_dir)
     x, y = splits[split]
     if len(x) == 0:
         raise BranchyNetError('the model was trained with no %s split '
                               '(--val-size 0)' % split)
     return x, y
+
+
+def _dataset(settings):
+    return settings.dataset or get_experiment(settings.experiment).dataset
+
+
+def evaluated_data(info, splits, data_dir='auto'):
+    """What ``sweep.json`` records of the data a saved model was evaluated
+    on: its data set, what that copy was built from
+    (:func:`~branchynet.data.dataset_origin`), and the sha256 of each of
+    ``splits`` (name -> ``(x, y)``), equal only for bitwise equal inputs.
+    """
+    name = _dataset(TrainSettings.from_saved(info.get('settings')))
+    return {'dataset': name, 'origin': dataset_origin(name, data_dir),
+            'sha256': {split: sha256_of_arrays(*xy)
+                       for split, xy in splits.items()}}
 
 
 def predict(model, x, thresholds=None, batch_size=1000, score='entropy'):

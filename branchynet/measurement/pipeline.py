@@ -30,7 +30,9 @@ Steps 1, 2 and 4 run on the chosen runtime (``runtime='onnxruntime'``:
 the models exported in memory, see :mod:`branchynet.runtimes.runtime`); the
 summary records which, with its thread settings.
 
-Results go to ``OUT/sweep.json`` and ``OUT/records.npz``.
+Results go to ``OUT/sweep.json`` and ``OUT/records.npz``. ``sweep.json``
+also says what the data were (``data``: the data set, what its copy was
+built from, each split's sha256), for ``branchynet recheck``.
 """
 import os
 import time
@@ -40,7 +42,8 @@ import numpy
 from branchynet.measurement import sweep as sweep_lib
 from branchynet.utils.atomic import write_json_atomic
 from branchynet.errors import BranchyNetError
-from branchynet.measurement.evaluation import evaluation_split, predict
+from branchynet.measurement.evaluation import (evaluated_data,
+                                               evaluation_split, predict)
 from branchynet.experiments import get_experiment, load_trained
 from branchynet.exits.inference import score_of
 from branchynet.exits.records import Records, save_records
@@ -263,7 +266,8 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
         dict(experiment=experiment.name, model_dir=model_dir,
              result_dir=os.path.basename(os.path.normpath(out)),
              tuned_on=tune_on, score=score, rule=rule, alpha=alpha,
-             target=target, grid=list(grid)), measured)
+             target=target, grid=list(grid),
+             data=evaluated_data(info, splits, data_dir)), measured)
     write(out, summary, recorded['records'])
     return summary
 
@@ -351,7 +355,8 @@ def summarise(model, info, baselines, recorded, run, measured):
         run (dict): what was asked: ``experiment``, ``model_dir``,
             ``result_dir`` (figures are named after it, see
             ``figures.figure_name``), ``tuned_on``, ``score``, ``rule``,
-            ``alpha``, ``target``, ``grid``.
+            ``alpha``, ``target``, ``grid``, ``data`` (what the data were:
+            :func:`~branchynet.measurement.evaluation.evaluated_data`).
         measured (dict): ``paths`` (the profile), ``macs``, ``chosen``,
             ``frontier``, ``results`` by split, ``validation``,
             ``seconds`` by stage.

@@ -7,9 +7,19 @@ that the rule chooses may move with this machine's timings only where the
 rule reads them (the knee of a B-network with three or more exits; with two
 exits the latency is affine in the exit share and the knee cannot move), so
 the row at the shipped thresholds is compared as well.
+
+The data come first: a sweep records what its data set's copy was built
+from (pcifar10: an image folder or the CIFAR-10 batches, and the recipe),
+and a copy built otherwise is refused before any work
+(:func:`check_same_origin`). Copies built the same way on two machines may
+still differ in the last bits (pcifar10's whitening rounds differently with
+another BLAS); each split's sha256 says whether they do
+(:func:`data_differences`), so that a sample moved across a threshold is
+not taken for another model.
 """
 import numpy
 
+from branchynet.errors import BranchyNetError
 from branchynet.networks.registry import REGISTRY as NETWORK_REGISTRY
 
 #: accuracies and exit shares are counts over the same samples divided by
@@ -130,6 +140,38 @@ def differences(rows):
                       if what.startswith('every point'))
     return [what for what, _, _, same in rows if not same
             and not (' T chosen ' in what and curves_same)]
+
+
+def _origin_text(origin):
+    recipe = origin.get('recipe')
+    return origin.get('built_from', '?') + (
+        ', recipe %s' % recipe if recipe else '')
+
+
+def check_same_origin(shipped, origin, where):
+    """Raise unless the data set's copy here, built from ``origin``
+    (:func:`~branchynet.data.dataset_origin`; ``where`` names it), was built
+    as the one ``shipped`` ran on: another source or recipe gives other
+    numbers, and the comparison would only list them. Older sweeps, and
+    data sets of fixed verified files, record no origin."""
+    recorded = (shipped.get('data') or {}).get('origin')
+    if recorded is None or origin == recorded:
+        return
+    raise BranchyNetError(
+        'the sweep ran on %s built from %s; %s was built from %s: build it '
+        'as the sweep\'s was (for pcifar10: README, "Reproducing the '
+        'CIFAR-10 rows without the official tarball")'
+        % (shipped['data']['dataset'], _origin_text(recorded), where,
+           _origin_text(origin)))
+
+
+def data_differences(shipped, fresh):
+    """The splits whose arrays differ bitwise from those ``shipped`` ran
+    on (pcifar10 built on another machine: its whitening's rounding),
+    by their sha256; empty when they agree or are not recorded."""
+    old = (shipped.get('data') or {}).get('sha256') or {}
+    new = (fresh.get('data') or {}).get('sha256') or {}
+    return [split for split in old if new.get(split) != old[split]]
 
 
 def agreement_markdown(rows):

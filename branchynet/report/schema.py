@@ -49,11 +49,13 @@ _KINDS = {
     'numbers': lambda v: isinstance(v, list) and all(map(_is_number, v)),
     'numbers or null': lambda v: v is None or _KINDS['numbers'](v),
     'dict': lambda v: isinstance(v, dict),
+    'sha256': lambda v: isinstance(v, str)
+    and re.fullmatch('[0-9a-f]{64}', v) is not None,
 }
 
 
 #: how a kind reads in a message, where its name does not say it
-_DESCRIBE = {'dict': 'an object',
+_DESCRIBE = {'dict': 'an object', 'sha256': '64 hex digits',
              'time': 'a time in ms in [%g, %g]' % (MIN_MS, MAX_MS),
              'times': 'a list of times in ms in [%g, %g]' % (MIN_MS, MAX_MS),
              'seconds': 'a number of seconds >= 0, or null'}
@@ -221,7 +223,19 @@ def _check_n_tune(c, summary, n_exits):
     c.field(summary, 'n_tune', 'count')
 
 
+def _check_data(c, summary, n_exits):
+    """What the data were: recheck compares them (older results lack
+    it)."""
+    data = c.field(summary, 'data', 'dict')
+    c.field(data, 'dataset', 'text', 'data.')
+    if data.get('origin') is not None:
+        c.field(data, 'origin', 'dict', 'data.')
+    digests = c.field(data, 'sha256', 'dict', 'data.')
+    for split in digests:
+        c.field(digests, split, 'sha256', 'data.sha256.')
+
+
 #: fields only some readers need: checked whenever present
 _OPTIONAL = {'sweep_tune': _check_sweep_tune, 'profile': _check_profile,
              'seconds': _check_seconds, 'training': _check_training,
-             'n_tune': _check_n_tune}
+             'n_tune': _check_n_tune, 'data': _check_data}

@@ -1,10 +1,13 @@
 """The sha256 of a file, read in blocks (bounded memory): the checksums
 saved with exported graphs and with a user's network file, and the
-``SHA256SUMS`` manifest of a shipped model folder."""
+``SHA256SUMS`` manifest of a shipped model folder; and of arrays (the data
+a sweep ran on)."""
 import hashlib
 import os
 import re
 import stat
+
+import numpy
 
 from branchynet.errors import BranchyNetError
 
@@ -23,6 +26,16 @@ def sha256_of(path, block=1 << 20):
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(block), b''):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_of_arrays(*arrays):
+    """Hex sha256 of numpy ``arrays``: each one's dtype, shape and bytes
+    (C order), so equal digests mean bitwise equal arrays."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(('%s%r' % (array.dtype.str, array.shape)).encode())
+        digest.update(memoryview(numpy.ascontiguousarray(array)).cast('B'))
     return digest.hexdigest()
 
 

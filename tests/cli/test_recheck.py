@@ -1,17 +1,17 @@
 """`branchynet recheck`: a model swept again against its recorded sweep,
 and the trained models shipped in pretrained/ on the real MNIST test set."""
 import json
-import os
-import pathlib
 import shutil
 
 import numpy
 import pytest
 
 from branchynet.data import mnist
+from branchynet.measurement.evaluation import evaluation_split
 from branchynet.measurement.pipeline import measure_experiment
 from branchynet.training import trainer as training
-from branchynet.utils.digest import MANIFEST, write_manifest_text
+from branchynet.utils.digest import (MANIFEST, sha256_of_arrays,
+                                     write_manifest_text)
 from helpers import REAL_DATA_ROOT, REPO, run_cli
 
 GRID = [0.0, 0.01, 0.1, 0.5, 1.0, 2.0, 10.0]
@@ -66,7 +66,62 @@ def test_an_unchanged_model_reproduces_its_sweep(shipped, tmp_path, capsys):
     assert '| NO |' not in out
     assert '| every point of the test grid: accuracy and exit % | 7 points ' \
            '| 7 the same | yes |' in out
+    assert 'recheck: the data were bitwise those of the recorded sweep' in out
     assert (tmp_path / 'again' / 'sweep.json').is_file()
+
+
+def test_a_sweep_records_what_its_data_were(shipped):
+    summary = json.loads(
+        (shipped / 'results' / 'lenet_mnist' / 'sweep.json').read_text())
+    info = json.loads((shipped / 'model' / 'branchynet.json').read_text())
+    assert summary['data'] == {'dataset': 'mnist', 'origin': None, 'sha256': {
+        split: sha256_of_arrays(*evaluation_split(info, name, str(shipped)))
+        for split, name in (('test', 'test'), ('tune', 'val'))}}
+
+
+def _edited(shipped, tmp_path, edit):
+    """A copy of the recorded sweep with ``edit(summary)`` applied."""
+    results = tmp_path / 'results' / 'lenet_mnist'
+    shutil.copytree(shipped / 'results' / 'lenet_mnist', results)
+    summary = json.loads((results / 'sweep.json').read_text())
+    edit(summary)
+    (results / 'sweep.json').write_text(json.dumps(summary))
+    return results
+
+
+def test_data_built_otherwise_are_refused_before_any_work(
+        shipped, tmp_path, capsys):
+    results = _edited(shipped, tmp_path, lambda s: s['data'].update(
+        dataset='pcifar10',
+        origin={'built_from': 'an image folder', 'recipe': 'zca'}))
+    assert _recheck(shipped / 'model', results, shipped,
+                    tmp_path / 'again') == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert 'the sweep ran on pcifar10 built from an image folder, recipe ' \
+           'zca; the pcifar10 in data root %s was built from nothing yet ' \
+           '(no data.npz)' % shipped in lines[0]
+    assert not (tmp_path / 'again').exists()
+
+
+def test_bitwise_other_data_are_said(shipped, tmp_path, capsys):
+    """Another build's last bits: said when every quantity agrees, and
+    given as the likely cause when one differs."""
+    results = _edited(shipped, tmp_path,
+                      lambda s: s['data']['sha256'].update(test='0' * 64))
+    assert _recheck(shipped / 'model', results, shipped,
+                    tmp_path / 'again') == 0
+    note = ('the test data differ bitwise from those of the recorded sweep '
+            '(another build of the data set; a sample on a threshold may '
+            'move)')
+    assert 'recheck: ' + note in capsys.readouterr().out
+    results = _edited(shipped, tmp_path / 'b', lambda s: (
+        s['data']['sha256'].update(test='0' * 64),
+        s['sweep_test'][0].update(accuracy=0.5)))
+    assert _recheck(shipped / 'model', results, shipped,
+                    tmp_path / 'b' / 'again') == 2
+    err = capsys.readouterr().err
+    assert 'quantities differ' in err and err.strip().endswith('(%s)' % note)
 
 
 def test_a_changed_weight_is_found(shipped, tmp_path, capsys):
@@ -132,11 +187,7 @@ def test_a_model_without_manifest_is_refused(shipped, tmp_path, capsys):
 
 def test_a_rule_whose_settings_are_not_recorded_is_refused(
         shipped, tmp_path, capsys):
-    results = tmp_path / 'results' / 'lenet_mnist'
-    shutil.copytree(shipped / 'results' / 'lenet_mnist', results)
-    summary = json.loads((results / 'sweep.json').read_text())
-    summary['rule'] = 'budget'
-    (results / 'sweep.json').write_text(json.dumps(summary))
+    results = _edited(shipped, tmp_path, lambda s: s.update(rule='budget'))
     assert _recheck(shipped / 'model', results, shipped,
                     tmp_path / 'again') == 2
     err = capsys.readouterr().err

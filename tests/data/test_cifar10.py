@@ -24,7 +24,7 @@ import pytest
 import scipy.linalg
 
 from branchynet import __version__
-from branchynet.data import load_dataset
+from branchynet.data import dataset_origin, load_dataset
 from branchynet.data import cifar10, normalisation, pcifar10
 from branchynet.data.cifar10 import BATCH_MAX_BYTES, load_cifar10
 from branchynet.data.root import dataset_dir
@@ -573,6 +573,36 @@ def test_pcifar10_from_an_extracted_folder(tmp_path, data_root):
     assert meta['source']['sha256'] == {
         n: hashlib.sha256((folder / n).read_bytes()).hexdigest()
         for n in BATCHES}
+
+
+def test_pcifar10_says_what_it_was_built_from(tmp_path, data_root,
+                                             cifar_in_root):
+    """What recheck compares: the source's kind in words the same on every
+    machine (the tarball and its folder hold the same batches), and the
+    recipe; MNIST's verified files and a user's data record none."""
+    assert dataset_origin('pcifar10') == {
+        'built_from': 'nothing yet (no data.npz)', 'recipe': None}
+    get_pcifar10(recipe='zca', md5=cifar_in_root['md5'])
+    batches = {'built_from': 'the CIFAR-10 python batches', 'recipe': 'zca'}
+    assert dataset_origin('pcifar10') == batches
+    assert dataset_origin('pcifar10', str(data_root)) == batches
+    _, file_md5 = write_cifar_folder(tmp_path / 'c', n=6)
+    get_pcifar10(str(tmp_path / 'p'), recipe='gcn', download=False,
+                 cifar_dir=str(tmp_path / 'c'), file_md5=file_md5)
+    assert dataset_origin('pcifar10', str(tmp_path / 'p')) == dict(
+        batches, recipe='gcn')
+    sidecar = data_root / 'pcifar10' / 'data.json'
+    for text in ('{"recipe": "zca", "source": 3}', 'not json'):
+        sidecar.write_text(text)
+        assert dataset_origin('pcifar10')['built_from'] == \
+            'a data.npz of unrecorded origin'
+    sidecar.unlink()
+    assert dataset_origin('pcifar10') == {
+        'built_from': 'a data.npz of unrecorded origin', 'recipe': None}
+    assert dataset_origin('mnist') is None
+    npz = tmp_path / 'mine.npz'
+    numpy.savez(npz, **good_arrays())
+    assert dataset_origin('npz:%s' % npz) is None
 
 
 def test_recipe_mismatch_with_sidecar(data_root, cifar_in_root):

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from branchynet.cli import main
-from branchynet.data import load_dataset, resolve_dataset
+from branchynet.data import dataset_origin, load_dataset, resolve_dataset
 from branchynet.data import images as images_lib
 from branchynet.errors import BranchyNetError
 
@@ -372,6 +372,8 @@ def test_pcifar10_from_images(tmp_path, data_root, capsys):
     meta = json.loads((data_root / 'pcifar10' / 'data.json').read_text())
     assert meta['source']['kind'] == 'images'
     assert meta['source']['classes'] == names
+    assert dataset_origin('pcifar10') == {'built_from': 'an image folder',
+                                          'recipe': 'gcn'}
     with numpy.load(data_root / 'pcifar10' / 'data.npz') as z:
         x, y = z['train_x'], z['train_y']
     # the gcn recipe on the pixels written (in the folder's fixed order)

@@ -58,3 +58,27 @@ def test_a_chosen_index_of_no_sweep_point_is_refused(index, match):
 
 def test_the_last_sweep_point_may_be_chosen():
     check_sweep_result(summary(chosen_index=3), 'x', DISPLAY)
+
+
+DATA = {'dataset': 'pcifar10',
+        'origin': {'built_from': 'an image folder', 'recipe': 'zca'},
+        'sha256': {'test': 'a' * 64, 'tune': '0' * 64}}
+
+
+def test_what_the_data_were_is_checked_when_recorded():
+    check_sweep_result(summary(data=DATA), 'x', DISPLAY)
+    check_sweep_result(summary(data=dict(DATA, origin=None)), 'x', DISPLAY)
+
+
+@pytest.mark.parametrize('data, match', [
+    ('pcifar10', 'data should be an object'),
+    (dict(DATA, dataset=None), 'data.dataset should be text'),
+    (dict(DATA, origin='images'), 'data.origin should be an object'),
+    (dict(DATA, sha256=None), 'data.sha256 should be an object'),
+    (dict(DATA, sha256={'test': 'A' * 64}),
+     'data.sha256.test should be 64 hex digits'),
+    (dict(DATA, sha256={'tune': 'a' * 63}), 'data.sha256.tune should be'),
+])
+def test_a_bad_data_record_is_named(data, match):
+    with pytest.raises(BranchyNetError, match=match):
+        check_sweep_result(summary(data=data), 'x', DISPLAY)

@@ -1,12 +1,14 @@
-"""SHA256SUMS manifests (branchynet.utils.digest)."""
+"""SHA256SUMS manifests, and the sha256 of arrays (branchynet.utils.digest)."""
 import hashlib
 import os
 
+import numpy
 import pytest
 
 from branchynet.errors import BranchyNetError
 from branchynet.utils.digest import (MANIFEST, check_manifest, read_manifest,
-                                     sha256_of, write_manifest_text)
+                                     sha256_of, sha256_of_arrays,
+                                     write_manifest_text)
 
 
 @pytest.fixture
@@ -69,3 +71,16 @@ def test_a_fifo_is_not_read(folder):
     os.mkfifo(folder / MANIFEST)
     with pytest.raises(BranchyNetError, match='SHA256SUMS is missing'):
         read_manifest(str(folder))
+
+
+def test_arrays_digest_their_bits_dtype_shape_and_order():
+    x = numpy.arange(12, dtype=numpy.float32).reshape(3, 4)
+    y = numpy.arange(3, dtype=numpy.int32)
+    digest = sha256_of_arrays(x, y)
+    assert digest == sha256_of_arrays(x.copy(), y.copy())
+    assert digest == sha256_of_arrays(numpy.asfortranarray(x), y)
+    one_ulp = x.copy()
+    one_ulp[1, 2] = numpy.nextafter(one_ulp[1, 2], numpy.float32(99))
+    for other in [(one_ulp, y), (x.astype(numpy.float64), y),
+                  (x.reshape(4, 3), y), (y, x), (x, y[::-1].copy())]:
+        assert sha256_of_arrays(*other) != digest

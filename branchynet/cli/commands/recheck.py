@@ -62,6 +62,30 @@ def _sweep_again(args, recorded, out):
         warmup=args.warmup, validate_samples=args.validate_samples)
 
 
+def _check_data(recorded, data_dir):
+    """The data set here built as the recorded sweep's (before any work)."""
+    from branchynet.data import dataset_origin, get_data_root
+    from branchynet.report.recheck import check_same_origin
+    data = recorded.get('data')
+    if data:
+        check_same_origin(recorded, dataset_origin(data['dataset'], data_dir),
+                          'the %s in data root %s' % (
+                              data['dataset'], get_data_root(data_dir)))
+
+
+def _data_note(recorded, fresh):
+    """A line saying whether the inputs were bitwise the recorded ones."""
+    from branchynet.report.recheck import data_differences
+    if not recorded.get('data'):
+        return ''
+    splits = data_differences(recorded, fresh)
+    if not splits:
+        return 'the data were bitwise those of the recorded sweep'
+    return ('the %s data differ bitwise from those of the recorded sweep '
+            '(another build of the data set; a sample on a threshold may '
+            'move)' % ' and '.join(splits))
+
+
 def run(args):
     from branchynet.errors import BranchyNetError
     from branchynet.report.recheck import (agreement, agreement_markdown,
@@ -73,6 +97,7 @@ def run(args):
     out = args.out or os.path.join(
         'results_recheck', os.path.basename(os.path.normpath(args.results)))
     check_folder('--out', out)
+    _check_data(recorded, args.data_dir)
     fresh = _sweep_again(args, recorded, out)
     print('\nrecorded (%s):\n%s' % (os.path.join(args.results, 'sweep.json'),
                                     to_markdown(table_rows(recorded))))
@@ -80,10 +105,14 @@ def run(args):
                                   to_markdown(table_rows(fresh))))
     rows = agreement(recorded, fresh)
     print(agreement_markdown(rows))
+    note = _data_note(recorded, fresh)
+    if note:
+        print('recheck: ' + note)
     differ = differences(rows)
     if differ:
-        raise BranchyNetError('recheck: %d quantities differ from %s: %s'
+        raise BranchyNetError('recheck: %d quantities differ from %s: %s%s'
                               % (len(differ), args.results,
-                                 '; '.join(differ)))
+                                 '; '.join(differ),
+                                 ' (%s)' % note if note else ''))
     print('recheck: %s reproduces %s (the timing columns are this '
           "machine's)" % (args.model_dir, args.results))
