@@ -54,7 +54,10 @@ while [ $# -gt 0 ]; do
 done
 [ -d "$RESULTS" ] || usage_error "$RESULTS is missing"
 [ ! -e "$DATA_DIR" ] || [ -d "$DATA_DIR" ] || usage_error "--data-dir $DATA_DIR is not a folder"
-VENV=${BRANCHYNET_VENV:-$ROOT/.venv}
+# the paths given, from the caller's folder (the work runs in $ROOT)
+absolute() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
+RESULTS=$(absolute "$RESULTS") DATA_DIR=$(absolute "$DATA_DIR") OUT=$(absolute "$OUT")
+VENV=$(absolute "${BRANCHYNET_VENV:-$ROOT/.venv}")
 bash "$ROOT/scripts/setup_venv.sh" "$VENV"
 PY=$VENV/bin/python
 cd "$ROOT"
@@ -77,6 +80,7 @@ except BranchyNetError as e:
     sys.exit(2)
 PYEOF
 )
+[ -n "$plan" ] || usage_error "no shipped results (*/sweep.json) in $RESULTS"
 selected() { [ ${#NAMES[@]} = 0 ] && return 0; local n; for n in "${NAMES[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
 checked=0 skipped=0
 while IFS=$'\t' read -r name model dataset; do

@@ -36,16 +36,22 @@ MODEL=$(cd "$MODEL" && pwd)
 [ ${#DATA[@]} = 0 ] || { [ -d "${DATA[1]}" ] || usage_error "--data-dir ${DATA[1]} is not a folder"; DATA[1]=$(cd "${DATA[1]}" && pwd); }
 PRETRAINED=pretrained
 if [ -n "${BRANCHYNET_PRETRAINED:-}" ]; then
-  mkdir -p "$BRANCHYNET_PRETRAINED" && PRETRAINED=$(cd "$BRANCHYNET_PRETRAINED" && pwd)
+  [ ! -e "$BRANCHYNET_PRETRAINED" ] || [ -d "$BRANCHYNET_PRETRAINED" ] \
+    || usage_error "\$BRANCHYNET_PRETRAINED $BRANCHYNET_PRETRAINED is not a folder"
+  PRETRAINED=$(mkdir -p "$BRANCHYNET_PRETRAINED" 2>/dev/null && cd "$BRANCHYNET_PRETRAINED" && pwd) \
+    || usage_error "cannot create \$BRANCHYNET_PRETRAINED $BRANCHYNET_PRETRAINED"
 fi
 DEST=$PRETRAINED/$NAME RESULTS=("$PRETRAINED/results/$NAME" "$PRETRAINED/results/${NAME}_onnxruntime")
 cd "$ROOT"
 for d in "$DEST" "${RESULTS[@]}"; do [ ! -e "$d" ] || usage_error "$d exists already"; done
 BRANCHYNET=${BRANCHYNET:-$ROOT/.venv/bin/branchynet}
 PY=${PYTHON:-$ROOT/.venv/bin/python}
-# a failure leaves nothing half-shipped: a rerun starts again
-shipped=0
-trap '[ $shipped = 1 ] || rm -rf "$DEST.part" "$DEST" "${RESULTS[@]}"' EXIT
+# a failure leaves nothing half-shipped (a rerun starts again); results/ is
+# removed too when this run made it and it is empty
+shipped=0 made_results=0
+[ -d "$PRETRAINED/results" ] || made_results=1
+trap '[ $shipped = 1 ] || { rm -rf "$DEST.part" "$DEST" "${RESULTS[@]}"; [ $made_results = 0 ] || rmdir "$PRETRAINED/results" 2>/dev/null || true; }' EXIT
+rm -rf "$DEST.part"     # left by a killed run
 mkdir -p "$DEST.part"
 for f in "${FILES[@]}"; do cp "$MODEL/$f" "$DEST.part/$f"; done
 "$PY" -c 'import sys; from branchynet.utils.digest import write_manifest_text as w; sys.stdout.write(w(sys.argv[1], sys.argv[2:]))' \

@@ -28,9 +28,10 @@ MODEL_FILES = ['SHA256SUMS', 'baseline.json', 'baseline.npz',
 
 def _script(name, *args, cwd=None, **env):
     """``scripts/NAME ARGS`` with this venv; its CompletedProcess."""
-    env = dict(os.environ, BRANCHYNET_VENV=str(VENV),
-               BRANCHYNET=str(VENV / 'bin' / 'branchynet'),
-               PYTHON=str(VENV / 'bin' / 'python'), **env)
+    env = dict(os.environ, **dict(
+        dict(BRANCHYNET_VENV=str(VENV),
+             BRANCHYNET=str(VENV / 'bin' / 'branchynet'),
+             PYTHON=str(VENV / 'bin' / 'python')), **env))
     return subprocess.run(['bash', str(REPO / 'scripts' / name)]
                           + [str(a) for a in args], capture_output=True,
                           text=True, env=env, cwd=cwd, timeout=900)
@@ -148,15 +149,60 @@ def test_a_bad_shipped_sweep_is_one_line_naming_it(shipped, tmp_path):
 
 
 def test_a_failed_sweep_leaves_nothing_shipped(shipped, tmp_path):
-    """(Paths relative to the caller's folder: the script works in the
-    checkout's.)"""
+    """The second sweep fails after the first wrote its results: neither
+    stays, nor the model folder, nor the results/ this run made. (Paths
+    relative to the caller's folder: the script works in the checkout's.)
+    """
+    failing = tmp_path / 'branchynet'
+    failing.write_text(
+        '#!/bin/sh\ncase " $* " in *" onnxruntime "*) echo "failed on '
+        'purpose" >&2; exit 1 ;; esac\nexec "%s" "$@"\n'
+        % (VENV / 'bin' / 'branchynet'))
+    failing.chmod(0o755)
     pretrained = tmp_path / 'pretrained'
     done = _script('ship_pretrained.sh', 'trained', 'alexnet', '--data-dir',
-                   'data', '--', '--rule', 'nonsense', cwd=shipped,
+                   'data', '--', '--quick', cwd=shipped,
+                   BRANCHYNET=str(failing),
                    BRANCHYNET_PRETRAINED=str(pretrained))
-    assert done.returncode == 2 and "invalid choice: 'nonsense'" in \
-        done.stderr, done.stderr
+    assert done.returncode == 1 and 'failed on purpose' in done.stderr
+    assert 'results in %s' % (pretrained / 'results' / 'alexnet') \
+        in done.stdout, done.stdout                    # the first one ran
     assert os.listdir(pretrained) == []
+
+
+@pytest.mark.parametrize('name, words', [
+    ('file', '$BRANCHYNET_PRETRAINED {path} is not a folder'),
+    ('file/sub', 'cannot create $BRANCHYNET_PRETRAINED {path}')])
+def test_a_pretrained_folder_that_cannot_be_is_one_line(shipped, tmp_path,
+                                                       name, words):
+    """Not a silent fall-back to the checkout's pretrained/."""
+    (tmp_path / 'file').write_text('')
+    before = sorted(os.listdir(REPO / 'pretrained'))
+    _one_error_line(_script('ship_pretrained.sh', shipped / 'trained',
+                            'alexnet', BRANCHYNET_PRETRAINED=str(
+                                tmp_path / name)),
+                    words.format(path=tmp_path / name))
+    assert sorted(os.listdir(REPO / 'pretrained')) == before
+
+
+def test_relative_paths_are_the_callers(shipped, tmp_path):
+    """$BRANCHYNET_PRETRAINED, --data-dir and --out from the caller's
+    folder."""
+    os.symlink(shipped / 'pretrained', tmp_path / 'shipped')
+    os.symlink(shipped / 'data', tmp_path / 'data')
+    done = _script('check_pretrained.sh', '--quick', '--data-dir', 'data',
+                   '--out', 'again', 'alexnet', cwd=tmp_path,
+                   BRANCHYNET_PRETRAINED='shipped')
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / 'again' / 'alexnet' / 'sweep.json').is_file()
+
+
+def test_a_folder_without_shipped_results_is_one_line(tmp_path):
+    (tmp_path / 'results').mkdir()
+    _one_error_line(_script('check_pretrained.sh',
+                            BRANCHYNET_PRETRAINED=str(tmp_path)),
+                    'no shipped results (*/sweep.json) in %s/results'
+                    % tmp_path)
 
 
 @pytest.mark.parametrize('args, words', [

@@ -375,22 +375,26 @@ BUILT_FROM = {'images': 'an image folder',
 def pcifar10_origin(data_root='auto'):
     """What the pcifar10 of ``data_root`` was built from, as its
     ``data.json`` says: ``{'built_from': ..., 'recipe': ...}`` (see
-    :attr:`~branchynet.data.registry.DatasetSpec.origin`). Not the image
+    :attr:`~branchynet.data.registry.DatasetSpec.origin`), both None when
+    it is not built. Not the image
     folder's fingerprint: that holds file times, which differ on every
     copy."""
     directory = dataset_dir('pcifar10', data_root)
     if not os.path.lexists(os.path.join(directory, 'data.npz')):
-        return {'built_from': 'nothing yet (no data.npz)', 'recipe': None}
+        return {'built_from': None, 'recipe': None}       # not built yet
     path = os.path.join(directory, 'data.json')
     try:
         meta = read_json(path, 'pcifar10 description') \
             if os.path.lexists(path) else {}
-        kind = (meta.get('source') or {}).get('kind')
-    except (BranchyNetError, AttributeError):
-        meta, kind = {}, None
-    return {'built_from': BUILT_FROM.get(kind, 'a data.npz of unrecorded '
-                                         'origin'),
-            'recipe': meta.get('recipe')}
+    except BranchyNetError:
+        meta = {}
+    meta = meta if isinstance(meta, dict) else {}
+    source, recipe = meta.get('source'), meta.get('recipe')
+    kind = source.get('kind') if isinstance(source, dict) else None
+    known = isinstance(kind, str) and kind in BUILT_FROM
+    return {'built_from': BUILT_FROM[kind] if known else
+            'a data.npz of unrecorded origin',
+            'recipe': recipe if isinstance(recipe, str) else None}
 
 
 #: pcifar10 as a named data set (registered in :mod:`branchynet.data`)

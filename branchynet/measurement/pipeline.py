@@ -255,6 +255,7 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
         model_dir, runtime, device, threads, tune_on, score, grid)
     model, _, info, baselines = loaded
     splits = load_splits(info, tune_on, data_dir)
+    data = evaluated_data(info, splits, data_dir)     # as loaded
     recorded = record(model, baselines, splits)
     if grid is None:
         grid = default_grid(score, recorded['records']['tune'])
@@ -267,7 +268,7 @@ def measure_experiment(model_dir, out, device='@numpy', data_dir='auto',
              result_dir=os.path.basename(os.path.normpath(out)),
              tuned_on=tune_on, score=score, rule=rule, alpha=alpha,
              target=target, grid=list(grid),
-             data=evaluated_data(info, splits, data_dir)), measured)
+             data=data), measured)
     write(out, summary, recorded['records'])
     return summary
 

@@ -142,10 +142,14 @@ def differences(rows):
             and not (' T chosen ' in what and curves_same)]
 
 
-def _origin_text(origin):
+def _built(origin):
+    """``built from an image folder, recipe zca``, or ``not built``."""
+    origin = origin or {'built_from': 'files verified by checksum'}
+    if origin.get('built_from') is None:
+        return 'not built'
     recipe = origin.get('recipe')
-    return origin.get('built_from', '?') + (
-        ', recipe %s' % recipe if recipe else '')
+    return 'built from %s%s' % (origin['built_from'],
+                                ', recipe %s' % recipe if recipe else '')
 
 
 def check_same_origin(shipped, origin, where):
@@ -158,11 +162,10 @@ def check_same_origin(shipped, origin, where):
     if recorded is None or origin == recorded:
         return
     raise BranchyNetError(
-        'the sweep ran on %s built from %s; %s was built from %s: build it '
-        'as the sweep\'s was (for pcifar10: README, "Reproducing the '
-        'CIFAR-10 rows without the official tarball")'
-        % (shipped['data']['dataset'], _origin_text(recorded), where,
-           _origin_text(origin)))
+        'the sweep ran on %s %s; %s is %s: build it as the sweep\'s was '
+        '(for pcifar10: README, "Reproducing the CIFAR-10 rows without the '
+        'official tarball")' % (shipped['data']['dataset'], _built(recorded),
+                                where, _built(origin)))
 
 
 def data_differences(shipped, fresh):

@@ -49,6 +49,7 @@ _KINDS = {
     'numbers': lambda v: isinstance(v, list) and all(map(_is_number, v)),
     'numbers or null': lambda v: v is None or _KINDS['numbers'](v),
     'dict': lambda v: isinstance(v, dict),
+    'text or null': lambda v: v is None or isinstance(v, str),
     'sha256': lambda v: isinstance(v, str)
     and re.fullmatch('[0-9a-f]{64}', v) is not None,
 }
@@ -229,9 +230,11 @@ def _check_data(c, summary, n_exits):
     data = c.field(summary, 'data', 'dict')
     c.field(data, 'dataset', 'text', 'data.')
     if data.get('origin') is not None:
-        c.field(data, 'origin', 'dict', 'data.')
+        origin = c.field(data, 'origin', 'dict', 'data.')
+        c.field(origin, 'built_from', 'text or null', 'data.origin.')
+        c.field(origin, 'recipe', 'text or null', 'data.origin.')
     digests = c.field(data, 'sha256', 'dict', 'data.')
-    for split in digests:
+    for split in ('test', 'tune'):
         c.field(digests, split, 'sha256', 'data.sha256.')
 
 

@@ -35,7 +35,7 @@ def sha256_of_arrays(*arrays):
     digest = hashlib.sha256()
     for array in arrays:
         digest.update(('%s%r' % (array.dtype.str, array.shape)).encode())
-        digest.update(memoryview(numpy.ascontiguousarray(array)).cast('B'))
+        digest.update(numpy.ascontiguousarray(array))
     return digest.hexdigest()
 
 

@@ -99,9 +99,22 @@ def test_data_built_otherwise_are_refused_before_any_work(
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1, lines
     assert 'the sweep ran on pcifar10 built from an image folder, recipe ' \
-           'zca; the pcifar10 in data root %s was built from nothing yet ' \
-           '(no data.npz)' % shipped in lines[0]
+           'zca; the pcifar10 in data root %s is not built: build it as the ' \
+           "sweep's was" % shipped in lines[0]
     assert not (tmp_path / 'again').exists()
+
+
+def test_an_origin_recorded_for_verified_files_is_refused_in_one_line(
+        shipped, tmp_path, capsys):
+    """An edited sweep.json: MNIST's files have no origin here."""
+    results = _edited(shipped, tmp_path, lambda s: s['data'].update(
+        origin={'built_from': 'a scanner', 'recipe': None}))
+    assert _recheck(shipped / 'model', results, shipped,
+                    tmp_path / 'again') == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and 'the sweep ran on mnist built from a ' \
+        'scanner; the mnist in data root %s is built from files verified ' \
+        'by checksum' % shipped in lines[0], lines
 
 
 def test_bitwise_other_data_are_said(shipped, tmp_path, capsys):

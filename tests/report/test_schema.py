@@ -77,7 +77,13 @@ def test_what_the_data_were_is_checked_when_recorded():
     (dict(DATA, sha256=None), 'data.sha256 should be an object'),
     (dict(DATA, sha256={'test': 'A' * 64}),
      'data.sha256.test should be 64 hex digits'),
-    (dict(DATA, sha256={'tune': 'a' * 63}), 'data.sha256.tune should be'),
+    (dict(DATA, sha256={'test': 'a' * 64, 'tune': 'a' * 63}),
+     'data.sha256.tune should be'),
+    (dict(DATA, sha256={'test': 'a' * 64}), 'data.sha256.tune should be'),
+    (dict(DATA, origin={'built_from': 3}),
+     'data.origin.built_from should be text or null'),
+    (dict(DATA, origin={'built_from': 'x', 'recipe': ['zca']}),
+     'data.origin.recipe should be text or null'),
 ])
 def test_a_bad_data_record_is_named(data, match):
     with pytest.raises(BranchyNetError, match=match):

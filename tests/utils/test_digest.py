@@ -84,3 +84,5 @@ def test_arrays_digest_their_bits_dtype_shape_and_order():
     for other in [(one_ulp, y), (x.astype(numpy.float64), y),
                   (x.reshape(4, 3), y), (y, x), (x, y[::-1].copy())]:
         assert sha256_of_arrays(*other) != digest
+    empty = numpy.zeros((0, 3), numpy.float32)
+    assert sha256_of_arrays(empty) != sha256_of_arrays(empty.reshape(3, 0))
