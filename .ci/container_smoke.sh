@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CI: lint both Dockerfiles with hadolint (error level), then build the CPU
-# image and run the quick pipeline in it:
-#   ../shared/tools/container-smoke.sh . docker/Dockerfile -- \
-#       ./get_results.sh --quick --only lenet_mnist --data-dir /data
+# image and run the quick pipeline and the check of the shipped models in it:
+#   ../shared/tools/container-smoke.sh . docker/Dockerfile -- bash -c \
+#       './get_results.sh --quick --only lenet_mnist --data-dir /data &&
+#        scripts/check_pretrained.sh --quick --data-dir /data --out /tmp/recheck'
 # The container smoke needs ../shared/tools/container-smoke.sh (relative to the
 # repository root); without it the smoke is skipped (exit 0) after the lint.
 # MNIST comes from ../shared/data/mnist when present (mounted read-only at
@@ -37,8 +38,9 @@ else
   RUN_ARGS='' DATA=/tmp/branchynet-data   # writable inside the container; MNIST is downloaded
 fi
 export RUN_ARGS
-say "container smoke: build docker/Dockerfile, run ./get_results.sh --quick --only lenet_mnist --data-dir $DATA"
+JOB="./get_results.sh --quick --only lenet_mnist --data-dir $DATA && scripts/check_pretrained.sh --quick --data-dir $DATA --out /tmp/recheck"
+say "container smoke: build docker/Dockerfile, run $JOB"
 t0=$SECONDS
-bash "$SMOKE" "$ROOT" docker/Dockerfile -- ./get_results.sh --quick --only lenet_mnist --data-dir "$DATA" \
+bash "$SMOKE" "$ROOT" docker/Dockerfile -- bash -c "$JOB" \
   || fail "container smoke failed (exit $?)"
 say "container smoke: ok in $((SECONDS - t0)) s"

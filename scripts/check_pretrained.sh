@@ -4,9 +4,10 @@
 #
 # usage: scripts/check_pretrained.sh [--data-dir DIR] [--out DIR] [--quick] [NAME ...]
 #
-# Sets up (or reuses) .venv (scripts/setup_venv.sh), then for each NAME, a
-# folder of pretrained/results/ (default: every one whose data set is on
-# this machine; MNIST is verified or downloaded):
+# Sets up (or reuses) .venv (scripts/setup_venv.sh; inside the project's
+# container image, BRANCHYNET_IN_CONTAINER=1, the image's branchynet), then
+# for each NAME, a folder of pretrained/results/ (default: every one whose
+# data set is on this machine; MNIST is verified or downloaded):
 #   `branchynet recheck MODEL pretrained/results/NAME --out results_recheck/NAME`
 # MODEL is the model folder the recorded sweep names (pretrained/lenet_mnist,
 # ...). recheck checks the model's files against its SHA256SUMS, loads it
@@ -57,9 +58,15 @@ done
 # the paths given, from the caller's folder (the work runs in $ROOT)
 absolute() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
 RESULTS=$(absolute "$RESULTS") DATA_DIR=$(absolute "$DATA_DIR") OUT=$(absolute "$OUT")
-VENV=$(absolute "${BRANCHYNET_VENV:-$ROOT/.venv}")
-bash "$ROOT/scripts/setup_venv.sh" "$VENV"
-PY=$VENV/bin/python
+if [ "${BRANCHYNET_IN_CONTAINER:-}" = 1 ]; then
+  BRANCHYNET=$(command -v branchynet) || usage_error "no branchynet on PATH in the container"
+  PY=$(dirname "$BRANCHYNET")/python
+  [ -x "$PY" ] || PY=python3
+else
+  VENV=$(absolute "${BRANCHYNET_VENV:-$ROOT/.venv}")
+  bash "$ROOT/scripts/setup_venv.sh" "$VENV"
+  BRANCHYNET=$VENV/bin/branchynet PY=$VENV/bin/python
+fi
 cd "$ROOT"
 
 # NAME<TAB>model folder<TAB>data set, for every shipped sweep (a bad
@@ -91,7 +98,7 @@ while IFS=$'\t' read -r name model dataset; do
     echo "$PROG: skipped $msg"; skipped=$((skipped + 1)); continue
   fi
   echo "===== $name: branchynet recheck $model $RESULTS/$name"
-  "$VENV/bin/branchynet" recheck "$model" "$RESULTS/$name" \
+  "$BRANCHYNET" recheck "$model" "$RESULTS/$name" \
     --data-dir "$DATA_DIR" --out "$OUT/$name" ${QUICK[@]+"${QUICK[@]}"}
   checked=$((checked + 1))
 done <<< "$plan"

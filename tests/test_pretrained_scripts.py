@@ -197,6 +197,22 @@ def test_relative_paths_are_the_callers(shipped, tmp_path):
     assert (tmp_path / 'again' / 'alexnet' / 'sweep.json').is_file()
 
 
+def test_in_the_container_image_the_check_uses_its_branchynet(shipped,
+                                                              tmp_path):
+    """No venv set up there (the image has no network): the branchynet
+    on PATH."""
+    done = _script('check_pretrained.sh', '--quick', 'alexnet',
+                   '--data-dir', shipped / 'data', '--out', tmp_path / 'again',
+                   BRANCHYNET_IN_CONTAINER='1',
+                   BRANCHYNET_VENV=str(tmp_path / 'venv'),
+                   BRANCHYNET_PRETRAINED=str(shipped / 'pretrained'),
+                   PATH='%s:%s' % (VENV / 'bin', os.environ['PATH']))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert 'setup_venv.sh' not in done.stdout + done.stderr
+    assert not (tmp_path / 'venv').exists()
+    assert (tmp_path / 'again' / 'alexnet' / 'sweep.json').is_file()
+
+
 def test_a_folder_without_shipped_results_is_one_line(tmp_path):
     (tmp_path / 'results').mkdir()
     _one_error_line(_script('check_pretrained.sh',
