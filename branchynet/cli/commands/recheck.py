@@ -18,8 +18,9 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         NAME, help='sweep a trained model again with the settings of a '
         'recorded sweep and compare every quantity that does not depend on '
-        'the clock (accuracies, exit shares, multiply-adds); for the models '
-        'in pretrained/')
+        'the clock (accuracies, exit shares, multiply-adds); a data set '
+        'built otherwise than the recorded one is refused first; for the '
+        'models in pretrained/')
     add_model_dir(p, 'with SHA256SUMS, checked first, as in pretrained/NAME')
     p.add_argument('results', help='the recorded sweep: a folder holding '
                    'sweep.json (as in pretrained/results/NAME); its runtime, '
