@@ -205,16 +205,27 @@ def _images_fingerprint(images_dir):
     return fingerprint(root, classes, files, 3)
 
 
+def _sidecar(directory):
+    """``data.json`` and its ``source``, each {} when the file is absent,
+    unreadable or holds no such object (for the readers of what it was
+    built from; :func:`_check_sidecar` refuses a bad file itself)."""
+    path = os.path.join(directory, 'data.json')
+    try:
+        meta = read_json(path, 'pcifar10 description') \
+            if os.path.lexists(path) else {}
+    except BranchyNetError:
+        meta = {}
+    meta = meta if isinstance(meta, dict) else {}
+    source = meta.get('source')
+    return meta, source if isinstance(source, dict) else {}
+
+
 def _check_built_from(directory, images_dir):
     """Raise unless ``data.json`` says data.npz was built from the image
     folder ``images_dir`` as it is now (same files, sizes, mtimes)."""
     path = os.path.join(directory, 'data.json')
-    try:
-        source = read_json(path, 'pcifar10 description').get('source') or {}
-    except (BranchyNetError, AttributeError):
-        source = {}
-    if not isinstance(source, dict) or \
-            source.get('fingerprint') != _images_fingerprint(images_dir):
+    if _sidecar(directory)[1].get('fingerprint') != \
+            _images_fingerprint(images_dir):
         raise BranchyNetError(
             'pcifar10 file %s exists but was not built from the image folder '
             '%s as it is now (%s says otherwise): add --force to rebuild it '
@@ -355,12 +366,7 @@ def _load_built(data_root):
 def pcifar10_classes(data_root='auto'):
     """pcifar10's class names in label order: those its ``data.json``
     records (built from images), else CIFAR-10's."""
-    path = os.path.join(dataset_dir('pcifar10', data_root), 'data.json')
-    try:
-        classes = read_json(path, 'pcifar10 description').get(
-            'source', {}).get('classes') if os.path.lexists(path) else None
-    except (BranchyNetError, AttributeError):
-        classes = None
+    classes = _sidecar(dataset_dir('pcifar10', data_root))[1].get('classes')
     return list(classes) if classes else list(CIFAR10_CLASSES)
 
 
@@ -376,21 +382,13 @@ def pcifar10_origin(data_root='auto'):
     """What the pcifar10 of ``data_root`` was built from, as its
     ``data.json`` says: ``{'built_from': ..., 'recipe': ...}`` (see
     :attr:`~branchynet.data.registry.DatasetSpec.origin`), both None when
-    it is not built. Not the image
-    folder's fingerprint: that holds file times, which differ on every
-    copy."""
+    it is not built. Not the image folder's fingerprint: that holds file
+    times, which differ on every copy."""
     directory = dataset_dir('pcifar10', data_root)
     if not os.path.lexists(os.path.join(directory, 'data.npz')):
         return {'built_from': None, 'recipe': None}       # not built yet
-    path = os.path.join(directory, 'data.json')
-    try:
-        meta = read_json(path, 'pcifar10 description') \
-            if os.path.lexists(path) else {}
-    except BranchyNetError:
-        meta = {}
-    meta = meta if isinstance(meta, dict) else {}
-    source, recipe = meta.get('source'), meta.get('recipe')
-    kind = source.get('kind') if isinstance(source, dict) else None
+    meta, source = _sidecar(directory)
+    kind, recipe = source.get('kind'), meta.get('recipe')
     known = isinstance(kind, str) and kind in BUILT_FROM
     return {'built_from': BUILT_FROM[kind] if known else
             'a data.npz of unrecorded origin',
